@@ -1,0 +1,84 @@
+// Package nsinit is the part of corral's runtime that runs inside the new
+// namespaces, as `corral init`: it receives its configuration from the runtime
+// over a sync socket, builds the container's filesystem (mounts, devices,
+// pivot_root, masks), sets up the process (rlimits, user, capabilities,
+// console) and finally execve()s the user program.
+//
+// It is security code: it imports almost nothing (x/sys, the OCI spec types,
+// securejoin) and resolves every path inside the rootfs without following
+// symlinks out of it.
+package nsinit
+
+import (
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// EnvSyncFD names the environment variable that carries the file descriptor
+// number of the sync socket shared with the runtime.
+const EnvSyncFD = "_CORRAL_SYNCFD"
+
+// Mode says what init is asked to do.
+type Mode string
+
+const (
+	// ModeCreate sets up a new container and waits for `start`.
+	ModeCreate Mode = "create"
+	// ModeExec runs an extra process in an existing container, whose
+	// namespaces were already joined by runtime/nsenter.
+	ModeExec Mode = "exec"
+)
+
+// Config is the first message the runtime sends to init.
+type Config struct {
+	Mode Mode   `json:"mode"`
+	ID   string `json:"id"`
+	// Spec is the bundle's config with Root.Path made absolute (create), or the
+	// container's config (exec, for the rootfs and no-pivot settings).
+	Spec *specs.Spec `json:"spec"`
+	// Process is the process to run; for create it equals Spec.Process.
+	Process *specs.Process `json:"process"`
+	// Rootfs is the absolute host path of the root filesystem.
+	Rootfs  string `json:"rootfs"`
+	NoPivot bool   `json:"noPivot,omitempty"`
+	// ConsoleFD, when non-zero, is a connected unix socket: init opens a pty
+	// inside the container, sends the master over it (SCM_RIGHTS) and uses the
+	// slave as the process's stdio and controlling terminal.
+	ConsoleFD int `json:"consoleFd,omitempty"`
+	// FifoFD, when non-zero (create), is the read end of the exec fifo; init
+	// blocks on reading one byte from it before running startContainer hooks
+	// and execve. FifoWriteFD keeps the fifo from reporting EOF meanwhile.
+	FifoFD      int `json:"fifoFd,omitempty"`
+	FifoWriteFD int `json:"fifoWriteFd,omitempty"`
+	// PreserveFDs is how many descriptors from 3 up the process keeps.
+	PreserveFDs int `json:"preserveFds,omitempty"`
+	// NewCgroupNS asks init to unshare a cgroup namespace; the runtime has
+	// already placed init in the container's cgroup.
+	NewCgroupNS bool `json:"newCgroupNs,omitempty"`
+	// NewTimeNS asks init to unshare a time namespace with Spec.Linux.TimeOffsets.
+	NewTimeNS bool `json:"newTimeNs,omitempty"`
+	// State is the OCI state of the container (with the host pid of init),
+	// given on stdin to createContainer and startContainer hooks.
+	State *specs.State `json:"state,omitempty"`
+}
+
+// MsgType names a message on the sync socket.
+type MsgType string
+
+const (
+	// MsgCreateRuntime (init → runtime): the namespaces and mounts exist; run
+	// the prestart and createRuntime hooks, then answer MsgContinue.
+	MsgCreateRuntime MsgType = "createRuntime"
+	// MsgContinue (runtime → init): go on.
+	MsgContinue MsgType = "continue"
+	// MsgReady (init → runtime): setup done; create: now blocked on the fifo,
+	// exec: about to execve.
+	MsgReady MsgType = "ready"
+	// MsgError (init → runtime): setup failed; Error says why. Init exits.
+	MsgError MsgType = "error"
+)
+
+// Msg is every message after Config, one JSON object per line.
+type Msg struct {
+	Type  MsgType `json:"type"`
+	Error string  `json:"error,omitempty"`
+}
