@@ -1,0 +1,84 @@
+package runtime
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+)
+
+// dialConsole connects to a console socket and returns the connection as a
+// file that init inherits.
+func dialConsole(path string) (*os.File, error) {
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("connect to console socket: %w", err)
+	}
+	defer conn.Close()
+	f, err := conn.(*net.UnixConn).File()
+	if err != nil {
+		return nil, fmt.Errorf("console socket: %w", err)
+	}
+	return f, nil
+}
+
+// consolePair makes the socket pair used when the runtime itself is the
+// console socket's receiver (run or exec with a terminal, in the foreground).
+func consolePair() (ours, theirs *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create console socket: %w", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "console"), os.NewFile(uintptr(fds[1]), "console-init"), nil
+}
+
+// recvConsole receives the pty master that init sent over sock.
+func recvConsole(sock *os.File) (*os.File, error) {
+	buf := make([]byte, 4096)
+	oob := make([]byte, unix.CmsgSpace(4))
+	_, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, 0)
+	if err != nil {
+		return nil, fmt.Errorf("receive pty master: %w", err)
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return nil, fmt.Errorf("receive pty master: no descriptor in message")
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		return nil, fmt.Errorf("receive pty master: bad descriptor message")
+	}
+	return os.NewFile(uintptr(fds[0]), "pty-master"), nil
+}
+
+// proxyConsole copies between our stdio and the pty master until the
+// container side closes; it puts our terminal in raw mode meanwhile and
+// passes window size changes on. The returned func restores the terminal.
+func proxyConsole(master *os.File, stdio Stdio) (restore func()) {
+	restore = func() {}
+	if term.IsTerminal(int(stdio.In.Fd())) {
+		if st, err := term.MakeRaw(int(stdio.In.Fd())); err == nil {
+			restore = func() { term.Restore(int(stdio.In.Fd()), st) }
+		}
+		pty.InheritSize(stdio.In, master)
+		winch := make(chan os.Signal, 1)
+		signal.Notify(winch, unix.SIGWINCH)
+		go func() {
+			for range winch {
+				pty.InheritSize(stdio.In, master)
+			}
+		}()
+	}
+	go io.Copy(master, stdio.In)
+	return restore
+}
+
+// copyOutput copies the pty's output until the container side closes it.
+func copyOutput(master *os.File, out io.Writer) {
+	io.Copy(out, master)
+}

@@ -1,0 +1,242 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/corral-dev/corral/runtime/cgroups"
+	"github.com/corral-dev/corral/runtime/nsinit"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Stdio is the standard input, output and error given to a process.
+type Stdio struct {
+	In, Out, Err *os.File
+}
+
+func osStdio() Stdio { return Stdio{os.Stdin, os.Stdout, os.Stderr} }
+
+// CreateOpts are the options of create and run.
+type CreateOpts struct {
+	Bundle        string
+	ConsoleSocket string // path of a unix socket that receives the pty master
+	PidFile       string
+	NoPivot       bool
+	PreserveFDs   int
+	Stdio         Stdio
+
+	console *os.File // run -t without a console socket: our own end
+}
+
+// Create sets up container id from a bundle; its process waits for Start.
+// On failure nothing it made is left behind.
+func (r *Runtime) Create(ctx context.Context, id string, o CreateOpts) (err error) {
+	_, err = r.create(ctx, id, &o)
+	return err
+}
+
+func (r *Runtime) create(ctx context.Context, id string, o *CreateOpts) (_ *initProc, err error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	spec, rootfs, err := loadBundle(o.Bundle)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Process.Terminal && o.ConsoleSocket == "" && o.console == nil {
+		return nil, fmt.Errorf("%w: process.terminal is true but no --console-socket was given", ErrBadConfig)
+	}
+	if err := os.Mkdir(r.dir(id), 0o711); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("container %s: %w", id, ErrExist)
+		}
+		return nil, fmt.Errorf("create state dir: %w", err)
+	}
+	bundle, _ := filepath.Abs(o.Bundle)
+	rec := &record{ID: id, Bundle: bundle, Rootfs: rootfs, NoPivot: o.NoPivot, Spec: spec,
+		Annotations: spec.Annotations, Created: time.Now().UTC()}
+	c := &creation{r: r, rec: rec, opts: o}
+	defer func() {
+		if err != nil {
+			c.rollback()
+		}
+	}()
+	if err := c.run(ctx); err != nil {
+		return nil, err
+	}
+	return c.proc, nil
+}
+
+// creation holds what create has made so far, for rollback.
+type creation struct {
+	r      *Runtime
+	rec    *record
+	opts   *CreateOpts
+	cg     *cgroups.Manager
+	proc   *initProc
+	fifoR  *os.File
+	fifoW  *os.File
+	closer []io.Closer
+}
+
+func (c *creation) run(ctx context.Context) error {
+	spec := c.rec.Spec
+	cg, err := cgroups.New(spec.Linux.CgroupsPath, c.rec.ID)
+	if err != nil {
+		return fmt.Errorf("%w: linux.cgroupsPath: %v", ErrBadConfig, err)
+	}
+	c.cg = cg
+	if err := cg.Create(); err != nil {
+		return fmt.Errorf("create cgroup: %w", err)
+	}
+	c.rec.Cgroups = cg.Paths()
+	if err := c.makeFifo(); err != nil {
+		return err
+	}
+	consoleFile, err := c.consoleFile()
+	if err != nil {
+		return err
+	}
+	sp := &spawner{
+		stdio: c.opts.Stdio, preserve: c.opts.PreserveFDs,
+		extra: []*os.File{c.fifoR, c.fifoW, consoleFile},
+		cg:    cg,
+	}
+	if err := sp.namespaces(spec); err != nil {
+		return err
+	}
+	proc, err := sp.start()
+	c.proc = proc
+	if err != nil {
+		return err
+	}
+	c.rec.Pid = proc.pid
+	c.rec.PidStart, _, _ = procStat(proc.pid)
+	if err := c.r.save(c.rec); err != nil {
+		return err
+	}
+	cfg := &nsinit.Config{
+		Mode: nsinit.ModeCreate, ID: c.rec.ID, Spec: spec, Process: spec.Process,
+		Rootfs: c.rec.Rootfs, NoPivot: c.opts.NoPivot, PreserveFDs: c.opts.PreserveFDs,
+		FifoFD: sp.fd(0), FifoWriteFD: sp.fd(1),
+		NewCgroupNS: newNamespace(spec, specs.CgroupNamespace),
+		NewTimeNS:   newNamespace(spec, specs.TimeNamespace),
+		State:       c.rec.ociState(specs.StateCreating),
+	}
+	if consoleFile != nil {
+		cfg.ConsoleFD = sp.fd(2)
+	}
+	c.closeFifo()
+	if err := proc.handshake(cfg, c.createRuntimeHooks); err != nil {
+		return err
+	}
+	return writePidFile(c.opts.PidFile, proc.pid)
+}
+
+func (c *creation) createRuntimeHooks() error {
+	h := c.rec.Spec.Hooks
+	if h == nil {
+		return nil
+	}
+	st := c.rec.ociState(specs.StateCreating)
+	//lint:ignore SA1019 prestart is deprecated but still part of the spec.
+	if err := nsinit.RunHooks(h.Prestart, st); err != nil {
+		return fmt.Errorf("prestart hook: %w", err)
+	}
+	if err := nsinit.RunHooks(h.CreateRuntime, st); err != nil {
+		return fmt.Errorf("createRuntime hook: %w", err)
+	}
+	return nil
+}
+
+// makeFifo creates the exec fifo and opens both ends: init blocks reading
+// it until start writes a byte.
+func (c *creation) makeFifo() error {
+	path := filepath.Join(c.r.dir(c.rec.ID), fifoFile)
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		return fmt.Errorf("create exec fifo: %w", err)
+	}
+	var err error
+	if c.fifoR, err = os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0); err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	if c.fifoW, err = os.OpenFile(path, os.O_WRONLY|unix.O_NONBLOCK, 0); err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	return nil
+}
+
+func (c *creation) closeFifo() {
+	if c.fifoR != nil {
+		c.fifoR.Close()
+		c.fifoW.Close()
+		c.fifoR, c.fifoW = nil, nil
+	}
+}
+
+// consoleFile returns the socket end that init sends the pty master to.
+func (c *creation) consoleFile() (*os.File, error) {
+	if !c.rec.Spec.Process.Terminal {
+		return nil, nil
+	}
+	if c.opts.console != nil {
+		return c.opts.console, nil
+	}
+	f, err := dialConsole(c.opts.ConsoleSocket)
+	if err != nil {
+		return nil, err
+	}
+	c.closer = append(c.closer, f)
+	return f, nil
+}
+
+// rollback undoes a failed create.
+func (c *creation) rollback() {
+	c.closeFifo()
+	for _, f := range c.closer {
+		f.Close()
+	}
+	if c.proc != nil {
+		c.proc.kill()
+	}
+	if c.cg != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := c.cg.KillAll(ctx); err != nil {
+			slog.Warn("rollback: kill cgroup", "id", c.rec.ID, "err", err)
+		}
+		if err := c.cg.Destroy(); err != nil {
+			slog.Warn("rollback: remove cgroup", "id", c.rec.ID, "err", err)
+		}
+	}
+	if err := os.RemoveAll(c.r.dir(c.rec.ID)); err != nil {
+		slog.Warn("rollback: remove state", "id", c.rec.ID, "err", err)
+	}
+}
+
+func newNamespace(spec *specs.Spec, t specs.LinuxNamespaceType) bool {
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type == t {
+			return ns.Path == ""
+		}
+	}
+	return false
+}
+
+func writePidFile(path string, pid int) error {
+	if path == "" {
+		return nil
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("pid file %s: %w", path, err)
+	}
+	return writeFileAtomic(abs, []byte(fmt.Sprint(pid)), 0o644)
+}

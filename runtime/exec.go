@@ -1,0 +1,108 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/corral-dev/corral/runtime/cgroups"
+	"github.com/corral-dev/corral/runtime/nsenter"
+	"github.com/corral-dev/corral/runtime/nsinit"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// ExecOpts describe a process to run in an existing container.
+type ExecOpts struct {
+	Process       *specs.Process
+	ConsoleSocket string
+	PidFile       string
+	Detach        bool
+	PreserveFDs   int
+	Stdio         Stdio
+}
+
+// Exec runs a process inside a running container: it joins every namespace
+// of the container and its cgroup. In the foreground it returns the
+// process's exit code.
+func (r *Runtime) Exec(ctx context.Context, id string, o ExecOpts) (int, error) {
+	rec, err := r.load(id)
+	if err != nil {
+		return -1, err
+	}
+	if st := r.status(rec); st != specs.StateRunning && st != specs.StateCreated {
+		return -1, fmt.Errorf("cannot exec in container %s: it is %s: %w", id, st, ErrBadState)
+	}
+	if o.Process == nil || len(o.Process.Args) == 0 {
+		return -1, fmt.Errorf("%w: exec needs a command", ErrBadConfig)
+	}
+	if o.Process.Terminal && o.Detach && o.ConsoleSocket == "" {
+		return -1, fmt.Errorf("%w: a detached exec with a terminal needs --console-socket", ErrBadConfig)
+	}
+	console, ours, err := execConsole(&o)
+	if err != nil {
+		return -1, err
+	}
+	if ours != nil {
+		defer ours.Close()
+	}
+	sp := &spawner{stdio: o.Stdio, preserve: o.PreserveFDs, extra: []*os.File{console},
+		cg: cgroups.Load(rec.Cgroups), joins: containerJoins(rec)}
+	proc, err := sp.start()
+	if console != nil {
+		console.Close()
+	}
+	if err != nil {
+		if proc != nil {
+			proc.kill()
+		}
+		return -1, err
+	}
+	cfg := &nsinit.Config{Mode: nsinit.ModeExec, ID: id, Spec: rec.Spec, Process: o.Process,
+		Rootfs: rec.Rootfs, NoPivot: rec.NoPivot, PreserveFDs: o.PreserveFDs}
+	if console != nil {
+		cfg.ConsoleFD = sp.fd(0)
+	}
+	if err := proc.handshake(cfg, nil); err != nil {
+		proc.kill()
+		return -1, fmt.Errorf("exec in %s: %w", id, err)
+	}
+	if err := writePidFile(o.PidFile, proc.pid); err != nil {
+		return -1, err
+	}
+	if o.Detach {
+		proc.sync.Close()
+		return 0, nil
+	}
+	var master *os.File
+	if ours != nil {
+		if master, err = recvConsole(ours); err != nil {
+			return -1, err
+		}
+		defer master.Close()
+	}
+	return foreground(proc, master, o.Stdio)
+}
+
+// execConsole returns the console socket end init gets, and ours when the
+// runtime proxies the terminal itself.
+func execConsole(o *ExecOpts) (console, ours *os.File, err error) {
+	if !o.Process.Terminal {
+		return nil, nil, nil
+	}
+	if o.ConsoleSocket != "" {
+		f, err := dialConsole(o.ConsoleSocket)
+		return f, nil, err
+	}
+	ours, console, err = consolePair()
+	return console, ours, err
+}
+
+// containerJoins lists the namespaces of the container's init to enter.
+func containerJoins(rec *record) []nsenter.Join {
+	var joins []nsenter.Join
+	for _, ns := range rec.Spec.Linux.Namespaces {
+		name := nsFile[ns.Type]
+		joins = append(joins, nsenter.Join{Type: name, Path: fmt.Sprintf("/proc/%d/ns/%s", rec.Pid, name)})
+	}
+	return joins
+}

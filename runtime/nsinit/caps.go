@@ -1,0 +1,116 @@
+package nsinit
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"unsafe"
+
+	"github.com/moby/sys/capability"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// capSets is the process's five capability sets, resolved against the
+// running kernel. A nil *capSets leaves capabilities untouched.
+type capSets struct {
+	c capability.Capabilities
+}
+
+var capByName = func() map[string]capability.Cap {
+	m := make(map[string]capability.Cap)
+	for _, c := range capability.ListKnown() {
+		m["CAP_"+strings.ToUpper(c.String())] = c
+	}
+	return m
+}()
+
+// parseCaps checks every name; names this kernel does not support are
+// ignored, as they cannot be granted anyway.
+func parseCaps(pc *specs.LinuxCapabilities) (*capSets, error) {
+	if pc == nil {
+		return nil, nil
+	}
+	c, err := capability.NewPid2(0)
+	if err != nil {
+		return nil, fmt.Errorf("capabilities: %w", err)
+	}
+	last, err := capability.LastCap()
+	if err != nil {
+		return nil, fmt.Errorf("capabilities: %w", err)
+	}
+	sets := []struct {
+		which capability.CapType
+		field string
+		names []string
+	}{
+		{capability.BOUNDING, "bounding", pc.Bounding},
+		{capability.EFFECTIVE, "effective", pc.Effective},
+		{capability.PERMITTED, "permitted", pc.Permitted},
+		{capability.INHERITABLE, "inheritable", pc.Inheritable},
+		{capability.AMBIENT, "ambient", pc.Ambient},
+	}
+	c.Clear(capability.CAPS | capability.BOUNDS | capability.AMBS)
+	for _, s := range sets {
+		for _, name := range s.names {
+			cp, ok := capByName[strings.ToUpper(name)]
+			if !ok {
+				return nil, fmt.Errorf("process.capabilities.%s: unknown capability %q", s.field, name)
+			}
+			if cp <= last {
+				c.Set(s.which, cp)
+			}
+		}
+	}
+	return &capSets{c: c}, nil
+}
+
+// applyBounding drops what is outside the bounding set; it needs
+// CAP_SETPCAP, so it runs before the user switch.
+func (s *capSets) applyBounding() error {
+	if s == nil {
+		return nil
+	}
+	if err := s.c.Apply(capability.BOUNDS); err != nil {
+		return fmt.Errorf("apply bounding capabilities: %w", err)
+	}
+	return nil
+}
+
+// applyRest sets the effective, permitted, inheritable and ambient sets.
+func (s *capSets) applyRest() error {
+	if s == nil {
+		return nil
+	}
+	if err := s.c.Apply(capability.CAPS); err != nil {
+		return fmt.Errorf("apply capabilities: %w", err)
+	}
+	if err := s.c.Apply(capability.AMBS); err != nil {
+		return fmt.Errorf("apply ambient capabilities: %w", err)
+	}
+	return nil
+}
+
+// writeProcSelf writes a file of /proc/self after checking that the handle
+// really is on a procfs, so a bind mount planted over /proc cannot redirect
+// the write.
+func writeProcSelf(name, value string) error {
+	f, err := os.OpenFile("/proc/self/"+name, os.O_WRONLY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return fmt.Errorf("open /proc/self/%s: %w", name, err)
+	}
+	defer f.Close()
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(int(f.Fd()), &st); err != nil {
+		return fmt.Errorf("statfs /proc/self/%s: %w", name, err)
+	}
+	if st.Type != unix.PROC_SUPER_MAGIC {
+		return fmt.Errorf("/proc/self/%s is not on procfs", name)
+	}
+	if _, err := f.WriteString(value); err != nil {
+		return fmt.Errorf("write /proc/self/%s: %w", name, err)
+	}
+	return nil
+}
+
+func unsafePointer(g *uint32) unsafe.Pointer { return unsafe.Pointer(g) }

@@ -1,0 +1,243 @@
+package nsinit
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Main is `corral init`. The caller must have locked the main goroutine to
+// the main OS thread before the runtime started other goroutines (see
+// cmd/corral): capabilities, credentials and some namespaces are per thread,
+// and the thread that sets them up is the one that calls execve. Main never
+// returns.
+func Main() {
+	fd, err := strconv.Atoi(os.Getenv(EnvSyncFD))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "corral init: this command is internal to the runtime")
+		os.Exit(1)
+	}
+	os.Unsetenv(EnvSyncFD)
+	unix.CloseOnExec(fd)
+	sync := newSyncConn(os.NewFile(uintptr(fd), "sync"))
+	var cfg Config
+	if err := sync.dec.Decode(&cfg); err != nil {
+		sync.fail(fmt.Errorf("read init config: %w", err))
+	}
+	switch cfg.Mode {
+	case ModeCreate:
+		err = runCreate(&cfg, sync)
+	case ModeExec:
+		err = runExec(&cfg, sync)
+	default:
+		err = fmt.Errorf("unknown init mode %q", cfg.Mode)
+	}
+	// Both modes end in execve; reaching here means a failure.
+	sync.fail(err)
+}
+
+// syncConn is init's end of the sync socket: JSON messages, one per line.
+type syncConn struct {
+	f   *os.File
+	dec *json.Decoder
+	enc *json.Encoder
+}
+
+func newSyncConn(f *os.File) *syncConn {
+	return &syncConn{f: f, dec: json.NewDecoder(bufio.NewReader(f)), enc: json.NewEncoder(f)}
+}
+
+func (s *syncConn) send(m Msg) error {
+	if err := s.enc.Encode(m); err != nil {
+		return fmt.Errorf("send %s to runtime: %w", m.Type, err)
+	}
+	return nil
+}
+
+// expect reads the next message and checks its type.
+func (s *syncConn) expect(t MsgType) error {
+	var m Msg
+	if err := s.dec.Decode(&m); err != nil {
+		return fmt.Errorf("wait for %s from runtime: %w", t, err)
+	}
+	if m.Type != t {
+		return fmt.Errorf("runtime sent %q, want %q", m.Type, t)
+	}
+	return nil
+}
+
+// fail reports err to the runtime and exits.
+func (s *syncConn) fail(err error) {
+	if err == nil {
+		err = errors.New("init ended without running the process")
+	}
+	if s.send(Msg{Type: MsgError, Error: err.Error()}) != nil {
+		fmt.Fprintln(os.Stderr, "corral init:", err)
+	}
+	os.Exit(1)
+}
+
+// runCreate sets up a new container, waits for start and execs its process.
+func runCreate(cfg *Config, sync *syncConn) error {
+	spec := cfg.Spec
+	if spec == nil || spec.Process == nil || spec.Linux == nil {
+		return errors.New("config has no process or linux section")
+	}
+	if err := enterOwnNamespaces(cfg); err != nil {
+		return err
+	}
+	if err := prepareRootfs(spec, cfg.Rootfs); err != nil {
+		return err
+	}
+	if err := sync.send(Msg{Type: MsgCreateRuntime}); err != nil {
+		return err
+	}
+	if err := sync.expect(MsgContinue); err != nil {
+		return err
+	}
+	if spec.Hooks != nil {
+		if err := RunHooks(spec.Hooks.CreateContainer, cfg.State); err != nil {
+			return fmt.Errorf("createContainer hook: %w", err)
+		}
+	}
+	if err := enterRootfs(cfg.Rootfs, cfg.NoPivot); err != nil {
+		return err
+	}
+	if err := finishRootfs(spec); err != nil {
+		return err
+	}
+	if err := setUTS(spec); err != nil {
+		return err
+	}
+	p, err := prepareProcess(cfg)
+	if err != nil {
+		return err
+	}
+	if err := sync.send(Msg{Type: MsgReady}); err != nil {
+		return err
+	}
+	if err := waitStart(cfg); err != nil {
+		return err
+	}
+	if spec.Hooks != nil {
+		if err := RunHooks(spec.Hooks.StartContainer, cfg.State); err != nil {
+			return fmt.Errorf("startContainer hook: %w", err)
+		}
+	}
+	return p.exec()
+}
+
+// runExec runs an extra process in a container whose namespaces nsenter
+// already joined.
+func runExec(cfg *Config, sync *syncConn) error {
+	if cfg.NoPivot {
+		if err := unix.Chroot(cfg.Rootfs); err != nil {
+			return fmt.Errorf("chroot into %s: %w", cfg.Rootfs, err)
+		}
+	}
+	if err := os.Chdir("/"); err != nil {
+		return fmt.Errorf("chdir to container root: %w", err)
+	}
+	p, err := prepareProcess(cfg)
+	if err != nil {
+		return err
+	}
+	if err := sync.send(Msg{Type: MsgReady}); err != nil {
+		return err
+	}
+	return p.exec()
+}
+
+// enterOwnNamespaces unshares the namespaces that cannot be entered at
+// clone time: cgroup (after the runtime placed us in our cgroup, so that it
+// becomes the namespace's root) and time (which applies at execve).
+func enterOwnNamespaces(cfg *Config) error {
+	if !hasNamespace(cfg.Spec, specs.MountNamespace) {
+		return errors.New("a mount namespace is required: add {\"type\": \"mount\"} to linux.namespaces")
+	}
+	if cfg.NewCgroupNS {
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return fmt.Errorf("unshare cgroup namespace: %w", err)
+		}
+	}
+	if cfg.NewTimeNS {
+		if err := unix.Unshare(unix.CLONE_NEWTIME); err != nil {
+			return fmt.Errorf("unshare time namespace: %w", err)
+		}
+		if err := writeTimeOffsets(cfg.Spec.Linux.TimeOffsets); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeTimeOffsets(offsets map[string]specs.LinuxTimeOffset) error {
+	var text string
+	for clock, off := range offsets {
+		switch clock {
+		case "monotonic", "boottime":
+		default:
+			return fmt.Errorf("linux.timeOffsets: unknown clock %q (want monotonic or boottime)", clock)
+		}
+		text += fmt.Sprintf("%s %d %d\n", clock, off.Secs, off.Nanosecs)
+	}
+	if text == "" {
+		return nil
+	}
+	if err := os.WriteFile("/proc/self/timens_offsets", []byte(text), 0); err != nil {
+		return fmt.Errorf("write time namespace offsets: %w", err)
+	}
+	return nil
+}
+
+func hasNamespace(spec *specs.Spec, t specs.LinuxNamespaceType) bool {
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type == t {
+			return true
+		}
+	}
+	return false
+}
+
+func setUTS(spec *specs.Spec) error {
+	if spec.Hostname == "" && spec.Domainname == "" {
+		return nil
+	}
+	if !hasNamespace(spec, specs.UTSNamespace) {
+		return errors.New("hostname or domainname needs a uts namespace")
+	}
+	if spec.Hostname != "" {
+		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+			return fmt.Errorf("set hostname %q: %w", spec.Hostname, err)
+		}
+	}
+	if spec.Domainname != "" {
+		if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
+			return fmt.Errorf("set domainname %q: %w", spec.Domainname, err)
+		}
+	}
+	return nil
+}
+
+// waitStart blocks until `start` writes a byte into the exec fifo.
+func waitStart(cfg *Config) error {
+	if cfg.FifoFD == 0 {
+		return nil
+	}
+	if err := unix.SetNonblock(cfg.FifoFD, false); err != nil {
+		return fmt.Errorf("exec fifo: %w", err)
+	}
+	r := os.NewFile(uintptr(cfg.FifoFD), "exec.fifo")
+	buf := make([]byte, 1)
+	n, err := r.Read(buf)
+	if err != nil || n != 1 {
+		return fmt.Errorf("wait for start on exec fifo: read %d bytes: %v", n, err)
+	}
+	return nil
+}

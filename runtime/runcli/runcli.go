@@ -1,0 +1,132 @@
+// Package runcli is the runc-compatible command line of corral's OCI
+// runtime: `corral runtime <command>`, or `corral-runc <command>` when the
+// binary is called through a link of that name. Command names, flags, output
+// and exit codes follow runc, so anything that drives runc can drive corral.
+package runcli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/corral-dev/corral/runtime"
+	"github.com/spf13/cobra"
+)
+
+// globals are runc's global flags.
+type globals struct {
+	root      string
+	log       string
+	logFormat string
+	debug     bool
+	systemd   bool
+	rootless  string
+	logFile   *os.File
+}
+
+// exitError carries a process exit code out of a command.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// Main runs the runtime command line with args (without the program name)
+// and returns the process exit code.
+func Main(args []string) int {
+	g := &globals{}
+	root := newRoot(g)
+	root.SetArgs(args)
+	err := root.ExecuteContext(context.Background())
+	var ee exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	if err != nil {
+		g.report(err)
+		return 1
+	}
+	return 0
+}
+
+func newRoot(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "corral-runc",
+		Short:         "corral's OCI runtime (runc-compatible)",
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return g.setup()
+		},
+	}
+	f := root.PersistentFlags()
+	f.StringVar(&g.root, "root", runtime.DefaultRoot, "directory for container state")
+	f.StringVar(&g.log, "log", "", "append log messages to this file")
+	f.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
+	f.BoolVar(&g.debug, "debug", false, "log debug messages")
+	f.BoolVar(&g.systemd, "systemd-cgroup", false, "use systemd cgroups (not supported)")
+	f.StringVar(&g.rootless, "rootless", "auto", "ignored; accepted for runc compatibility")
+	root.AddCommand(specCmd(), createCmd(g), startCmd(g), runCmd(g), stateCmd(g),
+		killCmd(g), deleteCmd(g), listCmd(g), execCmd(g))
+	return root
+}
+
+// setup opens the log and checks unsupported global settings.
+func (g *globals) setup() error {
+	level := slog.LevelInfo
+	if g.debug {
+		level = slog.LevelDebug
+	}
+	var w io.Writer = os.Stderr
+	if g.log != "" {
+		f, err := os.OpenFile(g.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return fmt.Errorf("open log file: %w", err)
+		}
+		g.logFile, w = f, f
+	}
+	var h slog.Handler
+	switch g.logFormat {
+	case "text":
+		h = slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})
+	case "json":
+		h = slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})
+	default:
+		return fmt.Errorf("--log-format %q: want text or json", g.logFormat)
+	}
+	slog.SetDefault(slog.New(h))
+	if g.systemd {
+		return errors.New("--systemd-cgroup: the systemd cgroup driver is not supported; use cgroupfs paths")
+	}
+	return nil
+}
+
+// report prints a failure as runc does: to stderr, and into the log file in
+// its format so that callers like containerd can read it.
+func (g *globals) report(err error) {
+	fmt.Fprintln(os.Stderr, "corral:", err)
+	if g.logFile == nil {
+		return
+	}
+	if g.logFormat == "json" {
+		b, _ := json.Marshal(map[string]string{"level": "error", "msg": err.Error(), "time": time.Now().Format(time.RFC3339Nano)})
+		fmt.Fprintf(g.logFile, "%s\n", b)
+		return
+	}
+	fmt.Fprintf(g.logFile, "time=%q level=error msg=%q\n", time.Now().Format(time.RFC3339Nano), err.Error())
+}
+
+func (g *globals) runtime() (*runtime.Runtime, error) {
+	return runtime.New(g.root)
+}
+
+// oneID checks that a command got exactly one container id.
+func oneID(cmd *cobra.Command, args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("%s: expects exactly one container id, got %d arguments", cmd.Name(), len(args))
+	}
+	return nil
+}

@@ -1,0 +1,280 @@
+package runtime
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/corral-dev/corral/runtime/cgroups"
+	"github.com/corral-dev/corral/runtime/nsenter"
+	"github.com/corral-dev/corral/runtime/nsinit"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// cloneFlags maps the namespaces that can be created at clone time. Cgroup
+// and time namespaces are unshared by init itself.
+var cloneFlags = map[specs.LinuxNamespaceType]uintptr{
+	specs.PIDNamespace: unix.CLONE_NEWPID, specs.NetworkNamespace: unix.CLONE_NEWNET,
+	specs.MountNamespace: unix.CLONE_NEWNS, specs.IPCNamespace: unix.CLONE_NEWIPC,
+	specs.UTSNamespace: unix.CLONE_NEWUTS, specs.UserNamespace: unix.CLONE_NEWUSER,
+}
+
+// nsFile maps a namespace type to its name under /proc/<pid>/ns.
+var nsFile = map[specs.LinuxNamespaceType]string{
+	specs.PIDNamespace: "pid", specs.NetworkNamespace: "net", specs.MountNamespace: "mnt",
+	specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts", specs.UserNamespace: "user",
+	specs.CgroupNamespace: "cgroup", specs.TimeNamespace: "time",
+}
+
+// spawner starts `corral init` with its descriptors: stdio, the preserved
+// descriptors 3..3+preserve-1, the sync socket, then extra.
+type spawner struct {
+	stdio    Stdio
+	preserve int
+	extra    []*os.File
+	cg       *cgroups.Manager
+
+	newFlags uintptr
+	joins    []nsenter.Join
+	uidMaps  []specs.LinuxIDMapping
+	gidMaps  []specs.LinuxIDMapping
+}
+
+// fd is the descriptor number init sees for extra[i].
+func (s *spawner) fd(i int) int { return 3 + s.preserve + 1 + i }
+
+// namespaces records which namespaces to create and which to join.
+func (s *spawner) namespaces(spec *specs.Spec) error {
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Path != "" {
+			s.joins = append(s.joins, nsenter.Join{Type: nsFile[ns.Type], Path: ns.Path})
+			continue
+		}
+		s.newFlags |= cloneFlags[ns.Type]
+	}
+	if s.newFlags&unix.CLONE_NEWUSER != 0 {
+		s.uidMaps, s.gidMaps = spec.Linux.UIDMappings, spec.Linux.GIDMappings
+	}
+	return nil
+}
+
+// initProc is a started init process and the runtime's end of its socket.
+type initProc struct {
+	cmd  *exec.Cmd
+	pid  int // differs from cmd's pid when nsenter forked
+	sync *os.File
+	r    *bufio.Reader
+}
+
+// start runs init. Without namespaces to join, new ones come from clone
+// flags; otherwise the nsenter constructor joins and unshares them. Either
+// way the process is in its cgroup before it does anything.
+func (s *spawner) start() (*initProc, error) {
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("create sync socket: %w", err)
+	}
+	parent, child := os.NewFile(uintptr(pair[0]), "sync"), os.NewFile(uintptr(pair[1]), "sync-child")
+	defer child.Close()
+	cmd, err := s.command(child)
+	if err != nil {
+		parent.Close()
+		return nil, err
+	}
+	if len(s.joins) > 0 {
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			parent.Close()
+			return nil, fmt.Errorf("become subreaper: %w", err)
+		}
+	}
+	if err := cmd.Start(); err != nil {
+		parent.Close()
+		return nil, fmt.Errorf("start init: %w", err)
+	}
+	p := &initProc{cmd: cmd, pid: cmd.Process.Pid, sync: parent, r: bufio.NewReader(parent)}
+	if err := s.settle(p); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+// settle puts init in its cgroup and, for joins, runs the nsenter exchange.
+func (s *spawner) settle(p *initProc) error {
+	if s.cg != nil {
+		if err := s.cg.Join(p.cmd.Process.Pid); err != nil {
+			return fmt.Errorf("join cgroup: %w", err)
+		}
+	}
+	if len(s.joins) == 0 {
+		return nil
+	}
+	req := nsenter.Request{Joins: s.joins, Unshare: s.newFlags &^ (unix.CLONE_NEWCGROUP | unix.CLONE_NEWTIME)}
+	if _, err := req.WriteTo(p.sync); err != nil {
+		return err
+	}
+	p.sync.SetReadDeadline(time.Now().Add(30 * time.Second))
+	pid, err := nsenter.Await(p.r, p.sync, s.writeMaps)
+	p.sync.SetReadDeadline(time.Time{})
+	if err != nil {
+		return fmt.Errorf("enter namespaces: %w", err)
+	}
+	p.pid = pid
+	return nil
+}
+
+func (s *spawner) command(child *os.File) (*exec.Cmd, error) {
+	cmd := &exec.Cmd{Path: "/proc/self/exe", Args: []string{"corral", "init"}}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = s.stdio.In, s.stdio.Out, s.stdio.Err
+	for i := 0; i < s.preserve; i++ {
+		f := os.NewFile(uintptr(3+i), "preserved-"+strconv.Itoa(3+i))
+		if _, err := f.Stat(); err != nil {
+			return nil, fmt.Errorf("--preserve-fds: descriptor %d is not open", 3+i)
+		}
+		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+	}
+	cmd.ExtraFiles = append(cmd.ExtraFiles, child)
+	cmd.ExtraFiles = append(cmd.ExtraFiles, s.extra...)
+	syncFD := strconv.Itoa(3 + s.preserve)
+	cmd.Env = []string{nsinit.EnvSyncFD + "=" + syncFD}
+	attr := &syscall.SysProcAttr{}
+	if len(s.joins) > 0 {
+		cmd.Env = append(cmd.Env, nsenter.Env+"="+syncFD)
+	} else {
+		attr.Cloneflags = s.newFlags
+		if s.newFlags&unix.CLONE_NEWUSER != 0 {
+			attr.UidMappings = idMaps(s.uidMaps)
+			attr.GidMappings = idMaps(s.gidMaps)
+			attr.GidMappingsEnableSetgroups = true
+			attr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
+		}
+	}
+	cmd.SysProcAttr = attr
+	return cmd, nil
+}
+
+func idMaps(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
+	out := make([]syscall.SysProcIDMap, len(m))
+	for i, x := range m {
+		out[i] = syscall.SysProcIDMap{ContainerID: int(x.ContainerID), HostID: int(x.HostID), Size: int(x.Size)}
+	}
+	return out
+}
+
+// writeMaps writes the id maps of a user namespace nsenter unshared.
+func (s *spawner) writeMaps(pid int) error {
+	write := func(name string, maps []specs.LinuxIDMapping) error {
+		var text string
+		for _, m := range maps {
+			text += fmt.Sprintf("%d %d %d\n", m.ContainerID, m.HostID, m.Size)
+		}
+		if err := os.WriteFile(fmt.Sprintf("/proc/%d/%s", pid, name), []byte(text), 0); err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+		return nil
+	}
+	if err := write("uid_map", s.uidMaps); err != nil {
+		return err
+	}
+	return write("gid_map", s.gidMaps)
+}
+
+// handshake sends the config and serves init's requests until it is ready.
+func (p *initProc) handshake(cfg *nsinit.Config, createRuntime func() error) error {
+	if err := json.NewEncoder(p.sync).Encode(cfg); err != nil {
+		return fmt.Errorf("send config to init: %w", err)
+	}
+	dec := json.NewDecoder(p.r)
+	for {
+		var m nsinit.Msg
+		if err := dec.Decode(&m); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return fmt.Errorf("init exited before it was ready%s", p.exitNote())
+			}
+			return fmt.Errorf("read from init: %w", err)
+		}
+		switch m.Type {
+		case nsinit.MsgReady:
+			return nil
+		case nsinit.MsgError:
+			return errors.New(m.Error)
+		case nsinit.MsgCreateRuntime:
+			if err := createRuntime(); err != nil {
+				return err
+			}
+			if err := json.NewEncoder(p.sync).Encode(nsinit.Msg{Type: nsinit.MsgContinue}); err != nil {
+				return fmt.Errorf("resume init: %w", err)
+			}
+		default:
+			return fmt.Errorf("init sent unknown message %q", m.Type)
+		}
+	}
+}
+
+func (p *initProc) exitNote() string {
+	var ws unix.WaitStatus
+	if wpid, err := unix.Wait4(p.cmd.Process.Pid, &ws, unix.WNOHANG, nil); err == nil && wpid > 0 {
+		return fmt.Sprintf(" (%s)", describeWait(ws))
+	}
+	return ""
+}
+
+func describeWait(ws unix.WaitStatus) string {
+	if ws.Signaled() {
+		return "killed by " + unix.SignalName(ws.Signal())
+	}
+	return fmt.Sprintf("exit status %d", ws.ExitStatus())
+}
+
+// kill stops a half-created init and reaps what is ours to reap.
+func (p *initProc) kill() {
+	unix.Kill(p.pid, unix.SIGKILL)
+	if p.cmd.Process.Pid != p.pid {
+		unix.Kill(p.cmd.Process.Pid, unix.SIGKILL)
+	}
+	p.cmd.Wait()
+	if p.cmd.Process.Pid != p.pid {
+		var ws unix.WaitStatus
+		unix.Wait4(p.pid, &ws, 0, nil)
+	}
+	p.sync.Close()
+}
+
+// wait waits for init to exit and returns its exit code (128+signal when it
+// was killed).
+func (p *initProc) wait() (int, error) {
+	if p.cmd.Process.Pid == p.pid {
+		err := p.cmd.Wait()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			return -1, fmt.Errorf("wait for container process: %w", err)
+		}
+		return exitCode(p.cmd.ProcessState.Sys().(syscall.WaitStatus)), nil
+	}
+	p.cmd.Wait()
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(p.pid, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return -1, fmt.Errorf("wait for container process %d: %w", p.pid, err)
+		}
+		return exitCode(syscall.WaitStatus(ws)), nil
+	}
+}
+
+func exitCode(ws syscall.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}

@@ -1,0 +1,209 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// DefaultRoot is where container state lives unless --root says otherwise.
+const DefaultRoot = "/run/corral/runtime"
+
+const (
+	stateFile = "state.json"
+	fifoFile  = "exec.fifo"
+)
+
+// Status values beyond the OCI ones.
+const statusPaused specs.ContainerState = "paused"
+
+// Runtime manages the containers whose state lives under Root.
+type Runtime struct {
+	Root string
+}
+
+// New returns a Runtime rooted at root (DefaultRoot when empty), creating it.
+func New(root string) (*Runtime, error) {
+	if root == "" {
+		root = DefaultRoot
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("runtime root %s: %w", root, err)
+	}
+	if err := os.MkdirAll(abs, 0o711); err != nil {
+		return nil, fmt.Errorf("create runtime root: %w", err)
+	}
+	return &Runtime{Root: abs}, nil
+}
+
+// record is what the runtime keeps about one container in state.json.
+type record struct {
+	ID          string            `json:"id"`
+	Bundle      string            `json:"bundle"`
+	Rootfs      string            `json:"rootfs"`
+	Pid         int               `json:"pid"`
+	PidStart    uint64            `json:"pidStart"`
+	Created     time.Time         `json:"created"`
+	NoPivot     bool              `json:"noPivot,omitempty"`
+	Cgroups     map[string]string `json:"cgroups"`
+	Spec        *specs.Spec       `json:"spec"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// State is what `state` and `list` report: the OCI state plus runc's
+// extras, with the pid always present (0 once stopped), as runc prints it.
+type State struct {
+	Version     string               `json:"ociVersion"`
+	ID          string               `json:"id"`
+	Pid         int                  `json:"pid"`
+	Status      specs.ContainerState `json:"status"`
+	Bundle      string               `json:"bundle"`
+	Rootfs      string               `json:"rootfs"`
+	Created     time.Time            `json:"created"`
+	Annotations map[string]string    `json:"annotations,omitempty"`
+	Owner       string               `json:"owner"`
+}
+
+var validID = regexp.MustCompile(`^[\w+\-.]+$`)
+
+func checkID(id string) error {
+	if id == "" || len(id) > 1024 || !validID.MatchString(id) || id == "." || id == ".." {
+		return fmt.Errorf("invalid container id %q: use letters, digits and _ + - .", id)
+	}
+	return nil
+}
+
+func (r *Runtime) dir(id string) string { return filepath.Join(r.Root, id) }
+
+// load reads a container's record.
+func (r *Runtime) load(id string) (*record, error) {
+	if err := checkID(id); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(r.dir(id), stateFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("container %s: %w", id, ErrNotExist)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read state of %s: %w", id, err)
+	}
+	var rec record
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return nil, fmt.Errorf("decode state of %s: %w", id, err)
+	}
+	return &rec, nil
+}
+
+// save writes the record atomically.
+func (r *Runtime) save(rec *record) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("encode state of %s: %w", rec.ID, err)
+	}
+	return writeFileAtomic(filepath.Join(r.dir(rec.ID), stateFile), b, 0o600)
+}
+
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp := fmt.Sprintf("%s.tmp%d", path, os.Getpid())
+	if err := os.WriteFile(tmp, data, mode); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// status derives the container's state from its init process and fifo.
+func (r *Runtime) status(rec *record) specs.ContainerState {
+	if rec.Pid <= 0 || !processAlive(rec.Pid, rec.PidStart) {
+		return specs.StateStopped
+	}
+	if _, err := os.Lstat(filepath.Join(r.dir(rec.ID), fifoFile)); err == nil {
+		return specs.StateCreated
+	}
+	if frozen(rec) {
+		return statusPaused
+	}
+	return specs.StateRunning
+}
+
+// frozen reports whether the container's v1 freezer cgroup is frozen.
+func frozen(rec *record) bool {
+	dir, ok := rec.Cgroups["freezer"]
+	if !ok {
+		return false
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "freezer.state"))
+	return err == nil && strings.TrimSpace(string(b)) == "FROZEN"
+}
+
+// processAlive reports whether pid still runs and is the process that was
+// started (same start time), not a zombie and not a reused pid.
+func processAlive(pid int, start uint64) bool {
+	st, state, err := procStat(pid)
+	if err != nil || state == 'Z' || state == 'X' {
+		return false
+	}
+	return start == 0 || st == start
+}
+
+// procStat returns the start time and state letter of /proc/<pid>/stat.
+func procStat(pid int) (uint64, byte, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 >= len(s) {
+		return 0, 0, fmt.Errorf("parse /proc/%d/stat", pid)
+	}
+	fields := strings.Fields(s[i+2:])
+	// fields[0] is field 3 (state); start time is field 22.
+	if len(fields) < 20 {
+		return 0, 0, fmt.Errorf("parse /proc/%d/stat", pid)
+	}
+	start, err := strconv.ParseUint(fields[19], 10, 64)
+	if err != nil {
+		return 0, 0, fmt.Errorf("parse /proc/%d/stat: %w", pid, err)
+	}
+	return start, fields[0][0], nil
+}
+
+// stateOf turns a record into the State that `state` prints.
+func (r *Runtime) stateOf(rec *record) *State {
+	st := r.status(rec)
+	pid := rec.Pid
+	if st == specs.StateStopped {
+		pid = 0
+	}
+	owner := "root"
+	var fi unix.Stat_t
+	if unix.Stat(r.dir(rec.ID), &fi) == nil && fi.Uid != 0 {
+		owner = strconv.Itoa(int(fi.Uid))
+	}
+	return &State{
+		Version: specs.Version, ID: rec.ID, Status: st, Pid: pid, Bundle: rec.Bundle,
+		Rootfs: rec.Rootfs, Created: rec.Created, Annotations: rec.Annotations, Owner: owner,
+	}
+}
+
+// ociState is the state given to hooks.
+func (rec *record) ociState(status specs.ContainerState) *specs.State {
+	return &specs.State{
+		Version: specs.Version, ID: rec.ID, Status: status, Pid: rec.Pid,
+		Bundle: rec.Bundle, Annotations: rec.Annotations,
+	}
+}

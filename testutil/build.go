@@ -1,0 +1,119 @@
+package testutil
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// build holds the binaries built once per test process, in one temporary
+// directory that Sandbox removes after the tests.
+var build struct {
+	dirOnce sync.Once
+	dir     string
+	dirErr  error
+
+	corralOnce sync.Once
+	corral     string
+	corralErr  error
+
+	progOnce sync.Once
+	prog     string
+	progErr  error
+}
+
+// CorralBinary returns the path of the corral binary: $CORRAL_BINARY when
+// set, otherwise ./cmd/corral built once per test process (with cgo).
+func CorralBinary(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("CORRAL_BINARY"); p != "" {
+		return p
+	}
+	build.corralOnce.Do(func() {
+		build.corral, build.corralErr = buildPackage("./cmd/corral", "corral", true)
+	})
+	if build.corralErr != nil {
+		t.Fatalf("build corral: %v", build.corralErr)
+	}
+	return build.corral
+}
+
+// TestProgram returns the path of the static test program (testutil/testprog,
+// built once per test process with CGO_ENABLED=0). Its subcommands: info,
+// fds, sleep N, exit N, pause, write PATH TEXT, mknod PATH.
+func TestProgram(t testing.TB) string {
+	t.Helper()
+	build.progOnce.Do(func() {
+		build.prog, build.progErr = buildPackage("./testutil/testprog", "testprog", false)
+	})
+	if build.progErr != nil {
+		t.Fatalf("build test program: %v", build.progErr)
+	}
+	return build.prog
+}
+
+// buildPackage runs go build on pkg, relative to the module root, into the
+// shared build directory.
+func buildPackage(pkg, name string, cgo bool) (string, error) {
+	dir, err := buildDir()
+	if err != nil {
+		return "", err
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, name)
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
+	cmd.Dir = root
+	cgoEnabled := "CGO_ENABLED=0"
+	if cgo {
+		cgoEnabled = "CGO_ENABLED=1"
+	}
+	cmd.Env = append(os.Environ(), cgoEnabled)
+	if output, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build %s: %w\n%s", pkg, err, output)
+	}
+	return out, nil
+}
+
+// buildDir creates the directory for the binaries: in the sandbox on its
+// tmpfs, which cannot outlive the run, elsewhere in $TMPDIR.
+func buildDir() (string, error) {
+	build.dirOnce.Do(func() {
+		base := ""
+		if InSandbox() {
+			base = sandboxTmpfs[len(sandboxTmpfs)-1].path
+		}
+		build.dir, build.dirErr = os.MkdirTemp(base, "corral-testbin-")
+		if build.dirErr == nil {
+			// Readable by the users that containers in tests run as.
+			build.dirErr = os.Chmod(build.dir, 0o755)
+		}
+	})
+	return build.dir, build.dirErr
+}
+
+// removeBuildDir removes the binaries built by this process, if any.
+func removeBuildDir() {
+	if build.dir != "" {
+		_ = os.RemoveAll(build.dir)
+	}
+}
+
+// moduleRoot returns the directory of corral's go.mod.
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", fmt.Errorf("find module root: not inside a Go module")
+	}
+	return filepath.Dir(gomod), nil
+}
