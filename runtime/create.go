@@ -21,8 +21,6 @@ type Stdio struct {
 	In, Out, Err *os.File
 }
 
-func osStdio() Stdio { return Stdio{os.Stdin, os.Stdout, os.Stderr} }
-
 // CreateOpts are the options of create and run.
 type CreateOpts struct {
 	Bundle        string
@@ -83,6 +81,7 @@ type creation struct {
 	proc   *initProc
 	fifoR  *os.File
 	fifoW  *os.File
+	doneW  *os.File
 	closer []io.Closer
 }
 
@@ -106,7 +105,7 @@ func (c *creation) run(ctx context.Context) error {
 	}
 	sp := &spawner{
 		stdio: c.opts.Stdio, preserve: c.opts.PreserveFDs,
-		extra: []*os.File{c.fifoR, c.fifoW, consoleFile},
+		extra: []*os.File{c.fifoR, c.fifoW, c.doneW, consoleFile},
 		cg:    cg,
 	}
 	if err := sp.namespaces(spec); err != nil {
@@ -125,13 +124,13 @@ func (c *creation) run(ctx context.Context) error {
 	cfg := &nsinit.Config{
 		Mode: nsinit.ModeCreate, ID: c.rec.ID, Spec: spec, Process: spec.Process,
 		Rootfs: c.rec.Rootfs, NoPivot: c.opts.NoPivot, PreserveFDs: c.opts.PreserveFDs,
-		FifoFD: sp.fd(0), FifoWriteFD: sp.fd(1),
+		FifoFD: sp.fd(0), FifoWriteFD: sp.fd(1), DoneFD: sp.fd(2),
 		NewCgroupNS: newNamespace(spec, specs.CgroupNamespace),
 		NewTimeNS:   newNamespace(spec, specs.TimeNamespace),
 		State:       c.rec.ociState(specs.StateCreating),
 	}
 	if consoleFile != nil {
-		cfg.ConsoleFD = sp.fd(2)
+		cfg.ConsoleFD = sp.fd(3)
 	}
 	c.closeFifo()
 	if err := proc.handshake(cfg, c.createRuntimeHooks); err != nil {
@@ -156,29 +155,44 @@ func (c *creation) createRuntimeHooks() error {
 	return nil
 }
 
-// makeFifo creates the exec fifo and opens both ends: init blocks reading
-// it until start writes a byte.
+// makeFifo creates the two fifos of start. Init blocks reading the exec
+// fifo until start writes a byte; it holds the done fifo's write end open
+// until execve, so start, reading it, returns once the process runs.
 func (c *creation) makeFifo() error {
-	path := filepath.Join(c.r.dir(c.rec.ID), fifoFile)
-	if err := unix.Mkfifo(path, 0o600); err != nil {
-		return fmt.Errorf("create exec fifo: %w", err)
-	}
 	var err error
-	if c.fifoR, err = os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0); err != nil {
-		return fmt.Errorf("open exec fifo: %w", err)
+	if c.fifoR, c.fifoW, err = openFifo(filepath.Join(c.r.dir(c.rec.ID), fifoFile)); err != nil {
+		return err
 	}
-	if c.fifoW, err = os.OpenFile(path, os.O_WRONLY|unix.O_NONBLOCK, 0); err != nil {
-		return fmt.Errorf("open exec fifo: %w", err)
+	var doneR *os.File
+	if doneR, c.doneW, err = openFifo(filepath.Join(c.r.dir(c.rec.ID), doneFile)); err != nil {
+		return err
 	}
+	doneR.Close()
 	return nil
 }
 
-func (c *creation) closeFifo() {
-	if c.fifoR != nil {
-		c.fifoR.Close()
-		c.fifoW.Close()
-		c.fifoR, c.fifoW = nil, nil
+// openFifo makes a fifo and opens both of its ends without blocking.
+func openFifo(path string) (r, w *os.File, err error) {
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		return nil, nil, fmt.Errorf("create fifo: %w", err)
 	}
+	if r, err = os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0); err != nil {
+		return nil, nil, fmt.Errorf("open fifo: %w", err)
+	}
+	if w, err = os.OpenFile(path, os.O_WRONLY|unix.O_NONBLOCK, 0); err != nil {
+		r.Close()
+		return nil, nil, fmt.Errorf("open fifo: %w", err)
+	}
+	return r, w, nil
+}
+
+func (c *creation) closeFifo() {
+	for _, f := range []*os.File{c.fifoR, c.fifoW, c.doneW} {
+		if f != nil {
+			f.Close()
+		}
+	}
+	c.fifoR, c.fifoW, c.doneW = nil, nil, nil
 }
 
 // consoleFile returns the socket end that init sends the pty master to.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -25,23 +26,48 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	if st := r.status(rec); st != specs.StateCreated {
 		return fmt.Errorf("cannot start container %s: it is %s, not created: %w", id, st, ErrBadState)
 	}
-	path := filepath.Join(r.dir(id), fifoFile)
-	f, err := os.OpenFile(path, os.O_WRONLY|unix.O_NONBLOCK, 0)
-	if err != nil {
-		return fmt.Errorf("start container %s: init is not waiting: %w", id, err)
-	}
-	_, err = f.Write([]byte{0})
-	f.Close()
-	if err != nil {
-		return fmt.Errorf("start container %s: %w", id, err)
-	}
-	if err := os.Remove(path); err != nil {
+	if err := r.release(id); err != nil {
 		return fmt.Errorf("start container %s: %w", id, err)
 	}
 	if h := rec.Spec.Hooks; h != nil {
 		if err := nsinit.RunHooks(h.Poststart, rec.ociState(specs.StateRunning)); err != nil {
 			slog.Warn("poststart hook failed", "id", id, "err", err)
 		}
+	}
+	return nil
+}
+
+// release wakes init through the exec fifo and waits on the done fifo
+// until init has run the startContainer hooks and called execve.
+func (r *Runtime) release(id string) error {
+	done, err := os.OpenFile(filepath.Join(r.dir(id), doneFile), os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return fmt.Errorf("open done fifo: %w", err)
+	}
+	defer done.Close()
+	path := filepath.Join(r.dir(id), fifoFile)
+	f, err := os.OpenFile(path, os.O_WRONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return fmt.Errorf("init is not waiting: %w", err)
+	}
+	_, err = f.Write([]byte{0})
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("wake init: %w", err)
+	}
+	if err := os.Remove(path); err != nil {
+		return err
+	}
+	if err := unix.SetNonblock(int(done.Fd()), false); err != nil {
+		return fmt.Errorf("done fifo: %w", err)
+	}
+	msg, err := io.ReadAll(done)
+	if err != nil {
+		return fmt.Errorf("wait for the process to start: %w", err)
+	}
+	os.Remove(filepath.Join(r.dir(id), doneFile))
+	if len(msg) > 0 {
+		return fmt.Errorf("container process failed to start: %s", msg)
 	}
 	return nil
 }

@@ -21,6 +21,7 @@ const DefaultRoot = "/run/corral/runtime"
 const (
 	stateFile = "state.json"
 	fifoFile  = "exec.fifo"
+	doneFile  = "exec.done"
 )
 
 // Status values beyond the OCI ones.
@@ -78,7 +79,7 @@ var validID = regexp.MustCompile(`^[\w+\-.]+$`)
 
 func checkID(id string) error {
 	if id == "" || len(id) > 1024 || !validID.MatchString(id) || id == "." || id == ".." {
-		return fmt.Errorf("invalid container id %q: use letters, digits and _ + - .", id)
+		return fmt.Errorf("invalid container id %q: only letters, digits and the characters _ + - . are allowed", id)
 	}
 	return nil
 }

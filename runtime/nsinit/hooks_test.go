@@ -21,7 +21,7 @@ func writeScript(t *testing.T, body string) string {
 
 func TestRunHooksPassesState(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out")
-	h := specs.Hook{Path: writeScript(t, `cat > "$1"; echo "$FOO" >> "$1"`), Args: []string{"hook", out}, Env: []string{"FOO=bar"}}
+	h := specs.Hook{Path: writeScript(t, `cat > "$1"; echo >> "$1"; echo "$FOO" >> "$1"`), Args: []string{"hook", out}, Env: []string{"FOO=bar"}}
 	st := &specs.State{Version: specs.Version, ID: "c1", Status: specs.StateCreating, Pid: 42}
 	if err := RunHooks([]specs.Hook{h}, st); err != nil {
 		t.Fatal(err)

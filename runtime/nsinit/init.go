@@ -44,9 +44,10 @@ func Main() {
 
 // syncConn is init's end of the sync socket: JSON messages, one per line.
 type syncConn struct {
-	f   *os.File
-	dec *json.Decoder
-	enc *json.Encoder
+	f      *os.File
+	doneFD int // after start, errors also go to the done fifo
+	dec    *json.Decoder
+	enc    *json.Encoder
 }
 
 func newSyncConn(f *os.File) *syncConn {
@@ -76,6 +77,9 @@ func (s *syncConn) expect(t MsgType) error {
 func (s *syncConn) fail(err error) {
 	if err == nil {
 		err = errors.New("init ended without running the process")
+	}
+	if s.doneFD != 0 {
+		unix.Write(s.doneFD, []byte(err.Error()))
 	}
 	if s.send(Msg{Type: MsgError, Error: err.Error()}) != nil {
 		fmt.Fprintln(os.Stderr, "corral init:", err)
@@ -125,7 +129,9 @@ func runCreate(cfg *Config, sync *syncConn) error {
 	if err := waitStart(cfg); err != nil {
 		return err
 	}
-	if spec.Hooks != nil {
+	sync.doneFD = cfg.DoneFD
+	if spec.Hooks != nil && cfg.State != nil {
+		cfg.State.Status = specs.StateCreated
 		if err := RunHooks(spec.Hooks.StartContainer, cfg.State); err != nil {
 			return fmt.Errorf("startContainer hook: %w", err)
 		}

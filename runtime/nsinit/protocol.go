@@ -49,6 +49,10 @@ type Config struct {
 	// and execve. FifoWriteFD keeps the fifo from reporting EOF meanwhile.
 	FifoFD      int `json:"fifoFd,omitempty"`
 	FifoWriteFD int `json:"fifoWriteFd,omitempty"`
+	// DoneFD, when non-zero (create), is the write end of the done fifo:
+	// init writes an error there if it fails after start, and it closes at
+	// execve, which is when `start` returns.
+	DoneFD int `json:"doneFd,omitempty"`
 	// PreserveFDs is how many descriptors from 3 up the process keeps.
 	PreserveFDs int `json:"preserveFds,omitempty"`
 	// NewCgroupNS asks init to unshare a cgroup namespace; the runtime has

@@ -36,7 +36,7 @@ func TestRootfsDefaultSpec(t *testing.T) {
 		"dev:urandom": "character special file 1:9 666", "dev:tty": "character special file 5:0 666",
 		"link:fd": "/proc/self/fd", "link:stdin": "/proc/self/fd/0", "link:stdout": "/proc/self/fd/1",
 		"link:stderr": "/proc/self/fd/2", "link:ptmx": "pts/ptmx",
-		"link:core": "", // this kernel has no /proc/kcore
+		"link:core":  "", // this kernel has no /proc/kcore
 		"timer_list": "0", "acpi": "0", "firmware": "0",
 		"procsys": "ro", "etc": "rw", "cgroupfs": "ro", "memcg": "yes", "pid": "1",
 	})

@@ -31,10 +31,10 @@ import (
 // that the host's mount table never saw them.
 
 const (
-	envRootfsHelper = "CORRAL_TEST_NSINIT_ROOTFS"  // path of the helper's JSON config
-	envRootfsStage  = "CORRAL_TEST_NSINIT_STAGE"   // "outer" for the two-step userns helper
-	setupErrPrefix  = "ROOTFS-SETUP-ERROR: "       // printed by the helper when setup fails
-	hostMarkerFile  = "host-marker-do-not-touch"   // in host directories attacks aim at
+	envRootfsHelper = "CORRAL_TEST_NSINIT_ROOTFS" // path of the helper's JSON config
+	envRootfsStage  = "CORRAL_TEST_NSINIT_STAGE"  // "outer" for the two-step userns helper
+	setupErrPrefix  = "ROOTFS-SETUP-ERROR: "      // printed by the helper when setup fails
+	hostMarkerFile  = "host-marker-do-not-touch"  // in host directories attacks aim at
 	helperTimeout   = 60 * time.Second
 )
 
