@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# install.sh: set up a Debian 12 machine for corral, build and install it,
+# make a busybox bundle and run a first container in it.
+#
+# Run as root. Idempotent: a second run skips apt when every package is
+# already there, rebuilds corral and refreshes the bundle.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+# Debian packages corral and its tests need. gcc/libc6-dev: cgo (the
+# runtime/nsenter constructor, -race). runc, crun: peers for side-by-side tests.
+# busybox-static: the test rootfs. iproute2: network namespaces in tests.
+PACKAGES=(
+	build-essential gcc libc6-dev
+	runc crun busybox-static iproute2
+	git ca-certificates curl bats jq shellcheck file
+)
+PREFIX=${CORRAL_PREFIX:-/usr/local}
+BUNDLE=${CORRAL_BUNDLE:-/var/lib/corral/bundles/busybox}
+
+missing_packages() {
+	local p
+	for p in "${PACKAGES[@]}"; do
+		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
+			printf '%s\n' "$p"
+	done
+}
+
+install_packages() {
+	local missing
+	mapfile -t missing < <(missing_packages)
+	if [ ${#missing[@]} -eq 0 ]; then
+		log "Debian packages already installed"
+		return
+	fi
+	log "installing Debian packages: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
+}
+
+build_corral() {
+	log "building $PREFIX/bin/corral with $(go version)"
+	command -v gcc >/dev/null || die "gcc not found: cgo needs build-essential"
+	go build -buildvcs=false -o "$PREFIX/bin/corral.new" ./cmd/corral
+	mv -f "$PREFIX/bin/corral.new" "$PREFIX/bin/corral"
+	# dockerd and containerd look runtimes up by name; corral answers as runc
+	# does when called corral-runc.
+	ln -sfn corral "$PREFIX/bin/corral-runc"
+}
+
+make_bundle() {
+	log "making busybox bundle $BUNDLE"
+	SPEC_RUNTIME="$PREFIX/bin/corral runtime" \
+		bash "$REPO/scripts/busybox-rootfs.sh" --bundle "$BUNDLE" -- \
+		sh -c 'echo hello from corral; uname -a'
+}
+
+first_container() {
+	local id
+	id=first-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
+	log "running a first container: corral runtime run -b $BUNDLE $id"
+	# The container gets a pipe of its own as stdin, never the host's /dev/null.
+	if ! : | "$PREFIX/bin/corral" runtime run -b "$BUNDLE" "$id"; then
+		"$PREFIX/bin/corral" runtime delete -f "$id" >/dev/null 2>&1 || true
+		die "the first container failed"
+	fi
+}
+
+main() {
+	[ "$(id -u)" -eq 0 ] || die "install.sh must run as root"
+	[ -r /etc/debian_version ] || log "warning: not a Debian machine; apt steps may fail"
+	install_packages
+	require_go
+	build_corral
+	make_bundle
+	first_container
+	log "done: $PREFIX/bin/corral, $PREFIX/bin/corral-runc -> corral, bundle $BUNDLE"
+}
+
+main "$@"
