@@ -55,8 +55,6 @@ var rules = []rule{
 		"github.com/opencontainers/runtime-spec/...",
 		"github.com/cyphar/filepath-securejoin/...",
 		"github.com/moby/sys/capability",
-		// console: allocates the container's pty from its own /dev/pts.
-		"github.com/creack/pty",
 	}},
 	{pkg: "runtime/nsenter", internal: []string{}, external: []string{"golang.org/x/sys/..."}},
 	{pkg: "runtime/runcli/...", internal: with("runtime", "runtime/*")},

@@ -33,6 +33,7 @@ func loadBundle(bundle string) (*specs.Spec, string, error) {
 	if err := checkSpec(&spec); err != nil {
 		return nil, "", fmt.Errorf("%w: %v", ErrBadConfig, err)
 	}
+	absBindSources(&spec, abs)
 	rootfs := spec.Root.Path
 	if !filepath.IsAbs(rootfs) {
 		rootfs = filepath.Join(abs, rootfs)
@@ -99,6 +100,30 @@ func checkSpec(s *specs.Spec) error {
 func joinsUserNS(s *specs.Spec) bool {
 	for _, ns := range s.Linux.Namespaces {
 		if ns.Type == specs.UserNamespace && ns.Path != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// absBindSources makes relative bind sources relative to the bundle, as the
+// spec says, instead of to whatever directory init runs in.
+func absBindSources(s *specs.Spec, bundle string) {
+	for i := range s.Mounts {
+		m := &s.Mounts[i]
+		if m.Source == "" || filepath.IsAbs(m.Source) || !isBindMount(m) {
+			continue
+		}
+		m.Source = filepath.Join(bundle, m.Source)
+	}
+}
+
+func isBindMount(m *specs.Mount) bool {
+	if m.Type == "bind" {
+		return true
+	}
+	for _, o := range m.Options {
+		if o == "bind" || o == "rbind" {
 			return true
 		}
 	}

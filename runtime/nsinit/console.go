@@ -2,8 +2,8 @@ package nsinit
 
 import (
 	"fmt"
+	"os"
 
-	"github.com/creack/pty"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -11,21 +11,26 @@ import (
 // setupConsole opens a pty inside the container (on its own devpts), sends
 // the master to the console socket, and makes the slave the process's stdio
 // and controlling terminal.
-func setupConsole(sockFD int, p *specs.Process) error {
-	master, slave, err := pty.Open()
+func setupConsole(sockFD int, p *specs.Process, devConsole bool) error {
+	master, slave, err := openPty()
 	if err != nil {
 		return fmt.Errorf("open pty in container: %w", err)
 	}
 	defer master.Close()
 	defer slave.Close()
 	if p.ConsoleSize != nil {
-		ws := &pty.Winsize{Rows: uint16(p.ConsoleSize.Height), Cols: uint16(p.ConsoleSize.Width)}
-		if err := pty.Setsize(master, ws); err != nil {
+		ws := &unix.Winsize{Row: uint16(p.ConsoleSize.Height), Col: uint16(p.ConsoleSize.Width)}
+		if err := unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, ws); err != nil {
 			return fmt.Errorf("set console size: %w", err)
 		}
 	}
 	if err := unix.Fchown(int(slave.Fd()), int(p.User.UID), -1); err != nil {
 		return fmt.Errorf("chown console %s: %w", slave.Name(), err)
+	}
+	if devConsole {
+		if err := mountConsole(slave); err != nil {
+			return err
+		}
 	}
 	rights := unix.UnixRights(int(master.Fd()))
 	if err := unix.Sendmsg(sockFD, []byte(master.Name()), rights, nil, 0); err != nil {
@@ -44,4 +49,57 @@ func setupConsole(sockFD int, p *specs.Process) error {
 		}
 	}
 	return nil
+}
+
+// mountConsole makes /dev/console the container's pty: whatever the image
+// has there is replaced by an empty file, and the pty slave is bind-mounted
+// over it through descriptors, so no path outside /dev is ever followed.
+func mountConsole(slave *os.File) error {
+	dev, err := unix.Open("/dev", unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_PATH, 0)
+	if err != nil {
+		return fmt.Errorf("open /dev for the console: %w", err)
+	}
+	defer unix.Close(dev)
+	if err := unix.Unlinkat(dev, "console", 0); err != nil && err != unix.ENOENT {
+		return fmt.Errorf("remove the image's /dev/console: %w", err)
+	}
+	fd, err := unix.Openat(dev, "console", unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("create /dev/console: %w", err)
+	}
+	unix.Close(fd)
+	tree, err := unix.OpenTree(unix.AT_FDCWD, slave.Name(), unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("bind %s to /dev/console: %w", slave.Name(), err)
+	}
+	defer unix.Close(tree)
+	if err := unix.MoveMount(tree, "", dev, "console", unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("bind %s to /dev/console: %w", slave.Name(), err)
+	}
+	return nil
+}
+
+// openPty opens a new pty pair on the container's /dev/ptmx.
+func openPty() (master, slave *os.File, err error) {
+	m, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	master = os.NewFile(uintptr(m), "/dev/ptmx")
+	if err := unix.IoctlSetPointerInt(m, unix.TIOCSPTLCK, 0); err != nil {
+		master.Close()
+		return nil, nil, fmt.Errorf("unlock pty: %w", err)
+	}
+	n, err := unix.IoctlGetUint32(m, unix.TIOCGPTN)
+	if err != nil {
+		master.Close()
+		return nil, nil, fmt.Errorf("get pty number: %w", err)
+	}
+	name := fmt.Sprintf("/dev/pts/%d", n)
+	s, err := unix.Open(name, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		master.Close()
+		return nil, nil, fmt.Errorf("open %s: %w", name, err)
+	}
+	return master, os.NewFile(uintptr(s), name), nil
 }

@@ -11,6 +11,7 @@ import (
 )
 
 func TestDeviceList(t *testing.T) {
+	t.Parallel()
 	mode := os.FileMode(0o600)
 	uid := uint32(1000)
 	spec := &specs.Spec{Linux: &specs.Linux{Devices: []specs.LinuxDevice{
@@ -55,6 +56,7 @@ func TestDeviceList(t *testing.T) {
 }
 
 func TestRootfsDevices(t *testing.T) {
+	t.Parallel()
 	rootfs := newRootfs(t)
 	mode := os.FileMode(0o640)
 	uid, gid := uint32(1000), uint32(1001)
@@ -66,7 +68,7 @@ func TestRootfsDevices(t *testing.T) {
 	kv := mustRun(t, rootfsRun{Spec: spec, Rootfs: rootfs, Script: `
 echo "myfull=$(stat -c '%F %t:%T %a %u:%g' /dev/sub/myfull)"
 echo "myfifo=$(stat -c '%F %a' /dev/myfifo)"
-echo "write=$(echo x > /dev/sub/myfull 2>&1 | grep -c 'No space')"
+echo "write=$( (echo x > /dev/sub/myfull) 2>&1 | grep -c 'No space')"
 `})
 	expectKV(t, kv, map[string]string{
 		"myfull": "character special file 1:7 640 1000:1001",
@@ -79,6 +81,7 @@ echo "write=$(echo x > /dev/sub/myfull 2>&1 | grep -c 'No space')"
 // where the image made /dev/null a symlink into /proc/sys and /dev/zero a
 // regular file: both must be replaced by the real devices.
 func TestRootfsDevicesImageDev(t *testing.T) {
+	t.Parallel()
 	rootfs := newRootfs(t)
 	if err := os.Symlink("/proc/sys/kernel/domainname", filepath.Join(rootfs, "dev/null")); err != nil {
 		t.Fatal(err)
@@ -104,6 +107,7 @@ echo "ptmx=$(readlink /dev/ptmx)"
 // TestRootfsDevicesHostDev binds the host's /dev: nothing may be created in
 // it.
 func TestRootfsDevicesHostDev(t *testing.T) {
+	t.Parallel()
 	rootfs := newRootfs(t)
 	spec := exampleSpec(rootfs)
 	spec.Mounts = []specs.Mount{{Destination: "/dev", Source: "/dev", Options: []string{"rbind"}}}
@@ -118,10 +122,12 @@ func TestRootfsDevicesHostDev(t *testing.T) {
 }
 
 func TestRootfsUserNS(t *testing.T) {
+	t.Parallel()
 	rootfs := newRootfs(t)
 	locked := filepath.Join(filepath.Dir(rootfs), "locked")
 	spec := exampleSpec(rootfs)
 	spec.Linux.Namespaces = append(spec.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	spec.Root.Readonly = true
 	spec.Mounts = append(spec.Mounts,
 		specs.Mount{Destination: "/mnt/locked", Source: locked, Options: []string{"bind", "ro"}})
 	kv := mustRun(t, rootfsRun{Spec: spec, Rootfs: rootfs, UserNS: true, NoNetNS: true, LockedTmpfs: locked,
@@ -135,7 +141,7 @@ echo "locked=$(cat /mnt/locked/in-locked)"
 		"dev:null": "character special file 1:3 666", "dev:tty": "character special file 5:0 666",
 		"dev:zero": "character special file 1:5 666",
 		"link:fd":  "/proc/self/fd", "link:ptmx": "pts/ptmx",
-		"timer_list": "0", "acpi": "0", "procsys": "ro", "memcg": "yes", "locked": "x",
+		"timer_list": "0", "acpi": "0", "procsys": "ro", "memcg": "yes", "locked": "x", "etc": "ro",
 	})
 	mounts := mountsOf(kv)
 	if _, ok := mounts["/dev/null"]; !ok {

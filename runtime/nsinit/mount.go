@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/cyphar/filepath-securejoin/pathrs-lite/procfs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -142,8 +143,13 @@ func (mt *mounter) mountKernelFS(m *specs.Mount, dest string, o mountOpts) error
 	if err == nil || m.Type != "sysfs" || !errors.Is(err, unix.EPERM) || !mt.userns {
 		return err
 	}
-	bind := specs.Mount{Source: "/sys", Destination: dest, Type: "bind",
-		Options: append([]string{"rbind"}, m.Options...)}
+	// The host's submounts of /sys come along; "ro" is made recursive so
+	// that none of them stays writable.
+	opts := append([]string{"rbind"}, m.Options...)
+	if o.flags&unix.MS_RDONLY != 0 {
+		opts = append(opts, "rro")
+	}
+	bind := specs.Mount{Source: "/sys", Destination: dest, Type: "bind", Options: opts}
 	if err := mt.mount(&bind); err != nil {
 		return fmt.Errorf("bind the host's /sys after sysfs failed with EPERM: %w", err)
 	}
@@ -260,11 +266,7 @@ func wrapErr(what string, err error) error {
 func (mt *mounter) mountpoint(dest string, isFile, plainDir bool) (*os.File, error) {
 	f, err := pathrs.OpenatInRoot(mt.root, dest)
 	if errors.Is(err, os.ErrNotExist) {
-		if isFile {
-			f, err = mt.createFile(dest)
-		} else {
-			f, err = pathrs.MkdirAllHandle(mt.root, dest, 0o755)
-		}
+		f, err = mt.createMountpoint(dest, isFile)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open mountpoint: %w", err)
@@ -281,18 +283,29 @@ func (mt *mounter) mountpoint(dest string, isFile, plainDir bool) (*os.File, err
 	return f, nil
 }
 
-// createFile creates an empty file at dest (its parents as directories) and
-// returns an O_PATH handle of it.
-func (mt *mounter) createFile(dest string) (*os.File, error) {
-	dir, err := pathrs.MkdirAllHandle(mt.root, path.Dir(dest), 0o755)
+// createMountpoint creates a missing destination: a directory, or an empty
+// file (its parents as directories). A symlink of the image on the way, even
+// dangling, is followed as if the rootfs were the root: SecureJoin computes
+// the symlink-free path, and the creation itself stays confined to root
+// whatever happens meanwhile (MkdirAllHandle, openat in a handle).
+func (mt *mounter) createMountpoint(dest string, isFile bool) (*os.File, error) {
+	joined, err := securejoin.SecureJoin(mt.rootfs, dest)
+	if err != nil {
+		return nil, err
+	}
+	rel := strings.TrimPrefix(joined, mt.rootfs)
+	if !isFile {
+		return pathrs.MkdirAllHandle(mt.root, rel, 0o755)
+	}
+	dir, err := pathrs.MkdirAllHandle(mt.root, path.Dir(rel), 0o755)
 	if err != nil {
 		return nil, err
 	}
 	defer dir.Close()
-	name := path.Base(dest)
+	name := path.Base(rel)
 	fd, err := unix.Openat(int(dir.Fd()), name, unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", dest, err)
+		return nil, fmt.Errorf("create %s: %w", rel, err)
 	}
 	unix.Close(fd)
 	return openNoFollow(dir, name, unix.S_IFREG)

@@ -10,6 +10,7 @@ import (
 )
 
 func TestParseMountOptions(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		opts    []string
 		flags   uintptr
@@ -44,6 +45,7 @@ func TestParseMountOptions(t *testing.T) {
 }
 
 func TestParseMountOptionsRecursive(t *testing.T) {
+	t.Parallel()
 	o, err := parseMountOptions([]string{"rbind", "rro", "rnosuid", "rnoatime"})
 	if err != nil {
 		t.Fatal(err)
@@ -60,6 +62,7 @@ func TestParseMountOptionsRecursive(t *testing.T) {
 }
 
 func TestIsBind(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		m    specs.Mount
 		want bool
@@ -77,6 +80,7 @@ func TestIsBind(t *testing.T) {
 }
 
 func TestCleanDest(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{"/a/b/": "/a/b", "/a/../b": "/b", "/../../etc": "/etc", "//x//y": "/x/y"} {
 		if got, err := cleanDest(in); err != nil || got != want {
 			t.Errorf("cleanDest(%q) = %q, %v; want %q", in, got, err, want)
@@ -90,6 +94,7 @@ func TestCleanDest(t *testing.T) {
 }
 
 func TestStatfsMountFlags(t *testing.T) {
+	t.Parallel()
 	st := unix.Statfs_t{Flags: unix.ST_RDONLY | unix.ST_NOSUID | unix.ST_NODEV | unix.ST_RELATIME}
 	if got, want := statfsMountFlags(&st), uintptr(unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_RELATIME); got != want {
 		t.Errorf("got %#x, want %#x", got, want)
@@ -101,6 +106,7 @@ func TestStatfsMountFlags(t *testing.T) {
 }
 
 func TestRootfsPropagation(t *testing.T) {
+	t.Parallel()
 	spec := &specs.Spec{Linux: &specs.Linux{RootfsPropagation: "rslave"}}
 	if p, err := rootfsPropagation(spec); err != nil || p != unix.MS_SLAVE|unix.MS_REC {
 		t.Errorf("rslave: %#x %v", p, err)

@@ -23,6 +23,7 @@ const sampleCgroup = `9:name=systemd:/user.slice
 `
 
 func TestParseMountInfo(t *testing.T) {
+	t.Parallel()
 	infos, err := parseMountInfo(strings.NewReader(sampleMountInfo))
 	if err != nil {
 		t.Fatal(err)
@@ -43,6 +44,7 @@ func TestParseMountInfo(t *testing.T) {
 }
 
 func TestCgroupOf(t *testing.T) {
+	t.Parallel()
 	infos, _ := parseMountInfo(strings.NewReader(sampleMountInfo))
 	own, err := parseCgroupFile(sampleCgroup)
 	if err != nil {

@@ -32,7 +32,7 @@ func prepareProcess(cfg *Config) (*process, error) {
 		return nil, errors.New("process.args must not be empty")
 	}
 	if cfg.ConsoleFD != 0 {
-		if err := setupConsole(cfg.ConsoleFD, p); err != nil {
+		if err := setupConsole(cfg.ConsoleFD, p, cfg.Mode == ModeCreate); err != nil {
 			return nil, err
 		}
 	}

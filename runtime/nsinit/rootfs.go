@@ -29,7 +29,8 @@ func prepareRootfs(spec *specs.Spec, rootfs string) error {
 		return fmt.Errorf("open rootfs: %w", err)
 	}
 	defer root.Close()
-	mt := &mounter{root: root, rootfs: real, userns: inUserNS(spec), cgroupns: hasNamespace(spec, specs.CgroupNamespace)}
+	mt := &mounter{root: root, rootfs: real, userns: inUserNS(spec),
+		cgroupns: spec.Linux != nil && hasNamespace(spec, specs.CgroupNamespace)}
 	defer mt.closePending()
 	if err := mt.mountAll(spec.Mounts); err != nil {
 		return err

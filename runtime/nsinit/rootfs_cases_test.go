@@ -1,12 +1,14 @@
 package nsinit
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // defaultChecks prints what TestRootfsDefaultSpec and TestRootfsUserNS
@@ -27,6 +29,7 @@ echo "pid=$$"
 `
 
 func TestRootfsDefaultSpec(t *testing.T) {
+	t.Parallel()
 	rootfs := newRootfs(t)
 	kv := mustRun(t, rootfsRun{Spec: exampleSpec(rootfs), Rootfs: rootfs, Script: defaultChecks})
 	checkDefaultMounts(t, kv)
@@ -52,7 +55,7 @@ func checkDefaultMounts(t *testing.T, kv map[string]string) {
 		"/proc": "proc", "/dev": "tmpfs", "/dev/pts": "devpts", "/dev/shm": "tmpfs",
 		"/dev/mqueue": "mqueue", "/sys": "sysfs", "/sys/fs/cgroup": "tmpfs",
 		"/sys/fs/cgroup/memory": "cgroup", "/sys/fs/cgroup/cpu": "cgroup",
-		"/proc/acpi": "tmpfs", "/proc/timer_list": "tmpfs", "/proc/sys": "proc",
+		"/proc/acpi": "tmpfs", "/proc/sys": "proc",
 	} {
 		m, ok := mounts[dest]
 		if !ok || m.fstype != fstype {
@@ -69,25 +72,36 @@ func checkDefaultMounts(t *testing.T, kv map[string]string) {
 			t.Errorf("/dev/pts lacks %s: %s", want, mounts["/dev/pts"].opts)
 		}
 	}
+	if _, ok := mounts["/proc/timer_list"]; !ok {
+		t.Errorf("/proc/timer_list is not masked")
+	}
 	if _, ok := mounts["/proc/kcore"]; ok {
 		t.Errorf("masked the missing /proc/kcore")
 	}
 }
 
 func TestRootfsBindReadonly(t *testing.T) {
+	t.Parallel()
 	rootfs := newRootfs(t)
 	src := filepath.Join(filepath.Dir(rootfs), "data")
 	writeFile(t, filepath.Join(src, "hello"), "hello from the host\n")
 	spec := exampleSpec(rootfs)
 	spec.Mounts = append(spec.Mounts,
 		specs.Mount{Destination: "/mnt/data", Type: "bind", Source: src, Options: []string{"rbind", "ro", "nosuid"}},
-		specs.Mount{Destination: "/etc/hello.txt", Source: filepath.Join(src, "hello"), Options: []string{"bind"}})
+		specs.Mount{Destination: "/etc/hello.txt", Source: filepath.Join(src, "hello"), Options: []string{"bind"}},
+		specs.Mount{Destination: "/mnt/shared", Type: "tmpfs", Source: "tmpfs", Options: []string{"rshared"}},
+		specs.Mount{Destination: "/mnt/rw", Source: src, Options: []string{"rbind", "rw", "noexec"}})
 	kv := mustRun(t, rootfsRun{Spec: spec, Rootfs: rootfs, Script: printMounts + `
+echo "shared=$(awk '$5 == "/mnt/shared" { print substr($7, 1, 7) }' /proc/self/mountinfo)"
 echo "read=$(cat /mnt/data/hello)"
 echo "file=$(cat /etc/hello.txt)"
 if touch /mnt/data/new; then echo write=ok; else echo write=refused; fi
 `})
-	expectKV(t, kv, map[string]string{"read": "hello from the host", "file": "hello from the host", "write": "refused"})
+	expectKV(t, kv, map[string]string{"read": "hello from the host", "file": "hello from the host",
+		"write": "refused", "shared": "shared:"})
+	if rw := mountsOf(kv)["/mnt/rw"]; !hasOpt(rw.opts, "rw") || !hasOpt(rw.opts, "noexec") {
+		t.Errorf("/mnt/rw options %q, want rw and noexec", rw.opts)
+	}
 	m := mountsOf(kv)["/mnt/data"]
 	if !hasOpt(m.opts, "ro") || !hasOpt(m.opts, "nosuid") {
 		t.Errorf("/mnt/data options %q, want ro and nosuid", m.opts)
@@ -104,6 +118,7 @@ if touch /mnt/data/new; then echo write=ok; else echo write=refused; fi
 // directory, absolutely and with "..", and checks that the mounts (and the
 // directories created for them) stay inside the rootfs.
 func TestRootfsSymlinkEscape(t *testing.T) {
+	t.Parallel()
 	rootfs := newRootfs(t)
 	host := filepath.Join(filepath.Dir(rootfs), "host")
 	writeFile(t, filepath.Join(host, hostMarkerFile), "host\n")
@@ -152,6 +167,7 @@ func TestRootfsSymlinkEscape(t *testing.T) {
 // TestRootfsRefused checks mounts that must fail, and that the error names
 // the mount.
 func TestRootfsRefused(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		mount specs.Mount
@@ -164,7 +180,7 @@ func TestRootfsRefused(t *testing.T) {
 			want: "mount /nonexistent/src on /mnt/x (type none): bind source /nonexistent/src does not exist"},
 		{name: "inside proc", mount: specs.Mount{Destination: "/proc/self/attr", Type: "tmpfs", Source: "tmpfs"},
 			want: "is inside /proc"},
-		{name: "inside proc through a symlink", mount: specs.Mount{Destination: "/p/sysrq-trigger", Source: "/dev/null", Options: []string{"bind"}},
+		{name: "inside proc through a symlink", mount: specs.Mount{Destination: "/p/timer_list", Source: "/dev/null", Options: []string{"bind"}},
 			setup: func(t *testing.T, rootfs string) {
 				if err := os.Symlink("/proc", filepath.Join(rootfs, "p")); err != nil {
 					t.Fatal(err)
@@ -184,6 +200,7 @@ func TestRootfsRefused(t *testing.T) {
 			want: "is the root of the container"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			rootfs := newRootfs(t)
 			if tc.setup != nil {
 				tc.setup(t, rootfs)
@@ -199,6 +216,7 @@ func TestRootfsRefused(t *testing.T) {
 }
 
 func TestRootfsReadonlyRoot(t *testing.T) {
+	t.Parallel()
 	rootfs := newRootfs(t)
 	spec := exampleSpec(rootfs)
 	spec.Root.Readonly = true
@@ -214,6 +232,7 @@ if touch /dev/shm/probe; then echo shm=rw; else echo shm=ro; fi
 }
 
 func TestRootfsNoPivot(t *testing.T) {
+	t.Parallel()
 	rootfs := newRootfs(t)
 	writeFile(t, filepath.Join(rootfs, "etc/marker"), "in the rootfs\n")
 	kv := mustRun(t, rootfsRun{Spec: exampleSpec(rootfs), Rootfs: rootfs, NoPivot: true, Script: printMounts + `
@@ -225,6 +244,7 @@ echo "timer_list=$(cat /proc/timer_list | wc -c)"
 }
 
 func TestRootfsPropagationShared(t *testing.T) {
+	t.Parallel()
 	rootfs := newRootfs(t)
 	spec := exampleSpec(rootfs)
 	spec.Linux.RootfsPropagation = "rshared"
@@ -234,4 +254,89 @@ echo "root=$(awk '$5 == "/" { print $7 }' /proc/self/mountinfo)"
 	if !strings.HasPrefix(kv["root"], "shared:") {
 		t.Errorf("/ optional fields %q, want shared:N", kv["root"])
 	}
+}
+
+// TestRootfsCgroupNS mounts the v1 hierarchies themselves in a cgroup
+// namespace: their root is the container's cgroup.
+func TestRootfsCgroupNS(t *testing.T) {
+	t.Parallel()
+	rootfs := newRootfs(t)
+	spec := exampleSpec(rootfs)
+	spec.Linux.Namespaces = append(spec.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
+	kv := mustRun(t, rootfsRun{Spec: spec, Rootfs: rootfs, CgroupNS: true, Script: printMounts + `
+echo "memroot=$(awk '$5 == "/sys/fs/cgroup/memory" { print $4 }' /proc/self/mountinfo)"
+echo "procs=$(cat /sys/fs/cgroup/memory/cgroup.procs | head -n 1)"
+echo "systemd=$(test -f /sys/fs/cgroup/systemd/cgroup.procs && echo yes)"
+if mkdir /sys/fs/cgroup/memory/probe; then echo mkdir=ok; else echo mkdir=refused; fi
+`})
+	expectKV(t, kv, map[string]string{"memroot": "/", "procs": "1", "systemd": "yes", "mkdir": "refused"})
+	if m := mountsOf(kv)["/sys/fs/cgroup/cpu"]; m.fstype != "cgroup" || !hasOpt(m.opts, "ro") {
+		t.Errorf("/sys/fs/cgroup/cpu: %+v", m)
+	}
+}
+
+// TestRootfsMountRace swaps a mount destination's parent between a
+// directory and a symlink to a host directory while the mounts happen
+// (CVE-2021-30465 style): every mount must stay inside the rootfs.
+func TestRootfsMountRace(t *testing.T) {
+	t.Parallel()
+	rootfs := newRootfs(t)
+	host := filepath.Join(filepath.Dir(rootfs), "host")
+	writeFile(t, filepath.Join(host, hostMarkerFile), "host\n")
+	race, link := filepath.Join(rootfs, "mnt/race"), filepath.Join(rootfs, "mnt/racelink")
+	if err := os.Mkdir(race, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(host, link); err != nil {
+		t.Fatal(err)
+	}
+	spec := exampleSpec(rootfs)
+	for i := 0; i < 200; i++ {
+		spec.Mounts = append(spec.Mounts, specs.Mount{
+			Destination: fmt.Sprintf("/mnt/race/d%d", i), Type: "tmpfs", Source: "tmpfs", Options: []string{"size=4k"}})
+	}
+	stop := make(chan struct{})
+	done := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				done <- n
+				return
+			default:
+			}
+			if unix.Renameat2(unix.AT_FDCWD, race, unix.AT_FDCWD, link, unix.RENAME_EXCHANGE) == nil {
+				n++
+			}
+		}
+	}()
+	_, err := runRootfs(t, rootfsRun{Spec: spec, Rootfs: rootfs, Script: "echo ran=yes"})
+	close(stop)
+	swaps := <-done
+	t.Logf("%d swaps; setup result: %v", swaps, err)
+	entries, rerr := os.ReadDir(host)
+	if rerr != nil || len(entries) != 1 {
+		names := []string{}
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("host directory changed: %v %v", names, rerr)
+	}
+}
+
+// TestRootfsSysctlFakeProc has no procfs on /proc, where the image put a
+// regular file at proc/sys/net/ipv4/ip_forward: the sysctl must go to the
+// kernel, never into the image's file.
+func TestRootfsSysctlFakeProc(t *testing.T) {
+	t.Parallel()
+	rootfs := newRootfs(t)
+	fake := filepath.Join(rootfs, "proc/sys/net/ipv4/ip_forward")
+	writeFile(t, fake, "0\n")
+	spec := exampleSpec(rootfs)
+	spec.Mounts = spec.Mounts[1:2] // /dev only
+	spec.Linux.MaskedPaths, spec.Linux.ReadonlyPaths = nil, nil
+	spec.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
+	kv := mustRun(t, rootfsRun{Spec: spec, Rootfs: rootfs, Script: `echo "fake=$(cat /proc/sys/net/ipv4/ip_forward)"`})
+	expectKV(t, kv, map[string]string{"fake": "0"})
 }

@@ -50,6 +50,8 @@ type rootfsRun struct {
 	UserNS bool `json:"userns"`
 	// NoNetNS leaves the network namespace shared (no sysfs in a userns).
 	NoNetNS bool `json:"noNetns"`
+	// CgroupNS adds a cgroup namespace.
+	CgroupNS bool `json:"cgroupns"`
 	// LockedTmpfs, when set, is mounted (tmpfs, nosuid,nodev,noexec) by an
 	// outer helper in a private mount namespace before the user-namespace
 	// helper starts, so that its flags are locked there.
@@ -134,6 +136,9 @@ func helperCommand(ctx context.Context, cfgPath string, run *rootfsRun, stage st
 		if !run.NoNetNS {
 			attr.Cloneflags |= syscall.CLONE_NEWNET
 		}
+		if run.CgroupNS {
+			attr.Cloneflags |= syscall.CLONE_NEWCGROUP
+		}
 	}
 	if run.UserNS && stage != "outer" {
 		attr.Cloneflags |= syscall.CLONE_NEWUSER
@@ -186,6 +191,11 @@ func mustRun(t *testing.T, run rootfsRun) map[string]string {
 	if err != nil {
 		t.Fatalf("container setup failed: %v", err)
 	}
+	t.Cleanup(func() {
+		if t.Failed() || os.Getenv("CORRAL_TEST_NSINIT_SHOW") != "" {
+			t.Logf("container output:\n%s", out)
+		}
+	})
 	return parseKV(out)
 }
 
@@ -224,8 +234,9 @@ func assertHostClean(t *testing.T, dir string) {
 	}
 }
 
-// newRootfs builds a minimal busybox rootfs in a new temporary directory
-// (which has mode 0755 so that a user namespace may traverse it).
+// newRootfs builds a minimal busybox rootfs in a new temporary directory.
+// The user-namespace tests map uid 0 to itself, so the 0700 directories of
+// t.TempDir stay traversable.
 func newRootfs(t *testing.T) string {
 	t.Helper()
 	testutil.RequireRoot(t)
@@ -244,14 +255,6 @@ func newRootfs(t *testing.T) string {
 		}
 	}
 	writeFile(t, filepath.Join(rootfs, "etc/passwd"), "root:x:0:0:root:/:/bin/sh\n")
-	for p := base; p != "/"; p = filepath.Dir(p) {
-		if err := os.Chmod(p, 0o755); err != nil && p == base {
-			t.Fatal(err)
-		}
-		if p == os.TempDir() {
-			break
-		}
-	}
 	return rootfs
 }
 

@@ -58,7 +58,7 @@ func writeSysctl(proc *procfs.Handle, spec *specs.Spec, key, value string) error
 		return fmt.Errorf("open /proc/sys/%s: %w", rel, err)
 	}
 	defer h.Close()
-	f, err := pathrs.Reopen(h, unix.O_WRONLY|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_CLOEXEC)
+	f, err := pathrs.Reopen(h, unix.O_WRONLY|unix.O_TRUNC|unix.O_CLOEXEC)
 	if err != nil {
 		return fmt.Errorf("open /proc/sys/%s for writing: %w", rel, err)
 	}
@@ -115,14 +115,7 @@ func swapDotSlash(r rune) rune {
 // checkSysctlNamespace refuses a sysctl that is not isolated by one of the
 // container's own namespaces: writing it would change the host.
 func checkSysctlNamespace(spec *specs.Spec, name string) error {
-	has := func(t specs.LinuxNamespaceType) bool {
-		for _, ns := range spec.Linux.Namespaces {
-			if ns.Type == t {
-				return true
-			}
-		}
-		return false
-	}
+	has := func(t specs.LinuxNamespaceType) bool { return hasNamespace(spec, t) }
 	switch {
 	case ipcSysctls[name] || strings.HasPrefix(name, "fs.mqueue."):
 		if has(specs.IPCNamespace) {

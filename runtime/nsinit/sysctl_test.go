@@ -8,6 +8,7 @@ import (
 )
 
 func TestSysctlPath(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ key, rel, dotted string }{
 		{"net.ipv4.ip_forward", "net/ipv4/ip_forward", "net.ipv4.ip_forward"},
 		{"net/ipv4/ip_forward", "net/ipv4/ip_forward", "net.ipv4.ip_forward"},
@@ -30,6 +31,7 @@ func TestSysctlPath(t *testing.T) {
 }
 
 func TestCheckSysctlNamespace(t *testing.T) {
+	t.Parallel()
 	ns := func(types ...specs.LinuxNamespaceType) *specs.Spec {
 		s := &specs.Spec{Linux: &specs.Linux{}}
 		for _, t := range types {
@@ -63,6 +65,7 @@ func TestCheckSysctlNamespace(t *testing.T) {
 }
 
 func TestRootfsSysctl(t *testing.T) {
+	t.Parallel()
 	rootfs := newRootfs(t)
 	spec := exampleSpec(rootfs)
 	spec.Linux.Sysctl = map[string]string{
@@ -82,6 +85,7 @@ echo "shmmni=$(cat /proc/sys/kernel/shmmni)"
 // Even a broken check could not hurt the host: the helper has its own
 // network, uts and ipc namespaces.
 func TestRootfsSysctlRefused(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		key  string
 		drop specs.LinuxNamespaceType
@@ -94,6 +98,7 @@ func TestRootfsSysctlRefused(t *testing.T) {
 		{"net.ipv4.no_such_sysctl", "", "no such file"},
 	} {
 		t.Run(tc.key, func(t *testing.T) {
+			t.Parallel()
 			rootfs := newRootfs(t)
 			spec := exampleSpec(rootfs)
 			spec.Linux.Sysctl = map[string]string{tc.key: "1"}
