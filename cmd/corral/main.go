@@ -27,6 +27,7 @@ func init() {
 }
 
 func main() {
+	runcli.Version = version
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		nsinit.Main()
 		return

@@ -12,11 +12,16 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	goruntime "runtime"
 	"time"
 
 	"github.com/corral-dev/corral/runtime"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
 )
+
+// Version is corral's version, set at build time by cmd/corral.
+var Version = "dev"
 
 // globals are runc's global flags.
 type globals struct {
@@ -70,7 +75,10 @@ func newRoot(g *globals) *cobra.Command {
 	f.BoolVar(&g.systemd, "systemd-cgroup", false, "use systemd cgroups (not supported)")
 	f.StringVar(&g.rootless, "rootless", "auto", "ignored; accepted for runc compatibility")
 	root.AddCommand(specCmd(), createCmd(g), startCmd(g), runCmd(g), stateCmd(g),
-		killCmd(g), deleteCmd(g), listCmd(g), execCmd(g))
+		killCmd(g), deleteCmd(g), listCmd(g), execCmd(g), pauseCmd(g), resumeCmd(g), psCmd(g))
+	root.Version = Version
+	root.SetVersionTemplate(fmt.Sprintf("corral-runc version %s\nspec: %s\ngo: %s\n",
+		Version, specs.Version, goruntime.Version()))
 	return root
 }
 
