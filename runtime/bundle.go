@@ -83,9 +83,6 @@ func checkSpec(s *specs.Spec) error {
 			return fmt.Errorf("linux.namespaces: %s path %q must be absolute", ns.Type, ns.Path)
 		}
 	}
-	if !seen[specs.MountNamespace] {
-		return errors.New("linux.namespaces: a mount namespace is required")
-	}
 	if seen[specs.UserNamespace] && (len(s.Linux.UIDMappings) == 0 || len(s.Linux.GIDMappings) == 0) && !joinsUserNS(s) {
 		return errors.New("linux.uidMappings and linux.gidMappings are required with a new user namespace")
 	}

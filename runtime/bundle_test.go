@@ -38,15 +38,6 @@ func TestCheckSpec(t *testing.T) {
 		{"relative ns path", func(s *specs.Spec) {
 			s.Linux.Namespaces[0].Path = "proc/1/ns/pid"
 		}, "must be absolute"},
-		{"no mount ns", func(s *specs.Spec) {
-			var keep []specs.LinuxNamespace
-			for _, ns := range s.Linux.Namespaces {
-				if ns.Type != specs.MountNamespace {
-					keep = append(keep, ns)
-				}
-			}
-			s.Linux.Namespaces = keep
-		}, "mount namespace is required"},
 		{"userns without maps", func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
 		}, "uidMappings"},

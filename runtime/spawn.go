@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"strconv"
@@ -203,6 +204,8 @@ func (p *initProc) handshake(cfg *nsinit.Config, createRuntime func() error) err
 		switch m.Type {
 		case nsinit.MsgReady:
 			return nil
+		case nsinit.MsgWarning:
+			slog.Warn(m.Error)
 		case nsinit.MsgError:
 			return errors.New(m.Error)
 		case nsinit.MsgCreateRuntime:

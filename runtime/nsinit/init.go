@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -96,7 +97,12 @@ func runCreate(cfg *Config, sync *syncConn) error {
 	if err := enterOwnNamespaces(cfg); err != nil {
 		return err
 	}
-	if err := prepareRootfs(spec, cfg.Rootfs); err != nil {
+	ownMounts := hasNamespace(spec, specs.MountNamespace)
+	if ownMounts {
+		if err := prepareRootfs(spec, cfg.Rootfs); err != nil {
+			return err
+		}
+	} else if err := warnSharedMounts(spec, sync); err != nil {
 		return err
 	}
 	if err := sync.send(Msg{Type: MsgCreateRuntime}); err != nil {
@@ -110,10 +116,7 @@ func runCreate(cfg *Config, sync *syncConn) error {
 			return fmt.Errorf("createContainer hook: %w", err)
 		}
 	}
-	if err := enterRootfs(cfg.Rootfs, cfg.NoPivot); err != nil {
-		return err
-	}
-	if err := finishRootfs(spec); err != nil {
+	if err := jail(spec, cfg, ownMounts); err != nil {
 		return err
 	}
 	if err := setUTS(spec); err != nil {
@@ -160,13 +163,46 @@ func runExec(cfg *Config, sync *syncConn) error {
 	return p.exec()
 }
 
+// jail enters the rootfs. Without a mount namespace of its own the
+// container shares the host's mounts: it is only chrooted, since pivot_root,
+// moving mounts or masking paths would change the host's mount table.
+func jail(spec *specs.Spec, cfg *Config, ownMounts bool) error {
+	if !ownMounts {
+		if err := unix.Chroot(cfg.Rootfs); err != nil {
+			return fmt.Errorf("chroot into %s: %w", cfg.Rootfs, err)
+		}
+		return os.Chdir("/")
+	}
+	if err := enterRootfs(cfg.Rootfs, cfg.NoPivot); err != nil {
+		return err
+	}
+	return finishRootfs(spec)
+}
+
+// warnSharedMounts tells the runtime which parts of the config a container
+// without its own mount namespace does not get.
+func warnSharedMounts(spec *specs.Spec, sync *syncConn) error {
+	var skipped []string
+	if len(spec.Mounts) > 0 {
+		skipped = append(skipped, "mounts")
+	}
+	if l := spec.Linux; len(l.MaskedPaths) > 0 || len(l.ReadonlyPaths) > 0 || len(l.Sysctl) > 0 || len(l.Devices) > 0 {
+		skipped = append(skipped, "maskedPaths, readonlyPaths, sysctl and devices")
+	}
+	if spec.Root.Readonly {
+		skipped = append(skipped, "root.readonly")
+	}
+	if len(skipped) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("no mount namespace in linux.namespaces: the container shares the host's mounts and is only chrooted; not applied: %s", strings.Join(skipped, "; "))
+	return sync.send(Msg{Type: MsgWarning, Error: msg})
+}
+
 // enterOwnNamespaces unshares the namespaces that cannot be entered at
 // clone time: cgroup (after the runtime placed us in our cgroup, so that it
 // becomes the namespace's root) and time (which applies at execve).
 func enterOwnNamespaces(cfg *Config) error {
-	if !hasNamespace(cfg.Spec, specs.MountNamespace) {
-		return errors.New("a mount namespace is required: add {\"type\": \"mount\"} to linux.namespaces")
-	}
 	if cfg.NewCgroupNS {
 		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 			return fmt.Errorf("unshare cgroup namespace: %w", err)

@@ -79,6 +79,9 @@ const (
 	MsgReady MsgType = "ready"
 	// MsgError (init → runtime): setup failed; Error says why. Init exits.
 	MsgError MsgType = "error"
+	// MsgWarning (init → runtime): something the config asked for was not
+	// done, and why (in Error); setup goes on.
+	MsgWarning MsgType = "warning"
 )
 
 // Msg is every message after Config, one JSON object per line.

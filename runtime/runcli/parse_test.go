@@ -1,6 +1,8 @@
 package runcli
 
 import (
+	"os"
+	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -55,5 +57,17 @@ func TestExecBuildFromContainer(t *testing.T) {
 	}
 	if _, err := f.build(base, nil); err == nil {
 		t.Fatal("exec without a command was accepted")
+	}
+}
+
+func TestUnknownCommandReachesLog(t *testing.T) {
+	log := t.TempDir() + "/log.json"
+	code := Main([]string{"--root", t.TempDir(), "--log", log, "--log-format", "json", "bogus-command"})
+	if code != 1 {
+		t.Fatalf("exit code %d, want 1", code)
+	}
+	b, err := os.ReadFile(log)
+	if err != nil || !strings.Contains(string(b), `"level":"error"`) || !strings.Contains(string(b), "bogus-command") {
+		t.Fatalf("log file has %q (%v)", b, err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	goruntime "runtime"
+	"strings"
 	"time"
 
 	"github.com/corral-dev/corral/runtime"
@@ -51,10 +52,40 @@ func Main(args []string) int {
 		return ee.code
 	}
 	if err != nil {
+		if g.logFile == nil {
+			g.openLogForError(args)
+		}
 		g.report(err)
 		return 1
 	}
 	return 0
+}
+
+// openLogForError finds --log and --log-format by hand when the command line
+// failed to parse before setup ran, so that the error still reaches the log
+// file that callers like containerd read.
+func (g *globals) openLogForError(args []string) {
+	for i := 0; i < len(args); i++ {
+		name, val, hasVal := strings.Cut(args[i], "=")
+		if name != "--log" && name != "--log-format" {
+			continue
+		}
+		if !hasVal && i+1 < len(args) {
+			i++
+			val = args[i]
+		}
+		if name == "--log" {
+			g.log = val
+		} else {
+			g.logFormat = val
+		}
+	}
+	if g.log == "" {
+		return
+	}
+	if f, err := os.OpenFile(g.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err == nil {
+		g.logFile = f
+	}
 }
 
 func newRoot(g *globals) *cobra.Command {

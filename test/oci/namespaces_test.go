@@ -317,3 +317,27 @@ func parseInfo(t *testing.T, out string) info {
 	}
 	return i
 }
+
+// Without a mount namespace the container shares the host's mounts: it is
+// only chrooted (as runc does), the host mount table is not touched, and the
+// runtime says which parts of the config it could not apply.
+func TestNoMountNamespace(t *testing.T) {
+	t.Parallel()
+	r := newRT(t)
+	c := newCtr(t, r)
+	removeNamespace(c.spec, specs.MountNamespace)
+	before := readFile(t, "/proc/self/mountinfo")
+	res := c.args("sh", "-c", "readlink /proc/self/ns/mnt 2>/dev/null; ls /bin/busybox").runC(nil)
+	if res.code != 0 {
+		t.Fatalf("run without a mount namespace: %v", res)
+	}
+	if !strings.Contains(res.stdout, "/bin/busybox") {
+		t.Errorf("the container is not chrooted into its rootfs: %q", res.stdout)
+	}
+	if after := readFile(t, "/proc/self/mountinfo"); after != before {
+		t.Errorf("the host mount table changed:\nbefore %s\nafter %s", before, after)
+	}
+	if !isRunc(t) {
+		contains(t, "stderr", res.stderr, "no mount namespace")
+	}
+}
