@@ -50,13 +50,16 @@ var rules = []rule{
 		"registry/...", "image/*")},
 	{pkg: "monitor/...", internal: with("runtime", "monitor/*")},
 	// Inside the namespaces: the standard library and a few small modules.
-	{pkg: "runtime/nsinit/...", internal: []string{"runtime/nsinit/*"}, external: []string{
+	{pkg: "runtime/nsinit/...", internal: []string{"runtime/nsinit/*", "runtime/seccomp"}, external: []string{
 		"golang.org/x/sys/...",
 		"github.com/opencontainers/runtime-spec/...",
 		"github.com/cyphar/filepath-securejoin/...",
 		"github.com/moby/sys/capability",
 	}},
 	{pkg: "runtime/nsenter", internal: []string{}, external: []string{"golang.org/x/sys/..."}},
+	{pkg: "runtime/seccomp", internal: []string{}, external: []string{
+		"golang.org/x/sys/...", "github.com/opencontainers/runtime-spec/...",
+	}},
 	{pkg: "runtime/runcli/...", internal: with("runtime", "runtime/*")},
 	{pkg: "runtime/...", internal: with("runtime/*")},
 	{pkg: "internal/...", internal: []string{"internal/*"}},

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/corral-dev/corral/runtime/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -89,6 +90,11 @@ func checkSpec(s *specs.Spec) error {
 	for i, m := range s.Mounts {
 		if !filepath.IsAbs(m.Destination) {
 			return fmt.Errorf("mounts[%d]: destination %q must be absolute", i, m.Destination)
+		}
+	}
+	if s.Linux.Seccomp != nil {
+		if _, err := seccomp.Compile(s.Linux.Seccomp); err != nil {
+			return fmt.Errorf("linux.seccomp: %w", err)
 		}
 	}
 	return nil

@@ -45,13 +45,9 @@ func recvConsole(sock *os.File) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("receive pty master: %w", err)
 	}
-	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil || len(msgs) != 1 {
-		return nil, fmt.Errorf("receive pty master: no descriptor in message")
-	}
-	fds, err := unix.ParseUnixRights(&msgs[0])
-	if err != nil || len(fds) != 1 {
-		return nil, fmt.Errorf("receive pty master: bad descriptor message")
+	fds, err := parseRights(oob[:oobn])
+	if err != nil {
+		return nil, fmt.Errorf("receive pty master: %w", err)
 	}
 	return os.NewFile(uintptr(fds[0]), "pty-master"), nil
 }

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/corral-dev/corral/runtime/cgroups"
 	"github.com/corral-dev/corral/runtime/nsinit"
+	"github.com/corral-dev/corral/runtime/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -133,7 +135,8 @@ func (c *creation) run(ctx context.Context) error {
 		cfg.ConsoleFD = sp.fd(3)
 	}
 	c.closeFifo()
-	if err := proc.handshake(cfg, c.createRuntimeHooks); err != nil {
+	h := handlers{createRuntime: c.createRuntimeHooks, listener: listenerTo(spec, c.rec.ociState(specs.StateCreating))}
+	if err := proc.handshake(cfg, h); err != nil {
 		return err
 	}
 	return writePidFile(c.opts.PidFile, proc.pid)
@@ -253,4 +256,20 @@ func writePidFile(path string, pid int) error {
 		return fmt.Errorf("pid file %s: %w", path, err)
 	}
 	return writeFileAtomic(abs, []byte(fmt.Sprint(pid)), 0o644)
+}
+
+// listenerTo returns the handler that passes a seccomp notify listener to
+// linux.seccomp.listenerPath, with the state the spec prescribes.
+func listenerTo(spec *specs.Spec, st *specs.State) func(fd int) error {
+	sc := spec.Linux.Seccomp
+	if sc == nil || sc.ListenerPath == "" {
+		return nil
+	}
+	return func(fd int) error {
+		data, err := json.Marshal(st)
+		if err != nil {
+			return fmt.Errorf("encode state for the seccomp agent: %w", err)
+		}
+		return seccomp.SendListener(sc.ListenerPath, fd, data, sc.ListenerMetadata)
+	}
 }

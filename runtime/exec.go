@@ -62,7 +62,8 @@ func (r *Runtime) Exec(ctx context.Context, id string, o ExecOpts) (int, error) 
 	if console != nil {
 		cfg.ConsoleFD = sp.fd(0)
 	}
-	if err := proc.handshake(cfg, nil); err != nil {
+	st := rec.ociState(specs.StateRunning)
+	if err := proc.handshake(cfg, handlers{listener: listenerTo(rec.Spec, st)}); err != nil {
 		proc.kill()
 		return -1, fmt.Errorf("exec in %s: %w", id, err)
 	}

@@ -187,8 +187,15 @@ func (s *spawner) writeMaps(pid int) error {
 	return write("gid_map", s.gidMaps)
 }
 
+// handlers serve init's requests during the handshake; nil ones are no-ops.
+type handlers struct {
+	createRuntime func() error
+	// listener receives a seccomp notify listener init installed.
+	listener func(fd int) error
+}
+
 // handshake sends the config and serves init's requests until it is ready.
-func (p *initProc) handshake(cfg *nsinit.Config, createRuntime func() error) error {
+func (p *initProc) handshake(cfg *nsinit.Config, h handlers) error {
 	if err := json.NewEncoder(p.sync).Encode(cfg); err != nil {
 		return fmt.Errorf("send config to init: %w", err)
 	}
@@ -209,16 +216,72 @@ func (p *initProc) handshake(cfg *nsinit.Config, createRuntime func() error) err
 		case nsinit.MsgError:
 			return errors.New(m.Error)
 		case nsinit.MsgCreateRuntime:
-			if err := createRuntime(); err != nil {
+			if err := runHandler(h.createRuntime); err != nil {
 				return err
 			}
-			if err := json.NewEncoder(p.sync).Encode(nsinit.Msg{Type: nsinit.MsgContinue}); err != nil {
-				return fmt.Errorf("resume init: %w", err)
+			if err := p.resume(); err != nil {
+				return err
+			}
+		case nsinit.MsgSeccompListener:
+			if err := p.takeListener(h.listener); err != nil {
+				return err
 			}
 		default:
 			return fmt.Errorf("init sent unknown message %q", m.Type)
 		}
 	}
+}
+
+func runHandler(f func() error) error {
+	if f == nil {
+		return nil
+	}
+	return f()
+}
+
+func (p *initProc) resume() error {
+	if err := json.NewEncoder(p.sync).Encode(nsinit.Msg{Type: nsinit.MsgContinue}); err != nil {
+		return fmt.Errorf("resume init: %w", err)
+	}
+	return nil
+}
+
+// takeListener receives the seccomp listener init sends after our
+// go-ahead, hands it on and lets init continue.
+func (p *initProc) takeListener(give func(fd int) error) error {
+	if err := p.resume(); err != nil {
+		return err
+	}
+	buf := make([]byte, 1)
+	oob := make([]byte, unix.CmsgSpace(4))
+	_, oobn, _, _, err := unix.Recvmsg(int(p.sync.Fd()), buf, oob, 0)
+	if err != nil {
+		return fmt.Errorf("receive seccomp listener: %w", err)
+	}
+	fds, err := parseRights(oob[:oobn])
+	if err != nil {
+		return fmt.Errorf("receive seccomp listener: %w", err)
+	}
+	defer unix.Close(fds[0])
+	if give == nil {
+		return errors.New("init sent a seccomp listener nobody asked for")
+	}
+	if err := give(fds[0]); err != nil {
+		return err
+	}
+	return p.resume()
+}
+
+func parseRights(oob []byte) ([]int, error) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil || len(msgs) != 1 {
+		return nil, errors.New("no descriptor in message")
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		return nil, errors.New("bad descriptor message")
+	}
+	return fds, nil
 }
 
 func (p *initProc) exitNote() string {

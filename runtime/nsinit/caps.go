@@ -15,6 +15,9 @@ import (
 // running kernel. A nil *capSets leaves capabilities untouched.
 type capSets struct {
 	c capability.Capabilities
+	// warnings name ambient capabilities that were dropped because they
+	// are not also permitted and inheritable (the kernel refuses them).
+	warnings []string
 }
 
 var capByName = func() map[string]capability.Cap {
@@ -62,7 +65,25 @@ func parseCaps(pc *specs.LinuxCapabilities) (*capSets, error) {
 			}
 		}
 	}
-	return &capSets{c: c}, nil
+	s := &capSets{c: c}
+	s.dropBadAmbient(pc.Ambient)
+	return s, nil
+}
+
+// dropBadAmbient removes ambient capabilities that are not both permitted
+// and inheritable: the kernel would refuse to raise them. runc warns and
+// goes on, and so do we, so that its default config runs here too.
+func (s *capSets) dropBadAmbient(names []string) {
+	for _, name := range names {
+		cp, ok := capByName[strings.ToUpper(name)]
+		if !ok || !s.c.Get(capability.AMBIENT, cp) {
+			continue
+		}
+		if !s.c.Get(capability.PERMITTED, cp) || !s.c.Get(capability.INHERITABLE, cp) {
+			s.c.Unset(capability.AMBIENT, cp)
+			s.warnings = append(s.warnings, fmt.Sprintf("ambient capability %s dropped: it is not also permitted and inheritable", name))
+		}
+	}
 }
 
 // applyBounding drops what is outside the bounding set; it needs

@@ -89,3 +89,17 @@ func TestParseCaps(t *testing.T) {
 		t.Fatal("nil capabilities must leave them untouched")
 	}
 }
+
+func TestAmbientNeedsInheritable(t *testing.T) {
+	c, err := parseCaps(&specs.LinuxCapabilities{
+		Permitted:   []string{"CAP_KILL", "CAP_CHOWN"},
+		Inheritable: []string{"CAP_CHOWN"},
+		Ambient:     []string{"CAP_KILL", "CAP_CHOWN"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.warnings) != 1 || !strings.Contains(c.warnings[0], "CAP_KILL") {
+		t.Fatalf("warnings %q, want one about CAP_KILL", c.warnings)
+	}
+}

@@ -74,6 +74,20 @@ func (s *syncConn) expect(t MsgType) error {
 	return nil
 }
 
+// sendFD hands a descriptor to the runtime (see MsgSeccompListener).
+func (s *syncConn) sendFD(t MsgType, fd int) error {
+	if err := s.send(Msg{Type: t}); err != nil {
+		return err
+	}
+	if err := s.expect(MsgContinue); err != nil {
+		return err
+	}
+	if err := unix.Sendmsg(int(s.f.Fd()), []byte{0}, unix.UnixRights(fd), nil, 0); err != nil {
+		return fmt.Errorf("send %s descriptor to runtime: %w", t, err)
+	}
+	return s.expect(MsgContinue)
+}
+
 // fail reports err to the runtime and exits.
 func (s *syncConn) fail(err error) {
 	if err == nil {
@@ -126,6 +140,9 @@ func runCreate(cfg *Config, sync *syncConn) error {
 	if err != nil {
 		return err
 	}
+	if err := p.finalize(sync); err != nil {
+		return err
+	}
 	if err := sync.send(Msg{Type: MsgReady}); err != nil {
 		return err
 	}
@@ -155,6 +172,9 @@ func runExec(cfg *Config, sync *syncConn) error {
 	}
 	p, err := prepareProcess(cfg)
 	if err != nil {
+		return err
+	}
+	if err := p.finalize(sync); err != nil {
 		return err
 	}
 	if err := sync.send(Msg{Type: MsgReady}); err != nil {

@@ -4,18 +4,23 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
-	"github.com/cyphar/filepath-securejoin/pathrs-lite/procfs"
 	"golang.org/x/sys/unix"
 )
 
-// These run after pivot_root: "/" is the container's root, and the
-// /proc/self/fd links used to mount are those of the container's procfs,
-// checked before use.
+// These run after pivot_root: "/" is the container's root. Every mount
+// goes from descriptor to descriptor with the new mount API (open_tree,
+// fsmount, mount_setattr, move_mount): no path is resolved at mount time,
+// not even a /proc/self/fd magic link, so neither a symlink swapped in
+// after the checks (CVE-2025-31133) nor a mount racing in over /proc
+// (CVE-2025-52881) can move a mask or a read-only bind elsewhere.
 
-// maskPaths hides each path: /dev/null is bound over a file, an empty
-// read-only tmpfs mounted over a directory. Missing paths are skipped.
+// maskPaths hides each path: the container's /dev/null, checked to be the
+// null device on the handle that is then bound, goes over a file; an empty
+// read-only tmpfs over a directory. Missing paths are skipped; any other
+// failure refuses the container.
 func maskPaths(paths []string) error {
 	var devNull *os.File
 	defer func() {
@@ -38,7 +43,7 @@ func maskPaths(paths []string) error {
 					return err
 				}
 			}
-			return unix.Mount(procFD(devNull), procFD(dst), "", unix.MS_BIND, "")
+			return bindFD(devNull, dst, false)
 		})
 		if err != nil {
 			return fmt.Errorf("mask %s: %w", p, err)
@@ -49,54 +54,78 @@ func maskPaths(paths []string) error {
 
 // maskDir mounts an empty read-only tmpfs on dst.
 func maskDir(dst *os.File) error {
-	const flags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
-	err := unix.Mount("tmpfs", procFD(dst), "tmpfs", flags, "nr_blocks=1,nr_inodes=1,mode=0555")
+	mnt, err := newTmpfs("nr_blocks=1", "nr_inodes=1")
 	if errors.Is(err, unix.EINVAL) {
 		// Some distribution kernels want at least two inodes.
-		err = unix.Mount("tmpfs", procFD(dst), "tmpfs", flags, "nr_blocks=1,nr_inodes=2,mode=0555")
+		mnt, err = newTmpfs("nr_blocks=1", "nr_inodes=2")
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	defer mnt.Close()
+	return moveMount(mnt, dst)
+}
+
+// newTmpfs creates a detached read-only tmpfs of mode 0555 with options
+// given as key=value.
+func newTmpfs(opts ...string) (*os.File, error) {
+	ctx, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("fsopen tmpfs: %w", err)
+	}
+	defer unix.Close(ctx)
+	for _, o := range append(opts, "mode=0555") {
+		k, v, _ := strings.Cut(o, "=")
+		if err := unix.FsconfigSetString(ctx, k, v); err != nil {
+			return nil, fmt.Errorf("tmpfs option %s: %w", o, err)
+		}
+	}
+	if err := unix.FsconfigCreate(ctx); err != nil {
+		return nil, fmt.Errorf("create tmpfs: %w", err)
+	}
+	attrs := unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC
+	fd, err := unix.Fsmount(ctx, unix.FSMOUNT_CLOEXEC, attrs)
+	if err != nil {
+		return nil, fmt.Errorf("fsmount tmpfs: %w", err)
+	}
+	return os.NewFile(uintptr(fd), "tmpfs"), nil
 }
 
 // openDevNull opens the container's /dev/null, refusing anything but the
-// null device (an image could make it a symlink into /proc/sys).
+// null device: the image could make it a symlink into /proc/sys, a regular
+// file or another device, and a mask must never bind that.
 func openDevNull() (*os.File, error) {
 	f, err := os.OpenFile("/dev/null", unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open /dev/null: %w", err)
 	}
-	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+	if err := checkDevNull(f); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("stat /dev/null: %w", err)
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) {
-		f.Close()
-		return nil, errors.New("the container's /dev/null is not the null device")
+		return nil, err
 	}
 	return f, nil
 }
 
-// readonlyPaths makes each path read-only: bound onto itself, then
-// remounted read-only keeping its nosuid, nodev, noexec and atime flags.
+// checkDevNull fails unless f is the character device 1:3.
+func checkDevNull(f *os.File) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return fmt.Errorf("stat /dev/null: %w", err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) {
+		return fmt.Errorf("the container's /dev/null is not the null device (mode %#o, device %d:%d): refusing to mask with it",
+			st.Mode, unix.Major(st.Rdev), unix.Minor(st.Rdev))
+	}
+	return nil
+}
+
+// readonlyPaths makes each path read-only: a recursive clone of it, made
+// read-only (with its submounts) while detached, is moved back on top.
 // Missing paths are skipped.
 func readonlyPaths(paths []string) error {
 	for _, p := range paths {
 		err := onExisting(p, func(dst *os.File) error {
-			if err := unix.Mount(procFD(dst), procFD(dst), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-				return fmt.Errorf("bind onto itself: %w", err)
-			}
-			mnt, err := reopenInRoot(p, dst)
-			if err != nil {
-				return err
-			}
-			defer mnt.Close()
-			var st unix.Statfs_t
-			if err := unix.Fstatfs(int(mnt.Fd()), &st); err != nil {
-				return fmt.Errorf("statfs: %w", err)
-			}
-			flags := statfsMountFlags(&st)&lockableFlags | unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY
-			return wrapErr("remount read-only", unix.Mount("", procFD(mnt), "", flags, ""))
+			return bindFD(dst, dst, true)
 		})
 		if err != nil {
 			return fmt.Errorf("make %s read-only: %w", p, err)
@@ -105,7 +134,36 @@ func readonlyPaths(paths []string) error {
 	return nil
 }
 
-// onExisting opens p inside the container's root and runs fn on its O_PATH
+// bindFD bind-mounts src (its whole mount tree, read-only, with rro) onto
+// dst, both given as open handles.
+func bindFD(src, dst *os.File, rro bool) error {
+	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC | unix.AT_EMPTY_PATH)
+	if rro {
+		flags |= unix.AT_RECURSIVE
+	}
+	fd, err := unix.OpenTree(int(src.Fd()), "", flags)
+	if err != nil {
+		return fmt.Errorf("clone mount: %w", err)
+	}
+	tree := os.NewFile(uintptr(fd), "tree")
+	defer tree.Close()
+	if rro {
+		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+		if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+			return fmt.Errorf("make read-only: %w", err)
+		}
+	}
+	return moveMount(tree, dst)
+}
+
+// moveMount attaches the detached mount tree onto dst.
+func moveMount(tree, dst *os.File) error {
+	err := unix.MoveMount(int(tree.Fd()), "", int(dst.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
+	return wrapErr("attach mount", err)
+}
+
+// onExisting opens p inside the container's root (symlinks of the image
+// resolved as if the container's root were /) and runs fn on its O_PATH
 // handle; a missing p is skipped.
 func onExisting(p string, fn func(dst *os.File) error) error {
 	dst, err := pathrs.OpenInRoot("/", p)
@@ -116,48 +174,5 @@ func onExisting(p string, fn func(dst *os.File) error) error {
 		return err
 	}
 	defer dst.Close()
-	if err := checkProcSelfFD(); err != nil {
-		return err
-	}
 	return fn(dst)
-}
-
-// reopenInRoot opens p again after a mount on it, to get the new mount, and
-// checks that it is the same place and a mount root.
-func reopenInRoot(p string, before *os.File) (*os.File, error) {
-	mnt, err := pathrs.OpenInRoot("/", p)
-	if err != nil {
-		return nil, fmt.Errorf("reopen after mounting: %w", err)
-	}
-	want, err1 := procfs.ProcSelfFdReadlink(before)
-	got, err2 := procfs.ProcSelfFdReadlink(mnt)
-	err = errors.Join(err1, err2)
-	if err == nil && got != want {
-		err = fmt.Errorf("%s moved to %s while mounting", want, got)
-	}
-	if err == nil {
-		err = checkMountRoot(mnt, p)
-	}
-	if err != nil {
-		mnt.Close()
-		return nil, err
-	}
-	return mnt, nil
-}
-
-// checkProcSelfFD checks that /proc is the root of a procfs, so that the
-// /proc/self/fd links mounts go through are the kernel's.
-func checkProcSelfFD() error {
-	f, err := os.OpenFile("/proc", unix.O_PATH|unix.O_NOFOLLOW|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("need /proc to mount: %w", err)
-	}
-	defer f.Close()
-	var fs unix.Statfs_t
-	var st unix.Stat_t
-	if unix.Fstatfs(int(f.Fd()), &fs) != nil || fs.Type != unix.PROC_SUPER_MAGIC ||
-		unix.Fstat(int(f.Fd()), &st) != nil || st.Ino != 1 {
-		return errors.New("the container's /proc is not a procfs: cannot mount through /proc/self/fd")
-	}
-	return nil
 }

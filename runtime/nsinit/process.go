@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/corral-dev/corral/runtime/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -19,9 +20,10 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 // process is the user program, ready to be executed once credentials and
 // capabilities are applied.
 type process struct {
-	spec *specs.Process
-	path string
-	caps *capSets
+	spec   *specs.Process
+	path   string
+	caps   *capSets
+	filter *seccomp.Program // nil without linux.seccomp
 }
 
 // prepareProcess does everything that needs privileges and may fail, so that
@@ -53,17 +55,37 @@ func prepareProcess(cfg *Config) (*process, error) {
 	if err != nil {
 		return nil, err
 	}
+	var filter *seccomp.Program
+	if sc := cfg.Spec.Linux.Seccomp; sc != nil {
+		if filter, err = seccomp.Compile(sc); err != nil {
+			return nil, fmt.Errorf("linux.seccomp: %w", err)
+		}
+	}
 	// Nothing but stdio and the preserved descriptors may reach the process.
 	if err := unix.CloseRange(uint(3+cfg.PreserveFDs), math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return nil, fmt.Errorf("mark descriptors close-on-exec: %w", err)
 	}
-	return &process{spec: p, path: path, caps: caps}, nil
+	return &process{spec: p, path: path, caps: caps, filter: filter}, nil
 }
 
-// exec applies the user, capabilities and no_new_privs on this thread, then
-// replaces init with the user program.
-func (p *process) exec() error {
+// finalize applies, on this thread, the process's umask, user, capabilities,
+// no_new_privs and seccomp filter, while init can still report failures to
+// the runtime. As runc does: without no_new_privs the filter goes in first,
+// while init still has CAP_SYS_ADMIN; with it, last.
+func (p *process) finalize(sync *syncConn) error {
+	if p.caps != nil {
+		for _, w := range p.caps.warnings {
+			if err := sync.send(Msg{Type: MsgWarning, Error: w}); err != nil {
+				return err
+			}
+		}
+	}
 	unix.Umask(int(umaskOf(p.spec)))
+	if !p.spec.NoNewPrivileges {
+		if err := p.loadSeccomp(sync); err != nil {
+			return err
+		}
+	}
 	if err := p.caps.applyBounding(); err != nil {
 		return err
 	}
@@ -73,11 +95,32 @@ func (p *process) exec() error {
 	if err := p.caps.applyRest(); err != nil {
 		return err
 	}
-	if p.spec.NoNewPrivileges {
-		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			return fmt.Errorf("set no_new_privs: %w", err)
-		}
+	if !p.spec.NoNewPrivileges {
+		return nil
 	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("set no_new_privs: %w", err)
+	}
+	return p.loadSeccomp(sync)
+}
+
+func (p *process) loadSeccomp(sync *syncConn) error {
+	if p.filter == nil {
+		return nil
+	}
+	fd, err := p.filter.Load()
+	if err != nil {
+		return fmt.Errorf("load seccomp filter: %w", err)
+	}
+	if fd < 0 {
+		return nil
+	}
+	defer unix.Close(fd)
+	return sync.sendFD(MsgSeccompListener, fd)
+}
+
+// exec replaces init with the user program.
+func (p *process) exec() error {
 	err := syscall.Exec(p.path, p.spec.Args, p.spec.Env)
 	return fmt.Errorf("exec %s: %w", p.spec.Args[0], err)
 }

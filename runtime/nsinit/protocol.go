@@ -79,6 +79,11 @@ const (
 	MsgReady MsgType = "ready"
 	// MsgError (init → runtime): setup failed; Error says why. Init exits.
 	MsgError MsgType = "error"
+	// MsgSeccompListener (init → runtime): init installed a seccomp filter
+	// with a notify listener. After the runtime answers MsgContinue, init
+	// sends one byte carrying the listener (SCM_RIGHTS); the runtime hands it
+	// to linux.seccomp.listenerPath and answers MsgContinue again.
+	MsgSeccompListener MsgType = "seccompListener"
 	// MsgWarning (init → runtime): something the config asked for was not
 	// done, and why (in Error); setup goes on.
 	MsgWarning MsgType = "warning"

@@ -207,3 +207,19 @@ func TestOOMScoreAdj(t *testing.T) {
 		t.Errorf("oom_score_adj %d, want %d", got, adj)
 	}
 }
+
+// runc's own default config lists ambient capabilities that are not
+// inheritable; the kernel cannot raise those, so they are dropped (runc
+// warns) and the container still runs.
+func TestAmbientWithoutInheritable(t *testing.T) {
+	t.Parallel()
+	r := newRT(t)
+	c := newCtr(t, r)
+	c.spec.Process.Capabilities.Ambient = []string{"CAP_KILL"}
+	c.spec.Process.Capabilities.Inheritable = nil
+	res := c.args("sh", "-c", "grep CapAmb /proc/self/status").runC(nil)
+	if res.code != 0 {
+		t.Fatalf("run: %v", res)
+	}
+	contains(t, "stdout", res.stdout, "0000000000000000")
+}
