@@ -97,6 +97,12 @@ func (c *creation) run(ctx context.Context) error {
 	if err := cg.Create(); err != nil {
 		return fmt.Errorf("create cgroup: %w", err)
 	}
+	// The pids limit waits for "ready": init is a Go program and needs its
+	// threads while it sets up; no user code runs before then.
+	early, late := createLimits(spec)
+	if err := cg.Set(early); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadConfig, err)
+	}
 	c.rec.Cgroups = cg.Paths()
 	if err := c.makeFifo(); err != nil {
 		return err
@@ -138,6 +144,9 @@ func (c *creation) run(ctx context.Context) error {
 	h := handlers{createRuntime: c.createRuntimeHooks, listener: listenerTo(spec, c.rec.ociState(specs.StateCreating))}
 	if err := proc.handshake(cfg, h); err != nil {
 		return err
+	}
+	if err := cg.Set(late); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
 	return writePidFile(c.opts.PidFile, proc.pid)
 }

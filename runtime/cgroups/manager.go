@@ -23,6 +23,8 @@ type Manager struct {
 	// hierarchy such as "name=systemd", or UnifiedKey) to the container's
 	// directory on that hierarchy. Co-mounted controllers share a directory.
 	paths map[string]string
+	// writeHook, when set by a test, replaces every write of Set.
+	writeHook func(path, data string) error
 }
 
 // New resolves cgroupsPath for container id on every mounted hierarchy:
@@ -79,7 +81,8 @@ func (m *Manager) dirs() []string {
 // Create makes the container's directory on every hierarchy, with any
 // missing parents. On the v1 cpuset hierarchy each new directory inherits
 // cpuset.cpus and cpuset.mems from its parent, without which no task could
-// join it.
+// join it. On a pure cgroup v2 host it also enables the hierarchy's
+// controllers down to the new directory, where the parents allow it.
 func (m *Manager) Create() error {
 	cpuset, hasCpuset := m.paths["cpuset"]
 	for _, dir := range m.dirs() {
@@ -92,6 +95,9 @@ func (m *Manager) Create() error {
 		if err != nil {
 			return fmt.Errorf("create cgroup: %w", err)
 		}
+	}
+	if dir, ok := m.v2Dir(); ok {
+		enableControllers(mountRoot(dir), dir, writeFile)
 	}
 	return nil
 }
@@ -239,9 +245,11 @@ func isMountRoot(dir string) (bool, error) {
 	return st.Dev != parent.Dev || dir == "/", nil
 }
 
-// writeFile writes data to an existing cgroupfs file in one write(2).
+// writeFile writes data to an existing cgroupfs file in one write(2). It
+// truncates, as runc does: cgroupfs ignores that, a regular file (in tests)
+// then holds exactly data.
 func writeFile(path, data string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
 	if err != nil {
 		return err
 	}

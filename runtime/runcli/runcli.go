@@ -106,7 +106,8 @@ func newRoot(g *globals) *cobra.Command {
 	f.BoolVar(&g.systemd, "systemd-cgroup", false, "use systemd cgroups (not supported)")
 	f.StringVar(&g.rootless, "rootless", "auto", "ignored; accepted for runc compatibility")
 	root.AddCommand(specCmd(), createCmd(g), startCmd(g), runCmd(g), stateCmd(g),
-		killCmd(g), deleteCmd(g), listCmd(g), execCmd(g), pauseCmd(g), resumeCmd(g), psCmd(g))
+		killCmd(g), deleteCmd(g), listCmd(g), execCmd(g), pauseCmd(g), resumeCmd(g), psCmd(g),
+		updateCmd(g), eventsCmd(g))
 	root.Version = Version
 	root.SetVersionTemplate(fmt.Sprintf("corral-runc version %s\nspec: %s\ngo: %s\n",
 		Version, specs.Version, goruntime.Version()))

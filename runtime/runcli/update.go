@@ -29,7 +29,7 @@ type updateFlags struct {
 }
 
 func updateCmd(g *globals) *cobra.Command {
-	var u updateFlags
+	var u *updateFlags
 	cmd := &cobra.Command{
 		Use:   "update [flags] <container-id>",
 		Short: "update a container's resource limits",
@@ -50,7 +50,13 @@ values, and 0 for the numbers, are left as they are.`,
 			return rt.Update(args[0], res)
 		},
 	}
-	f := cmd.Flags()
+	u = addUpdateFlags(cmd.Flags())
+	return cmd
+}
+
+// addUpdateFlags defines runc's update flags on f.
+func addUpdateFlags(f *pflag.FlagSet) *updateFlags {
+	u := &updateFlags{}
 	f.StringVarP(&u.resources, "resources", "r", "", "JSON file of linux.resources to apply, - for standard input")
 	f.IntVar(&u.blkioWeight, "blkio-weight", 0, "block I/O weight, 10 to 1000")
 	f.StringVar(&u.cpuPeriod, "cpu-period", "", "CPU CFS period (µs)")
@@ -68,7 +74,7 @@ values, and 0 for the numbers, are left as they are.`,
 	f.StringVar(&u.kernelMemoryTCP, "kernel-memory-tcp", "", "ignored (kernel memory limits are obsolete)")
 	f.IntVar(&u.pidsLimit, "pids-limit", 0, "maximum number of processes")
 	_ = f.MarkHidden("kernel-memory-tcp")
-	return cmd
+	return u
 }
 
 // build turns the flags (or the -r file) into the resources to apply.

@@ -1,0 +1,264 @@
+package cgroups
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/corral-dev/corral/testutil"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// createdManager is newTestManager with the cgroup created.
+func createdManager(t *testing.T) *Manager {
+	t.Helper()
+	testutil.RequireRoot(t)
+	m := newTestManager(t)
+	if err := m.Create(); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// inCgroup runs `sh -c script` inside m's cgroup (the shell joins before it
+// reads the go-ahead) and returns its combined output and exit error.
+func inCgroup(t *testing.T, m *Manager, script string) (string, error) {
+	t.Helper()
+	cmd := exec.Command("sh", "-c", "read go; "+script)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	if err := m.Join(cmd.Process.Pid); err != nil {
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatal(err)
+	}
+	_, _ = stdin.Write([]byte("go\n"))
+	stdin.Close()
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("%q did not finish", script)
+	}
+	return out.String(), err
+}
+
+func readTrim(t *testing.T, dir, file string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(data))
+}
+
+// TestMemoryLimitOOM: a process that allocates past the limit is killed,
+// and OOMEvents reports it; the channel closes once the cgroup is removed.
+func TestMemoryLimitOOM(t *testing.T) {
+	m := createdManager(t)
+	limit := int64(32 << 20)
+	if err := m.Set(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit, Swap: &limit}}); err != nil {
+		t.Fatal(err)
+	}
+	dir := m.Paths()["memory"]
+	if dir == "" {
+		t.Skip("no memory controller")
+	}
+	if got := readTrim(t, dir, "memory.limit_in_bytes"); got != "33554432" {
+		t.Errorf("memory.limit_in_bytes = %s", got)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events, err := m.OOMEvents(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := inCgroup(t, m, "dd if=/dev/zero of=/dev/null bs=64M count=1 && echo survived")
+	if err == nil || strings.Contains(out, "survived") {
+		t.Fatalf("allocating 64M under a 32M limit: %v %q", err, out)
+	}
+	select {
+	case <-events:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no OOM event")
+	}
+	st, err := m.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// (failcnt stays 0 here when memsw is limited too: a kernel quirk.)
+	if st.Memory.Usage.Limit != uint64(limit) || st.Memory.Usage.Max == 0 {
+		t.Errorf("memory stats after OOM: %+v", st.Memory.Usage)
+	}
+	if n := keyedValue(readTrim(t, dir, "memory.oom_control"), "oom_kill"); n == "0" || n == "" {
+		t.Errorf("oom_kill = %q after an OOM", n)
+	}
+	if err := m.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case _, ok := <-events:
+		if ok {
+			t.Error("an OOM event after the cgroup was removed")
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the OOM channel stayed open after the cgroup was removed")
+	}
+}
+
+// TestPidsLimit: forks beyond pids.max fail.
+func TestPidsLimit(t *testing.T) {
+	m := createdManager(t)
+	if err := m.Set(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(4)}}); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := inCgroup(t, m, `n=0; for i in 1 2 3 4 5 6 7 8; do sleep 3 & n=$((n+1)); done; echo started $n; kill $(jobs -p) 2>/dev/null; wait`)
+	st, err := m.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Pids.Limit != 4 {
+		t.Errorf("pids limit in stats: %d", st.Pids.Limit)
+	}
+	events := readTrim(t, m.Paths()["pids"], "pids.events")
+	if events == "max 0" || !strings.Contains(strings.ToLower(out), "fork") {
+		t.Errorf("8 forks under pids.max 4: pids.events %q, output %q", events, out)
+	}
+}
+
+// TestCPUQuota: the quota is written and throttles a busy loop.
+func TestCPUQuota(t *testing.T) {
+	m := createdManager(t)
+	err := m.Set(&specs.LinuxResources{CPU: &specs.LinuxCPU{Shares: u64(512), Quota: i64(10000), Period: u64(50000), Cpus: "0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := m.Paths()["cpu"]
+	for file, want := range map[string]string{"cpu.shares": "512", "cpu.cfs_quota_us": "10000", "cpu.cfs_period_us": "50000"} {
+		if got := readTrim(t, dir, file); got != want {
+			t.Errorf("%s = %q, want %q", file, got, want)
+		}
+	}
+	if got := readTrim(t, m.Paths()["cpuset"], "cpuset.cpus"); got != "0" {
+		t.Errorf("cpuset.cpus = %q", got)
+	}
+	if _, err := inCgroup(t, m, `end=$(($(date +%s)+1)); while [ $(date +%s) -le $end ]; do :; done`); err != nil {
+		t.Fatal(err)
+	}
+	st, err := m.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.CPU.Throttling.ThrottledPeriods == 0 || st.CPU.Usage.Total == 0 || len(st.CPU.Usage.Percpu) == 0 {
+		t.Errorf("cpu stats after a busy loop under a 20%% quota: %+v", st.CPU)
+	}
+}
+
+// TestKernelRefusalRollsBack: when the kernel refuses a later value, the
+// earlier ones are put back.
+func TestKernelRefusalRollsBack(t *testing.T) {
+	m := createdManager(t)
+	if err := m.Set(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(64 << 20)}}); err != nil {
+		t.Fatal(err)
+	}
+	err := m.Set(&specs.LinuxResources{
+		Memory: &specs.LinuxMemory{Limit: i64(128 << 20)},
+		CPU:    &specs.LinuxCPU{Cpus: "99"},
+	})
+	wantErr(t, err, `linux.resources.cpu.cpus 99: write cpuset.cpus: `)
+	if got := readTrim(t, m.Paths()["memory"], "memory.limit_in_bytes"); got != "67108864" {
+		t.Errorf("memory.limit_in_bytes = %s after a failed update, want the old 67108864", got)
+	}
+}
+
+// TestStatsV1 reads the stats of a cgroup that ran something.
+func TestStatsV1(t *testing.T) {
+	m := createdManager(t)
+	if _, err := inCgroup(t, m, "cat /proc/self/status > /dev/null"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := m.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.CPU.Usage.Total == 0 || st.Memory.Usage.Max == 0 || st.Memory.Raw == nil || len(st.CPUSet.CPUs) == 0 {
+		t.Errorf("stats: %+v", st)
+	}
+}
+
+// TestFreezerStopsCPU: a frozen busy loop uses no CPU until thawed.
+func TestFreezerStopsCPU(t *testing.T) {
+	m := createdManager(t)
+	if _, ok := m.Paths()["cpuacct"]; !ok {
+		t.Skip("no cpuacct controller")
+	}
+	cmd := exec.Command("sh", "-c", "while :; do :; done")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	if err := m.Join(cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	usage := func() uint64 {
+		st, err := m.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.CPU.Usage.Total
+	}
+	if err := m.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	before := usage()
+	time.Sleep(200 * time.Millisecond)
+	if after := usage(); after != before {
+		t.Errorf("frozen cgroup used %d ns of CPU", after-before)
+	}
+	if err := m.Thaw(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if usage() == before {
+		t.Error("thawed cgroup used no CPU")
+	}
+}
+
+// TestMemorySwapOrder raises and lowers memory and memory+swap together;
+// the kernel refuses memsw below the limit, so only the right order works.
+func TestMemorySwapOrder(t *testing.T) {
+	m := createdManager(t)
+	dir := m.Paths()["memory"]
+	if dir == "" || !exists(dir, memswFile) {
+		t.Skip("no memory controller with swap accounting")
+	}
+	for _, step := range [][2]int64{{64 << 20, 64 << 20}, {128 << 20, 256 << 20}, {32 << 20, 48 << 20}, {-1, -1}} {
+		limit, swap := step[0], step[1]
+		if err := m.Set(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit, Swap: &swap}}); err != nil {
+			t.Fatalf("limit %d swap %d: %v", limit, swap, err)
+		}
+		want := [2]string{itoa(limit), itoa(swap)}
+		if limit == -1 {
+			want = [2]string{unlimitedV1, unlimitedV1}
+		}
+		got := [2]string{readTrim(t, dir, memLimitFile), readTrim(t, dir, memswFile)}
+		if got != want {
+			t.Errorf("after limit %d swap %d: files %v, want %v", limit, swap, got, want)
+		}
+	}
+}
