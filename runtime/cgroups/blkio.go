@@ -14,7 +14,7 @@ import (
 const fieldBlkio = "linux.resources.blockIO"
 
 func blkioRequested(b *specs.LinuxBlockIO) bool {
-	return b != nil && (b.Weight != nil || b.LeafWeight != nil || len(b.WeightDevice) > 0 ||
+	return b != nil && (wset(b.Weight) || wset(b.LeafWeight) || len(b.WeightDevice) > 0 ||
 		len(b.ThrottleReadBpsDevice) > 0 || len(b.ThrottleWriteBpsDevice) > 0 ||
 		len(b.ThrottleReadIOPSDevice) > 0 || len(b.ThrottleWriteIOPSDevice) > 0)
 }
@@ -70,14 +70,14 @@ func planBlkioV1(p *plan, dir string, b *specs.LinuxBlockIO) error {
 	if !exists(dir, weight) && exists(dir, "blkio.bfq.weight") {
 		weight, weightDev = "blkio.bfq.weight", "blkio.bfq.weight_device"
 	}
-	if b.Weight != nil {
+	if wset(b.Weight) {
 		if err := need(dir, weight, fieldBlkio+".weight", *b.Weight); err != nil {
 			return err
 		}
 		p.ops = append(p.ops, op{field: fieldBlkio + ".weight", value: fmt.Sprint(*b.Weight),
 			dir: dir, file: weight, data: fmt.Sprint(*b.Weight)})
 	}
-	if b.LeafWeight != nil {
+	if wset(b.LeafWeight) {
 		if err := need(dir, "blkio.leaf_weight", fieldBlkio+".leafWeight", *b.LeafWeight); err != nil {
 			return err
 		}
@@ -150,7 +150,7 @@ func deviceOp(field, dir, file string, d specs.LinuxBlockIODevice, v uint64) op 
 // weight converted from [10, 1000] to [1, 10000]; throttles go to io.max.
 func planIOV2(p *plan, dir string, b *specs.LinuxBlockIO) error {
 	bfq := exists(dir, "io.bfq.weight")
-	if b.Weight != nil {
+	if wset(b.Weight) {
 		file, v := "io.weight", utoa(BlkioToIOWeight(*b.Weight))
 		if bfq {
 			file, v = "io.bfq.weight", fmt.Sprint(*b.Weight)
@@ -173,7 +173,7 @@ func planIOV2(p *plan, dir string, b *specs.LinuxBlockIO) error {
 		}
 		p.ops = append(p.ops, deviceOp(field, dir, file, wd.LinuxBlockIODevice, v))
 	}
-	warnV1Only(b.LeafWeight != nil, fieldBlkio+".leafWeight")
+	warnV1Only(wset(b.LeafWeight), fieldBlkio+".leafWeight")
 	for _, t := range throttles(b) {
 		for _, d := range t.devs {
 			if err := checkDev(t.field, d.LinuxBlockIODevice); err != nil {
@@ -240,3 +240,7 @@ func BlkioToIOWeight(w uint16) uint64 {
 	}
 	return 1 + (uint64(w)-10)*9999/990
 }
+
+// wset reports whether a blkio weight is requested: 0 means unset, as runc
+// reads it (dockerd sends weight 0 when --blkio-weight is not given).
+func wset(w *uint16) bool { return w != nil && *w != 0 }

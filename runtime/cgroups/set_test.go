@@ -238,3 +238,12 @@ func TestNetworkAndHugetlbV1(t *testing.T) {
 		wantErr(t, err, "linux.resources.hugepageLimits.pageSize")
 	}
 }
+
+// dockerd sends blockIO.weight 0 when --blkio-weight is not given; like
+// runc, that means "leave it", even where the kernel has no weight file.
+func TestZeroBlkioWeightIsUnset(t *testing.T) {
+	zero := uint16(0)
+	if blkioRequested(&specs.LinuxBlockIO{Weight: &zero, LeafWeight: &zero}) {
+		t.Fatal("weight 0 counted as a request")
+	}
+}
