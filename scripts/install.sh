@@ -11,10 +11,13 @@ set -euo pipefail
 # Debian packages corral and its tests need. gcc/libc6-dev: cgo (the
 # runtime/nsenter constructor, -race). runc, crun: peers for side-by-side tests.
 # busybox-static: the test rootfs. iproute2: network namespaces in tests.
+# docker.io: dockerd as a real caller of the runtime (test/callers), never
+# started as a service (see install_packages).
 PACKAGES=(
 	build-essential gcc libc6-dev
 	runc crun busybox-static iproute2
-	git ca-certificates curl bats jq shellcheck file
+	git ca-certificates curl bats jq shellcheck file time
+	docker.io
 )
 PREFIX=${CORRAL_PREFIX:-/usr/local}
 BUNDLE=${CORRAL_BUNDLE:-/var/lib/corral/bundles/busybox}
@@ -37,7 +40,14 @@ install_packages() {
 	log "installing Debian packages: ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -q
+	# No package may start a service (docker.io would start dockerd): a
+	# policy-rc.d that denies every start, for the duration of the install.
+	local policy=/usr/sbin/policy-rc.d made=""
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && made=1
+	fi
 	apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
+	[ -z "$made" ] || rm -f "$policy"
 }
 
 build_corral() {

@@ -113,7 +113,30 @@ conformance() {
 	fi
 	# Its exit status is non-zero only for failures runc does not also have.
 	# A pipe of its own as stdin: never hand the host's /dev/null to a container.
-	: | "$script"
+	: | "$script" "$CORRAL_RUNC"
+}
+
+# callers runs real programs that drive runc (dockerd) against this tree's
+# corral; CORRAL_SKIP_CALLERS=1 skips them.
+callers() {
+	if [ "${CORRAL_SKIP_CALLERS:-}" = 1 ]; then
+		log "CORRAL_SKIP_CALLERS=1: test/callers skipped"
+		return 0
+	fi
+	if ! command -v dockerd >/dev/null; then
+		log "dockerd not installed (scripts/install.sh installs docker.io); test/callers/dockerd.sh skipped"
+		return 0
+	fi
+	: | bash test/callers/dockerd.sh "$CORRAL_RUNC"
+}
+
+# build_tree builds this checkout's corral for the script stages, so they
+# test the tree and not whatever is installed.
+build_tree() {
+	BUILD=$(mktemp -d -t corral-test-bin.XXXXXX)
+	go build -buildvcs=false -o "$BUILD/corral" ./cmd/corral
+	ln -s corral "$BUILD/corral-runc"
+	CORRAL_RUNC=$BUILD/corral-runc
 }
 
 main() {
@@ -126,7 +149,10 @@ main() {
 	[ -z "$units" ] || stage "units (-race)" gotest -race -timeout "$TIMEOUT" $units
 	# shellcheck disable=SC2086 # one import path a line.
 	[ -z "$roots" ] || stage "root tests" gotest -count=1 -timeout "$TIMEOUT" $roots
+	build_tree
 	stage "oci conformance" conformance
+	stage "callers: dockerd" callers
+	rm -rf "$BUILD"
 	if [ ${#failed[@]} -gt 0 ]; then
 		log "FAILED: $(IFS=,; echo "${failed[*]}")"
 	fi
