@@ -96,7 +96,14 @@ func (s *spawner) start() (*initProc, error) {
 			return nil, fmt.Errorf("become subreaper: %w", err)
 		}
 	}
-	if err := cmd.Start(); err != nil {
+	release, err := sealExecutable(cmd)
+	if err != nil {
+		parent.Close()
+		return nil, err
+	}
+	err = cmd.Start()
+	release()
+	if err != nil {
 		parent.Close()
 		return nil, fmt.Errorf("start init: %w", err)
 	}
@@ -132,6 +139,9 @@ func (s *spawner) settle(p *initProc) error {
 }
 
 func (s *spawner) command(child *os.File) (*exec.Cmd, error) {
+	if err := closeInheritedFDs(s.preserve); err != nil {
+		return nil, err
+	}
 	cmd := &exec.Cmd{Path: "/proc/self/exe", Args: []string{"corral", "init"}}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = s.stdio.In, s.stdio.Out, s.stdio.Err
 	for i := 0; i < s.preserve; i++ {

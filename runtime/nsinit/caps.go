@@ -2,13 +2,11 @@ package nsinit
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"unsafe"
 
 	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 )
 
 // capSets is the process's five capability sets, resolved against the
@@ -108,28 +106,6 @@ func (s *capSets) applyRest() error {
 	}
 	if err := s.c.Apply(capability.AMBS); err != nil {
 		return fmt.Errorf("apply ambient capabilities: %w", err)
-	}
-	return nil
-}
-
-// writeProcSelf writes a file of /proc/self after checking that the handle
-// really is on a procfs, so a bind mount planted over /proc cannot redirect
-// the write.
-func writeProcSelf(name, value string) error {
-	f, err := os.OpenFile("/proc/self/"+name, os.O_WRONLY|unix.O_NOFOLLOW, 0)
-	if err != nil {
-		return fmt.Errorf("open /proc/self/%s: %w", name, err)
-	}
-	defer f.Close()
-	var st unix.Statfs_t
-	if err := unix.Fstatfs(int(f.Fd()), &st); err != nil {
-		return fmt.Errorf("statfs /proc/self/%s: %w", name, err)
-	}
-	if st.Type != unix.PROC_SUPER_MAGIC {
-		return fmt.Errorf("/proc/self/%s is not on procfs", name)
-	}
-	if _, err := f.WriteString(value); err != nil {
-		return fmt.Errorf("write /proc/self/%s: %w", name, err)
 	}
 	return nil
 }

@@ -28,7 +28,7 @@ func setupConsole(sockFD int, p *specs.Process, devConsole bool) error {
 		return fmt.Errorf("chown console %s: %w", slave.Name(), err)
 	}
 	if devConsole {
-		if err := mountConsole(slave); err != nil {
+		if err := bindConsole(slave); err != nil {
 			return err
 		}
 	}
@@ -51,34 +51,6 @@ func setupConsole(sockFD int, p *specs.Process, devConsole bool) error {
 	return nil
 }
 
-// mountConsole makes /dev/console the container's pty: whatever the image
-// has there is replaced by an empty file, and the pty slave is bind-mounted
-// over it through descriptors, so no path outside /dev is ever followed.
-func mountConsole(slave *os.File) error {
-	dev, err := unix.Open("/dev", unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_PATH, 0)
-	if err != nil {
-		return fmt.Errorf("open /dev for the console: %w", err)
-	}
-	defer unix.Close(dev)
-	if err := unix.Unlinkat(dev, "console", 0); err != nil && err != unix.ENOENT {
-		return fmt.Errorf("remove the image's /dev/console: %w", err)
-	}
-	fd, err := unix.Openat(dev, "console", unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("create /dev/console: %w", err)
-	}
-	unix.Close(fd)
-	tree, err := unix.OpenTree(unix.AT_FDCWD, slave.Name(), unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
-	if err != nil {
-		return fmt.Errorf("bind %s to /dev/console: %w", slave.Name(), err)
-	}
-	defer unix.Close(tree)
-	if err := unix.MoveMount(tree, "", dev, "console", unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
-		return fmt.Errorf("bind %s to /dev/console: %w", slave.Name(), err)
-	}
-	return nil
-}
-
 // openPty opens a new pty pair on the container's /dev/ptmx.
 func openPty() (master, slave *os.File, err error) {
 	m, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
@@ -90,16 +62,9 @@ func openPty() (master, slave *os.File, err error) {
 		master.Close()
 		return nil, nil, fmt.Errorf("unlock pty: %w", err)
 	}
-	n, err := unix.IoctlGetUint32(m, unix.TIOCGPTN)
-	if err != nil {
+	if slave, err = openPtySlave(master); err != nil {
 		master.Close()
-		return nil, nil, fmt.Errorf("get pty number: %w", err)
+		return nil, nil, err
 	}
-	name := fmt.Sprintf("/dev/pts/%d", n)
-	s, err := unix.Open(name, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		master.Close()
-		return nil, nil, fmt.Errorf("open %s: %w", name, err)
-	}
-	return master, os.NewFile(uintptr(s), name), nil
+	return master, slave, nil
 }

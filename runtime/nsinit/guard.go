@@ -48,7 +48,7 @@ func verifyCwd() error {
 }
 
 // writeThreadSelf writes name under /proc/thread-self (oom_score_adj,
-// attr/..., timens_offsets...) through a procfs instance of init's own,
+// attr/current...) through a procfs instance of init's own,
 // never through the container's /proc: a bind mount racing in over the
 // file there (CVE-2025-52881) cannot redirect the write. The file is
 // checked to be on a procfs before writing. Init's goroutine is locked to

@@ -19,6 +19,7 @@ import (
 // and the thread that sets them up is the one that calls execve. Main never
 // returns.
 func Main() {
+	CloseExeFD()
 	fd, err := strconv.Atoi(os.Getenv(EnvSyncFD))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "corral init: this command is internal to the runtime")

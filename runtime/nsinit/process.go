@@ -47,6 +47,9 @@ func prepareProcess(cfg *Config) (*process, error) {
 	if err := enterCwd(p.Cwd); err != nil {
 		return nil, err
 	}
+	if err := verifyCwd(); err != nil {
+		return nil, err
+	}
 	path, err := lookPath(p.Args[0], p.Env)
 	if err != nil {
 		return nil, err
@@ -216,7 +219,7 @@ func setOOMScoreAdj(adj *int) error {
 	if *adj < -1000 || *adj > 1000 {
 		return fmt.Errorf("process.oomScoreAdj %d is outside -1000..1000", *adj)
 	}
-	err := writeProcSelf("oom_score_adj", fmt.Sprint(*adj))
+	err := writeThreadSelf("oom_score_adj", fmt.Sprint(*adj))
 	if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
 		return fmt.Errorf("set oom_score_adj %d: %w (lowering it needs CAP_SYS_RESOURCE)", *adj, err)
 	}

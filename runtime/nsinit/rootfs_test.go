@@ -56,6 +56,8 @@ type rootfsRun struct {
 	// outer helper in a private mount namespace before the user-namespace
 	// helper starts, so that its flags are locked there.
 	LockedTmpfs string `json:"lockedTmpfs,omitempty"`
+	// Guards, exercised once the container's root is in place (guard_test.go).
+	Guards guardRun `json:"guards"`
 }
 
 // TestHelperRootfs is not a test: it is the child the rootfs tests start.
@@ -82,6 +84,10 @@ func TestHelperRootfs(t *testing.T) {
 
 // setupAndExec builds the container's filesystem and execs the script.
 func setupAndExec(run *rootfsRun) error {
+	held, err := run.Guards.before()
+	if err != nil {
+		return err
+	}
 	if err := prepareRootfs(run.Spec, run.Rootfs); err != nil {
 		return err
 	}
@@ -89,6 +95,9 @@ func setupAndExec(run *rootfsRun) error {
 		return err
 	}
 	if err := finishRootfs(run.Spec); err != nil {
+		return err
+	}
+	if err := run.Guards.after(held); err != nil {
 		return err
 	}
 	env := []string{"PATH=/bin"}

@@ -21,8 +21,10 @@ var ipcSysctls = map[string]bool{
 
 // writeSysctls applies linux.sysctl, in key order. Every file is opened on
 // a procfs instance of init's own (not through the container's /proc,
-// which the image or a mount could fake) without following symlinks, and
-// checked to be on a procfs before it is written.
+// which the image or a mount could fake), looked up with openat2
+// RESOLVE_NO_XDEV|RESOLVE_NO_MAGICLINKS so that no mount and no symlink on
+// the way is followed, reopened for writing and checked to be that same
+// file of a procfs before it is written (CVE-2025-52881).
 func writeSysctls(spec *specs.Spec) error {
 	keys := make([]string, 0, len(spec.Linux.Sysctl))
 	for k := range spec.Linux.Sysctl {
@@ -66,6 +68,9 @@ func writeSysctl(proc *procfs.Handle, spec *specs.Spec, key, value string) error
 	if err := checkOnProcfs(f); err != nil {
 		return err
 	}
+	if err := checkSameMount(h, f); err != nil {
+		return err
+	}
 	if _, err := f.WriteString(value); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
@@ -80,6 +85,24 @@ func checkOnProcfs(f *os.File) error {
 	}
 	if st.Type != unix.PROC_SUPER_MAGIC {
 		return fmt.Errorf("file is not on a procfs (filesystem type %#x)", st.Type)
+	}
+	return nil
+}
+
+// checkSameMount fails unless the file opened for writing lies on the mount
+// where the lookup found it: the reopen through a magic link must not have
+// been redirected by a mount over the link.
+func checkSameMount(want, got *os.File) error {
+	var a, b unix.Statx_t
+	flags := unix.AT_EMPTY_PATH | unix.AT_SYMLINK_NOFOLLOW
+	if err := unix.Statx(int(want.Fd()), "", flags, unix.STATX_MNT_ID, &a); err != nil {
+		return fmt.Errorf("statx: %w", err)
+	}
+	if err := unix.Statx(int(got.Fd()), "", flags, unix.STATX_MNT_ID, &b); err != nil {
+		return fmt.Errorf("statx: %w", err)
+	}
+	if a.Mnt_id != b.Mnt_id || a.Ino != b.Ino {
+		return fmt.Errorf("reopened file is not the one looked up (mount %d, inode %d; want %d, %d)", b.Mnt_id, b.Ino, a.Mnt_id, a.Ino)
 	}
 	return nil
 }

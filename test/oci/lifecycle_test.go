@@ -110,13 +110,15 @@ func TestRunKilledBySignal(t *testing.T) {
 }
 
 // A pid-1 shell with a TERM trap leaves a mark in a host directory, so the
-// test knows which signal arrived.
+// test knows which signal arrived. It waits until the traps are set: pid 1
+// ignores a signal it has no handler for.
 func trapContainer(t *testing.T, r *rt) (*ctr, string) {
 	c := newCtr(t, r)
 	dir := c.hostDir("/out")
 	c.args("sh", "-c", `trap "echo TERM > /out/sig; exit 0" TERM; trap "echo HUP > /out/sig; exit 0" HUP; `+
-		`while true; do sleep 0.1; done`)
+		`touch /out/ready; while true; do sleep 0.1; done`)
 	c.start()
+	waitFile(t, filepath.Join(dir, "ready"))
 	return c, dir
 }
 
