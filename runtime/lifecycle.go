@@ -30,7 +30,7 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 		return fmt.Errorf("start container %s: %w", id, err)
 	}
 	if h := rec.Spec.Hooks; h != nil {
-		if err := nsinit.RunHooks(h.Poststart, rec.ociState(specs.StateRunning)); err != nil {
+		if err := nsinit.RunAllHooks(h.Poststart, rec.ociState(specs.StateRunning)); err != nil {
 			slog.Warn("poststart hook failed", "id", id, "err", err)
 		}
 	}
@@ -158,7 +158,7 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 		return fmt.Errorf("delete %s: remove state: %w", id, err)
 	}
 	if h := rec.Spec.Hooks; h != nil {
-		if err := nsinit.RunHooks(h.Poststop, rec.ociState(specs.StateStopped)); err != nil {
+		if err := nsinit.RunAllHooks(h.Poststop, rec.ociState(specs.StateStopped)); err != nil {
 			slog.Warn("poststop hook failed", "id", id, "err", err)
 		}
 	}

@@ -31,6 +31,24 @@ func RunHooks(hooks []specs.Hook, state *specs.State) error {
 	return nil
 }
 
+// RunAllHooks runs every hook even when some fail, for the hooks whose
+// failures the spec wants only warned about (poststart, poststop); it
+// returns the failures joined.
+func RunAllHooks(hooks []specs.Hook, state *specs.State) error {
+	if len(hooks) == 0 {
+		return nil
+	}
+	data, err := json.Marshal(state)
+	if err != nil {
+		return fmt.Errorf("encode state for hooks: %w", err)
+	}
+	var errs []error
+	for i := range hooks {
+		errs = append(errs, runHook(&hooks[i], data))
+	}
+	return errors.Join(errs...)
+}
+
 func runHook(h *specs.Hook, state []byte) error {
 	ctx := context.Background()
 	if h.Timeout != nil {

@@ -103,3 +103,16 @@ func TestAmbientNeedsInheritable(t *testing.T) {
 		t.Fatalf("warnings %q, want one about CAP_KILL", c.warnings)
 	}
 }
+
+func TestRunAllHooksGoesOn(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	fail := specs.Hook{Path: writeScript(t, "exit 1")}
+	mark := specs.Hook{Path: writeScript(t, `echo ran >> "$1"`), Args: []string{"hook", out}}
+	err := RunAllHooks([]specs.Hook{fail, mark, fail}, &specs.State{})
+	if err == nil {
+		t.Fatal("failures not reported")
+	}
+	if b, _ := os.ReadFile(out); string(b) != "ran\n" {
+		t.Fatalf("hook after a failing one did not run: %q", b)
+	}
+}
