@@ -7,5 +7,5 @@ var (
 	ErrNotExist  = errors.New("container does not exist")
 	ErrExist     = errors.New("container already exists")
 	ErrBadState  = errors.New("container is in the wrong state")
-	ErrBadConfig = errors.New("invalid container configuration")
+	ErrBadConfig = errors.New("invalid configuration")
 )

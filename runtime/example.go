@@ -1,6 +1,9 @@
 package runtime
 
-import specs "github.com/opencontainers/runtime-spec/specs-go"
+import (
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
 
 // ExampleSpec returns the starter configuration that `corral runtime spec`
 // writes: the same as `runc spec` (a read-only "rootfs", `sh` on a terminal as
@@ -54,7 +57,7 @@ func exampleMounts() []specs.Mount {
 }
 
 func exampleLinux() *specs.Linux {
-	return &specs.Linux{
+	s := &specs.Spec{Linux: &specs.Linux{
 		MaskedPaths: []string{
 			"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
 			"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
@@ -73,7 +76,18 @@ func exampleLinux() *specs.Linux {
 			{Type: specs.IPCNamespace},
 			{Type: specs.UTSNamespace},
 			{Type: specs.MountNamespace},
-			{Type: specs.CgroupNamespace},
 		},
+	}}
+	// As runc: a cgroup namespace only where cgroup v2 is the whole
+	// hierarchy; on v1 (and hybrid) hosts callers add it when they want it.
+	if unifiedOnly() {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
 	}
+	return s.Linux
+}
+
+// unifiedOnly reports whether /sys/fs/cgroup is a cgroup2 filesystem.
+func unifiedOnly() bool {
+	var st unix.Statfs_t
+	return unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/corral-dev/corral/runtime/cgroups"
 	"github.com/corral-dev/corral/runtime/nsenter"
@@ -19,6 +21,11 @@ type ExecOpts struct {
 	Detach        bool
 	PreserveFDs   int
 	Stdio         Stdio
+	// IgnorePaused allows exec into a paused container.
+	IgnorePaused bool
+	// SubCgroups puts the process in a sub-cgroup of the container's, per
+	// controller ("" for all of them), as runc's exec --cgroup.
+	SubCgroups map[string]string
 }
 
 // Exec runs a process inside a running container: it joins every namespace
@@ -29,8 +36,16 @@ func (r *Runtime) Exec(ctx context.Context, id string, o ExecOpts) (int, error) 
 	if err != nil {
 		return -1, err
 	}
-	if st := r.status(rec); st != specs.StateRunning && st != specs.StateCreated {
+	st := r.status(rec)
+	if st == statusPaused && !o.IgnorePaused {
+		return -1, fmt.Errorf("cannot exec in container %s: it is paused (use --ignore-paused): %w", id, ErrBadState)
+	}
+	if st != specs.StateRunning && st != specs.StateCreated && st != statusPaused {
 		return -1, fmt.Errorf("cannot exec in container %s: it is %s: %w", id, st, ErrBadState)
+	}
+	paths, err := subCgroupPaths(rec.Cgroups, o.SubCgroups)
+	if err != nil {
+		return -1, err
 	}
 	if o.Process == nil || len(o.Process.Args) == 0 {
 		return -1, fmt.Errorf("%w: exec needs a command", ErrBadConfig)
@@ -46,7 +61,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, o ExecOpts) (int, error) 
 		defer ours.Close()
 	}
 	sp := &spawner{stdio: o.Stdio, preserve: o.PreserveFDs, extra: []*os.File{console},
-		cg: cgroups.Load(rec.Cgroups), joins: containerJoins(rec)}
+		cg: cgroups.Load(paths), joins: containerJoins(rec)}
 	proc, err := sp.start()
 	if console != nil {
 		console.Close()
@@ -62,8 +77,8 @@ func (r *Runtime) Exec(ctx context.Context, id string, o ExecOpts) (int, error) 
 	if console != nil {
 		cfg.ConsoleFD = sp.fd(0)
 	}
-	st := rec.ociState(specs.StateRunning)
-	if err := proc.handshake(cfg, handlers{listener: listenerTo(rec.Spec, st)}); err != nil {
+	state := rec.ociState(specs.StateRunning)
+	if err := proc.handshake(cfg, handlers{listener: listenerTo(rec.Spec, state)}); err != nil {
 		proc.kill()
 		return -1, fmt.Errorf("exec in %s: %w", id, err)
 	}
@@ -106,4 +121,38 @@ func containerJoins(rec *record) []nsenter.Join {
 		joins = append(joins, nsenter.Join{Type: name, Path: fmt.Sprintf("/proc/%d/ns/%s", rec.Pid, name)})
 	}
 	return joins
+}
+
+// subCgroupPaths applies exec --cgroup to the container's cgroup paths:
+// each named controller (or all, for "") moves to an existing directory
+// below the container's own.
+func subCgroupPaths(paths, sub map[string]string) (map[string]string, error) {
+	if len(sub) == 0 {
+		return paths, nil
+	}
+	out := make(map[string]string, len(paths))
+	for key, dir := range paths {
+		rel, ok := sub[key]
+		if !ok {
+			rel, ok = sub[""]
+		}
+		if !ok {
+			out[key] = dir
+			continue
+		}
+		p := filepath.Join(dir, rel)
+		if !strings.HasPrefix(p, dir+"/") {
+			return nil, fmt.Errorf("%w: --cgroup %q leaves the container's cgroup", ErrBadConfig, rel)
+		}
+		if st, err := os.Stat(p); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("%w: --cgroup %q: no such sub-cgroup %s", ErrBadConfig, rel, p)
+		}
+		out[key] = p
+	}
+	for key := range sub {
+		if _, ok := paths[key]; key != "" && !ok {
+			return nil, fmt.Errorf("%w: --cgroup: controller %q is not mounted", ErrBadConfig, key)
+		}
+	}
+	return out, nil
 }

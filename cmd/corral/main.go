@@ -59,7 +59,7 @@ func dispatch(args []string) int {
 }
 
 // version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+var version = "0.1.0-dev"
 
 func usage() {
 	fmt.Fprint(os.Stderr, `usage: corral <command>

@@ -53,7 +53,7 @@ func runHook(h *specs.Hook, state []byte) error {
 	ctx := context.Background()
 	if h.Timeout != nil {
 		if *h.Timeout <= 0 {
-			return fmt.Errorf("hook %s: timeout must be positive, got %d", h.Path, *h.Timeout)
+			return fmt.Errorf("error running hook %s: timeout must be positive, got %d", h.Path, *h.Timeout)
 		}
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(*h.Timeout)*time.Second)
@@ -73,7 +73,7 @@ func runHook(h *specs.Hook, state []byte) error {
 	cmd.WaitDelay = time.Second
 	err := cmd.Run()
 	if ctx.Err() == context.DeadlineExceeded {
-		return fmt.Errorf("hook %s: timed out after %ds", h.Path, *h.Timeout)
+		return fmt.Errorf("error running hook %s: timed out after %ds", h.Path, *h.Timeout)
 	}
 	if err != nil {
 		var msg string
@@ -82,9 +82,9 @@ func runHook(h *specs.Hook, state []byte) error {
 		}
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
-			return fmt.Errorf("hook %s: %w%s", h.Path, err, msg)
+			return fmt.Errorf("error running hook %s: %w%s", h.Path, err, msg)
 		}
-		return fmt.Errorf("run hook %s: %w", h.Path, err)
+		return fmt.Errorf("error running hook %s: %w", h.Path, err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package nsinit
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -75,18 +76,48 @@ func (s *syncConn) expect(t MsgType) error {
 	return nil
 }
 
-// sendFD hands a descriptor to the runtime (see MsgSeccompListener).
+// sendFD hands a descriptor to the runtime (see MsgSeccompListener). It
+// runs right after a seccomp filter with a notify listener was loaded:
+// until the agent holds the listener nobody answers notified syscalls, and
+// read or write may be among them. So it uses only sendmsg and recvmsg.
 func (s *syncConn) sendFD(t MsgType, fd int) error {
-	if err := s.send(Msg{Type: t}); err != nil {
+	sock := int(s.f.Fd())
+	line, err := json.Marshal(Msg{Type: t})
+	if err != nil {
 		return err
 	}
-	if err := s.expect(MsgContinue); err != nil {
+	if err := unix.Sendmsg(sock, append(line, '\n'), nil, nil, 0); err != nil {
+		return fmt.Errorf("send %s to runtime: %w", t, err)
+	}
+	if err := recvMsg(sock, MsgContinue); err != nil {
 		return err
 	}
-	if err := unix.Sendmsg(int(s.f.Fd()), []byte{0}, unix.UnixRights(fd), nil, 0); err != nil {
+	if err := unix.Sendmsg(sock, []byte{0}, unix.UnixRights(fd), nil, 0); err != nil {
 		return fmt.Errorf("send %s descriptor to runtime: %w", t, err)
 	}
-	return s.expect(MsgContinue)
+	return recvMsg(sock, MsgContinue)
+}
+
+// recvMsg reads one JSON line with recvmsg only and checks its type. The
+// runtime sends nothing unasked, so the decoder has nothing buffered.
+func recvMsg(sock int, want MsgType) error {
+	var line []byte
+	buf := make([]byte, 256)
+	for !bytes.HasSuffix(line, []byte("\n")) {
+		n, _, _, _, err := unix.Recvmsg(sock, buf, nil, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n == 0 {
+			return fmt.Errorf("wait for %s from runtime: %v", want, err)
+		}
+		line = append(line, buf[:n]...)
+	}
+	var m Msg
+	if err := json.Unmarshal(line, &m); err != nil || m.Type != want {
+		return fmt.Errorf("runtime sent %q, want %q", line, want)
+	}
+	return nil
 }
 
 // fail reports err to the runtime and exits.
@@ -127,6 +158,10 @@ func runCreate(cfg *Config, sync *syncConn) error {
 		return err
 	}
 	if spec.Hooks != nil {
+		// As runc, createContainer hooks run from the rootfs directory.
+		if err := os.Chdir(cfg.Rootfs); err != nil {
+			return fmt.Errorf("chdir to rootfs for createContainer hooks: %w", err)
+		}
 		if err := RunHooks(spec.Hooks.CreateContainer, cfg.State); err != nil {
 			return fmt.Errorf("createContainer hook: %w", err)
 		}

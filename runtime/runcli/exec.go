@@ -16,7 +16,8 @@ type execFlags struct {
 	consoleSocket, cwd, user, process, pidFile string
 	env, caps                                  []string
 	gids                                       []int
-	tty, detach, noNewPrivs                    bool
+	cgroups                                    []string
+	tty, detach, noNewPrivs, ignorePaused      bool
 	preserveFDs                                int
 }
 
@@ -27,24 +28,10 @@ func execCmd(g *globals) *cobra.Command {
 		Short: "run a process in a running container",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rt, err := g.runtime()
+			code, err := f.run(cmd, g, args)
 			if err != nil {
-				return err
-			}
-			spec, err := rt.Spec(args[0])
-			if err != nil {
-				return err
-			}
-			p, err := f.build(spec, args[1:])
-			if err != nil {
-				return err
-			}
-			code, err := rt.Exec(cmd.Context(), args[0], runtime.ExecOpts{
-				Process: p, ConsoleSocket: f.consoleSocket, PidFile: f.pidFile, Detach: f.detach,
-				PreserveFDs: f.preserveFDs, Stdio: runtime.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr},
-			})
-			if err != nil {
-				return err
+				// runc's code for "exec itself failed", apart from the process's own.
+				return codeError{255, err}
 			}
 			if code != 0 {
 				return exitError{code}
@@ -68,8 +55,58 @@ func execCmd(g *globals) *cobra.Command {
 	fl.BoolVar(&f.noNewPrivs, "no-new-privs", false, "set no_new_privs for the process")
 	fl.StringArrayVarP(&f.caps, "cap", "c", nil, "add a capability")
 	fl.IntVar(&f.preserveFDs, "preserve-fds", 0, "pass this many extra descriptors (from 3 up)")
-	fl.Bool("ignore-paused", false, "accepted for runc compatibility")
+	fl.BoolVar(&f.ignorePaused, "ignore-paused", false, "exec even if the container is paused")
+	fl.StringArrayVar(&f.cgroups, "cgroup", nil, "run in this sub-cgroup of the container: PATH, or CONTROLLER[,CONTROLLER]:PATH")
 	return cmd
+}
+
+func (f *execFlags) run(cmd *cobra.Command, g *globals, args []string) (int, error) {
+	rt, err := g.runtime()
+	if err != nil {
+		return -1, err
+	}
+	spec, err := rt.Spec(args[0])
+	if err != nil {
+		return -1, err
+	}
+	p, err := f.build(spec, args[1:])
+	if err != nil {
+		return -1, err
+	}
+	sub, err := parseSubCgroups(f.cgroups)
+	if err != nil {
+		return -1, err
+	}
+	return rt.Exec(cmd.Context(), args[0], runtime.ExecOpts{
+		Process: p, ConsoleSocket: f.consoleSocket, PidFile: f.pidFile, Detach: f.detach,
+		PreserveFDs: f.preserveFDs, IgnorePaused: f.ignorePaused, SubCgroups: sub,
+		Stdio: runtime.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr},
+	})
+}
+
+// parseSubCgroups reads runc's --cgroup values: "PATH" for every
+// controller, or "CTRL[,CTRL]:PATH"; the key "" stands for every controller.
+func parseSubCgroups(vals []string) (map[string]string, error) {
+	if len(vals) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, v := range vals {
+		ctrls, path, found := strings.Cut(v, ":")
+		if !found {
+			ctrls, path = "", v
+		}
+		if path == "" {
+			return nil, fmt.Errorf("--cgroup %q: empty path", v)
+		}
+		for _, c := range strings.Split(ctrls, ",") {
+			if _, dup := out[c]; dup {
+				return nil, fmt.Errorf("--cgroup %q: controller %q given twice", v, c)
+			}
+			out[c] = path
+		}
+	}
+	return out, nil
 }
 
 // build makes the process from -p, or from the container's own process with

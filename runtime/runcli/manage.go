@@ -66,7 +66,7 @@ func killCmd(g *globals) *cobra.Command {
 // parseSignal accepts "9", "KILL" and "SIGKILL".
 func parseSignal(s string) (unix.Signal, error) {
 	if n, err := strconv.Atoi(s); err == nil {
-		if n <= 0 || n > 64 {
+		if n < 0 || n > 64 {
 			return 0, fmt.Errorf("invalid signal %q", s)
 		}
 		return unix.Signal(n), nil

@@ -18,7 +18,10 @@ func TestParseSignal(t *testing.T) {
 			t.Errorf("parseSignal(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "0", "-1", "65", "NOPE", "SIG"} {
+	if sig, err := parseSignal("0"); err != nil || sig != 0 {
+		t.Errorf("signal 0 (a liveness check) refused: %v", err)
+	}
+	for _, in := range []string{"", "-1", "65", "NOPE", "SIG"} {
 		if _, err := parseSignal(in); err == nil {
 			t.Errorf("parseSignal(%q) accepted", in)
 		}

@@ -40,6 +40,16 @@ type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
+// codeError is a failure reported with its own exit code (exec uses 255,
+// as runc does, to tell it from the process's codes).
+type codeError struct {
+	code int
+	err  error
+}
+
+func (e codeError) Error() string { return e.err.Error() }
+func (e codeError) Unwrap() error { return e.err }
+
 // Main runs the runtime command line with args (without the program name)
 // and returns the process exit code.
 func Main(args []string) int {
@@ -51,14 +61,21 @@ func Main(args []string) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
-	if err != nil {
-		if g.logFile == nil {
-			g.openLogForError(args)
-		}
-		g.report(err)
-		return 1
+	if err == nil {
+		return 0
 	}
-	return 0
+	if helpTopicError(err, args, os.Stderr) {
+		return 3
+	}
+	if g.logFile == nil {
+		g.openLogForError(args)
+	}
+	g.report(err)
+	var ce codeError
+	if errors.As(err, &ce) {
+		return ce.code
+	}
+	return 1
 }
 
 // openLogForError finds --log and --log-format by hand when the command line
@@ -91,7 +108,7 @@ func (g *globals) openLogForError(args []string) {
 func newRoot(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "corral-runc",
-		Short:         "corral's OCI runtime (runc-compatible)",
+		Short:         "Open Container Initiative runtime (corral, runc-compatible)",
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -107,7 +124,10 @@ func newRoot(g *globals) *cobra.Command {
 	f.StringVar(&g.rootless, "rootless", "auto", "ignored; accepted for runc compatibility")
 	root.AddCommand(specCmd(), createCmd(g), startCmd(g), runCmd(g), stateCmd(g),
 		killCmd(g), deleteCmd(g), listCmd(g), execCmd(g), pauseCmd(g), resumeCmd(g), psCmd(g),
-		updateCmd(g), eventsCmd(g))
+		updateCmd(g), eventsCmd(g),
+		unsupportedCmd("checkpoint", "checkpoint a running container", "CRIU cannot checkpoint on this kernel"),
+		unsupportedCmd("restore", "restore a container from a previous checkpoint", "CRIU cannot checkpoint on this kernel"))
+	root.SetHelpTemplate(helpTemplate)
 	root.Version = Version
 	root.SetVersionTemplate(fmt.Sprintf("corral-runc version %s\nspec: %s\ngo: %s\n",
 		Version, specs.Version, goruntime.Version()))
@@ -129,11 +149,12 @@ func (g *globals) setup() error {
 		g.logFile, w = f, f
 	}
 	var h slog.Handler
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: lowerLevel}
 	switch g.logFormat {
 	case "text":
-		h = slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})
+		h = slog.NewTextHandler(w, opts)
 	case "json":
-		h = slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})
+		h = slog.NewJSONHandler(w, opts)
 	default:
 		return fmt.Errorf("--log-format %q: want text or json", g.logFormat)
 	}
@@ -169,4 +190,12 @@ func oneID(cmd *cobra.Command, args []string) error {
 		return fmt.Errorf("%s: expects exactly one container id, got %d arguments", cmd.Name(), len(args))
 	}
 	return nil
+}
+
+// lowerLevel writes levels as runc (logrus) does: "debug", not "DEBUG".
+func lowerLevel(_ []string, a slog.Attr) slog.Attr {
+	if a.Key == slog.LevelKey {
+		a.Value = slog.StringValue(strings.ToLower(a.Value.String()))
+	}
+	return a
 }

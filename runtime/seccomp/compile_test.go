@@ -154,10 +154,11 @@ func TestRules(t *testing.T) {
 		{"argsAnded", specs.ActAllow,
 			[]specs.LinuxSyscall{errno(9, "mkdir", eq(0, 1), specs.LinuxSeccompArg{Index: 1, Value: 5, Op: specs.OpGreaterThan})},
 			[]probe{{[]uint64{1, 6}, errnoRet(9)}, {[]uint64{1, 5}, retAllow}, {[]uint64{2, 6}, retAllow}}},
-		{"sameArgTwiceAnded", specs.ActAllow,
-			[]specs.LinuxSyscall{errno(9, "mkdir", specs.LinuxSeccompArg{Index: 0, Value: 10, Op: specs.OpGreaterEqual},
-				specs.LinuxSeccompArg{Index: 0, Value: 20, Op: specs.OpLessEqual})},
-			[]probe{{[]uint64{9}, retAllow}, {[]uint64{10}, errnoRet(9)}, {[]uint64{20}, errnoRet(9)}, {[]uint64{21}, retAllow}}},
+		// As runc: several conditions on one argument are ORed, each
+		// condition of the rule becoming a rule of its own.
+		{"sameArgTwiceOred", specs.ActAllow,
+			[]specs.LinuxSyscall{errno(9, "mkdir", eq(0, 10), eq(0, 20), eq(1, 7))},
+			[]probe{{[]uint64{10}, errnoRet(9)}, {[]uint64{20}, errnoRet(9)}, {[]uint64{3, 7}, errnoRet(9)}, {[]uint64{3, 8}, retAllow}}},
 		{"restrictiveWins", specs.ActLog,
 			[]specs.LinuxSyscall{allow("mkdir"), errno(5, "mkdir", eq(0, 5))},
 			[]probe{{[]uint64{5}, errnoRet(5)}, {[]uint64{6}, retAllow}}},

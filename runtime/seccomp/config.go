@@ -58,7 +58,7 @@ func parse(c *specs.LinuxSeccomp) (*config, error) {
 			return nil, err
 		}
 		cfg.notify = cfg.notify || sc.Action == specs.ActNotify
-		cfg.rules = append(cfg.rules, r)
+		cfg.rules = append(cfg.rules, splitSameArg(r)...)
 	}
 	if c.ListenerMetadata != "" && c.ListenerPath == "" {
 		return nil, errors.New("seccomp: listenerMetadata is set without listenerPath")
@@ -104,6 +104,28 @@ func parseRule(i int, sc specs.LinuxSyscall) (rule, error) {
 		r.conds = append(r.conds, cond{index: arg.Index, op: arg.Op, value: arg.Value, value2: arg.ValueTwo})
 	}
 	return r, nil
+}
+
+// splitSameArg follows runc: when one argument has several conditions in a
+// rule, each condition of the rule becomes a rule of its own, so they are
+// ORed (libseccomp cannot AND two conditions on one argument, and the
+// profiles written for runc rely on this, e.g. a syscall allowed for either
+// of two values of an argument).
+func splitSameArg(r rule) []rule {
+	seen := map[uint]bool{}
+	same := false
+	for _, c := range r.conds {
+		same = same || seen[c.index]
+		seen[c.index] = true
+	}
+	if !same {
+		return []rule{r}
+	}
+	out := make([]rule, len(r.conds))
+	for i, c := range r.conds {
+		out[i] = rule{names: r.names, ret: r.ret, conds: []cond{c}}
+	}
+	return out
 }
 
 // actionRet converts an action and its errno into a seccomp return value.

@@ -76,7 +76,7 @@ func SendListener(path string, fd int, state []byte, metadata string) error {
 	}
 	defer unix.Close(sock)
 	if err := unix.Connect(sock, &unix.SockaddrUnix{Name: path}); err != nil {
-		return fmt.Errorf("send seccomp listener: connect to %s: %w", path, err)
+		return fmt.Errorf("send seccomp listener: failed to connect with seccomp agent at %s: %w", path, err)
 	}
 	if err := sendAll(sock, msg, unix.UnixRights(fd)); err != nil {
 		return fmt.Errorf("send seccomp listener to %s: %w", path, err)

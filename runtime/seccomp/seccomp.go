@@ -21,8 +21,9 @@
 //     halves) on x86_64; on the 32-bit architectures (x86, x32) only the low
 //     32 bits are compared against the value truncated, as libseccomp does.
 //     SCMP_CMP_MASKED_EQ takes the mask in value and the datum in valueTwo.
-//     The conditions of one rule must all hold (even several on one
-//     argument: runc instead ORs those, an old libseccomp workaround).
+//     The conditions of one rule must all hold, except as in runc: when one
+//     argument has several conditions, each condition becomes a rule of its
+//     own (ORed), which profiles written for runc rely on.
 //   - A rule whose action and errno equal the default action's is dropped,
 //     as runc does. When several rules of a syscall match, the most
 //     restrictive action wins, in the kernel's order (KILL_PROCESS,

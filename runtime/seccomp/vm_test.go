@@ -168,13 +168,24 @@ func (r *ref) eval(d data) uint32 {
 	return best
 }
 
+// argsHold: all conditions must hold, except (as runc) when one argument
+// has several, where any one condition is enough.
 func argsHold(a *arch, args []specs.LinuxSeccompArg, vals [6]uint64) bool {
+	seen, anyOf := map[uint]bool{}, false
 	for _, c := range args {
-		if !holds(c.Op, vals[c.Index], c.Value, c.ValueTwo, a.bits32) {
+		anyOf = anyOf || seen[c.Index]
+		seen[c.Index] = true
+	}
+	for _, c := range args {
+		ok := holds(c.Op, vals[c.Index], c.Value, c.ValueTwo, a.bits32)
+		if anyOf && ok {
+			return true
+		}
+		if !anyOf && !ok {
 			return false
 		}
 	}
-	return true
+	return !anyOf
 }
 
 // holds is one comparison: unsigned 64-bit, or on the low halves.
