@@ -142,7 +142,7 @@ func subCgroupPaths(paths, sub map[string]string) (map[string]string, error) {
 		}
 		p := filepath.Join(dir, rel)
 		if !strings.HasPrefix(p, dir+"/") {
-			return nil, fmt.Errorf("%w: --cgroup %q leaves the container's cgroup", ErrBadConfig, rel)
+			return nil, fmt.Errorf("%w: --cgroup: %s is not a sub cgroup path", ErrBadConfig, rel)
 		}
 		if st, err := os.Stat(p); err != nil || !st.IsDir() {
 			return nil, fmt.Errorf("%w: --cgroup %q: no such sub-cgroup %s", ErrBadConfig, rel, p)

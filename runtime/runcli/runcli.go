@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	goruntime "runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -129,8 +130,8 @@ func newRoot(g *globals) *cobra.Command {
 		unsupportedCmd("restore", "restore a container from a previous checkpoint", "CRIU cannot checkpoint on this kernel"))
 	root.SetHelpTemplate(helpTemplate)
 	root.Version = Version
-	root.SetVersionTemplate(fmt.Sprintf("corral-runc version %s\nspec: %s\ngo: %s\n",
-		Version, specs.Version, goruntime.Version()))
+	root.SetVersionTemplate(fmt.Sprintf("corral-runc version %s\ncommit: %s\nspec: %s\ngo: %s\n",
+		Version, commit(), specs.Version, goruntime.Version()))
 	return root
 }
 
@@ -198,4 +199,16 @@ func lowerLevel(_ []string, a slog.Attr) slog.Attr {
 		a.Value = slog.StringValue(strings.ToLower(a.Value.String()))
 	}
 	return a
+}
+
+// commit is the VCS revision the binary was built from, if Go recorded it.
+func commit() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				return s.Value
+			}
+		}
+	}
+	return "unknown"
 }

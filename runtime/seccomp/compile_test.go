@@ -381,3 +381,11 @@ func TestUnknownNamesIgnored(t *testing.T) {
 		t.Errorf("read: got %#x, want allow", got)
 	}
 }
+
+func TestNotifyOnWriteRefused(t *testing.T) {
+	_, err := Compile(&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerPath: "/s",
+		Syscalls: []specs.LinuxSyscall{{Names: []string{"write"}, Action: specs.ActNotify}}})
+	if err == nil || !strings.Contains(err.Error(), "cannot be used for the write syscall") {
+		t.Fatalf("notify on write: %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package seccomp
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -56,6 +57,11 @@ func parse(c *specs.LinuxSeccomp) (*config, error) {
 		r, err := parseRule(i, sc)
 		if err != nil {
 			return nil, err
+		}
+		if sc.Action == specs.ActNotify && slices.Contains(sc.Names, "write") {
+			// As runc: the runtime itself writes to hand the listener
+			// over, and nobody would answer before the agent has it.
+			return nil, fmt.Errorf("seccomp: syscalls[%d]: SCMP_ACT_NOTIFY cannot be used for the write syscall", i)
 		}
 		cfg.notify = cfg.notify || sc.Action == specs.ActNotify
 		cfg.rules = append(cfg.rules, splitSameArg(r)...)
