@@ -32,7 +32,9 @@ type CreateOpts struct {
 	PreserveFDs   int
 	Stdio         Stdio
 
-	console *os.File // run -t without a console socket: our own end
+	console *os.File      // run -t without a console socket: our own end
+	loaded  *loadedBundle // the bundle as run already read it
+	seal    *pendingSeal  // init's sealed binary, begun early
 }
 
 // Create sets up container id from a bundle; its process waits for Start.
@@ -42,11 +44,15 @@ func (r *Runtime) Create(ctx context.Context, id string, o CreateOpts) (err erro
 	return err
 }
 
-func (r *Runtime) create(ctx context.Context, id string, o *CreateOpts) (_ *initProc, err error) {
+// create makes the container and returns what it made: the record and the
+// process waiting for start.
+func (r *Runtime) create(ctx context.Context, id string, o *CreateOpts) (_ *creation, err error) {
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
-	spec, rootfs, err := loadBundle(o.Bundle)
+	o.sealAhead()
+	defer o.seal.discard()
+	spec, rootfs, err := o.bundle()
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +77,23 @@ func (r *Runtime) create(ctx context.Context, id string, o *CreateOpts) (_ *init
 	if err := c.run(ctx); err != nil {
 		return nil, err
 	}
-	return c.proc, nil
+	return c, nil
+}
+
+// bundle returns the bundle's config, read once.
+func (o *CreateOpts) bundle() (*specs.Spec, string, error) {
+	if o.loaded != nil {
+		return o.loaded.spec, o.loaded.rootfs, nil
+	}
+	return loadBundle(o.Bundle)
+}
+
+// sealAhead begins sealing init's binary, once: its mounts overlap the
+// reading of the bundle and the making of the cgroup.
+func (o *CreateOpts) sealAhead() {
+	if o.seal == nil {
+		o.seal = sealAhead()
+	}
 }
 
 // creation holds what create has made so far, for rollback.
@@ -104,6 +126,14 @@ func (c *creation) run(ctx context.Context) error {
 		return fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
 	c.rec.Cgroups = cg.Paths()
+	// A thread enters the cgroup while the rest of init's start is made
+	// ready: init is forked from it (see cgroups.Manager.EnterThread).
+	sp := &spawner{stdio: c.opts.Stdio, preserve: c.opts.PreserveFDs, cg: cg, thread: cg.EnterThread(), seal: c.opts.seal}
+	defer func() {
+		if sp.thread != nil { // init was never started from it
+			sp.thread.Release()
+		}
+	}()
 	if err := c.makeFifo(); err != nil {
 		return err
 	}
@@ -111,11 +141,7 @@ func (c *creation) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sp := &spawner{
-		stdio: c.opts.Stdio, preserve: c.opts.PreserveFDs,
-		extra: []*os.File{c.fifoR, c.fifoW, c.doneW, consoleFile},
-		cg:    cg,
-	}
+	sp.extra = []*os.File{c.fifoR, c.fifoW, c.doneW, consoleFile}
 	if err := sp.namespaces(spec); err != nil {
 		return err
 	}

@@ -39,7 +39,18 @@ import (
 // /proc/self/fd and nsinit.EnvExeFD tells init which descriptor to close.
 // The caller calls done once cmd has started (or failed to).
 func sealExecutable(cmd *exec.Cmd) (done func(), err error) {
-	exe, err := sealedSelf()
+	return sealExecutableFrom(cmd, nil)
+}
+
+// sealExecutableFrom is sealExecutable with the sealing begun by sealAhead,
+// when ahead is not nil.
+func sealExecutableFrom(cmd *exec.Cmd, ahead *pendingSeal) (done func(), err error) {
+	var exe *os.File
+	if ahead != nil {
+		exe, err = ahead.take()
+	} else {
+		exe, err = sealedSelf()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -51,6 +62,41 @@ func sealExecutable(cmd *exec.Cmd) (done func(), err error) {
 	cmd.Path = "/proc/self/fd/" + fd
 	cmd.Env = append(cmd.Env, nsinit.EnvExeFD+"="+fd)
 	return func() { exe.Close() }, nil
+}
+
+// pendingSeal is a sealedSelf under way on a goroutine of its own, begun
+// early so that its mounts overlap the rest of the preparation.
+type pendingSeal struct {
+	done chan struct{}
+	f    *os.File
+	err  error
+}
+
+// sealAhead begins sealedSelf. The caller takes the result, or discards it.
+func sealAhead() *pendingSeal {
+	p := &pendingSeal{done: make(chan struct{})}
+	go func() {
+		p.f, p.err = sealedSelf()
+		close(p.done)
+	}()
+	return p
+}
+
+// take waits for the sealed binary and hands it over.
+func (p *pendingSeal) take() (*os.File, error) {
+	<-p.done
+	f := p.f
+	p.f = nil
+	return f, p.err
+}
+
+// discard closes the sealed binary unless it was taken.
+func (p *pendingSeal) discard() {
+	<-p.done
+	if p.f != nil {
+		p.f.Close()
+		p.f = nil
+	}
 }
 
 // sealedSelf returns a handle of the running binary that cannot be

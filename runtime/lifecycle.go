@@ -23,6 +23,12 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	return r.start(rec)
+}
+
+// start is Start on a loaded record.
+func (r *Runtime) start(rec *record) error {
+	id := rec.ID
 	if st := r.status(rec); st != specs.StateCreated {
 		return fmt.Errorf("cannot start container %s: it is %s, not created: %w", id, st, ErrBadState)
 	}
@@ -109,10 +115,10 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 	if err != nil {
 		return err
 	}
-	if r.status(rec) == specs.StateStopped {
+	if r.status(rec) == specs.StateStopped && !all {
 		return fmt.Errorf("container %s is not running: %w", id, ErrBadState)
 	}
-	if all {
+	if all { // as runc: every process left in the cgroup, even once init is gone
 		if err := cgroups.Load(rec.Cgroups).Signal(sig); err != nil {
 			return fmt.Errorf("signal processes of %s: %w", id, err)
 		}
@@ -134,6 +140,12 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 	if err != nil {
 		return err
 	}
+	return r.delete(ctx, rec, force)
+}
+
+// delete is Delete on a loaded record.
+func (r *Runtime) delete(ctx context.Context, rec *record, force bool) error {
+	id := rec.ID
 	st := r.status(rec)
 	if (st == specs.StateRunning || st == statusPaused) && !force {
 		return fmt.Errorf("cannot delete container %s that is %s (use --force): %w", id, st, ErrBadState)

@@ -42,6 +42,11 @@ type spawner struct {
 	preserve int
 	extra    []*os.File
 	cg       *cgroups.Manager
+	// thread, when set, is a thread already entering cg (see
+	// cgroups.Manager.EnterThread) that init is to be forked from.
+	thread *cgroups.ThreadIn
+	// seal, when set, is the sealed binary to run init from, under way.
+	seal *pendingSeal
 
 	newFlags uintptr
 	joins    []nsenter.Join
@@ -79,6 +84,15 @@ type initProc struct {
 // flags; otherwise the nsenter constructor joins and unshares them. Either
 // way the process is in its cgroup before it does anything.
 func (s *spawner) start() (*initProc, error) {
+	if s.cg != nil && s.thread == nil {
+		s.thread = s.cg.EnterThread()
+	}
+	defer func() {
+		if s.thread != nil { // not used: let it go
+			s.thread.Release()
+			s.thread = nil
+		}
+	}()
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("create sync socket: %w", err)
@@ -96,27 +110,51 @@ func (s *spawner) start() (*initProc, error) {
 			return nil, fmt.Errorf("become subreaper: %w", err)
 		}
 	}
-	release, err := sealExecutable(cmd)
+	release, err := sealExecutableFrom(cmd, s.seal)
 	if err != nil {
 		parent.Close()
 		return nil, err
 	}
-	err = cmd.Start()
+	placed, err := s.startInCgroup(cmd)
 	release()
 	if err != nil {
 		parent.Close()
 		return nil, fmt.Errorf("start init: %w", err)
 	}
 	p := &initProc{cmd: cmd, pid: cmd.Process.Pid, sync: parent, r: bufio.NewReader(parent)}
-	if err := s.settle(p); err != nil {
+	if err := s.settle(p, !placed); err != nil {
 		return p, err
 	}
 	return p, nil
 }
 
-// settle puts init in its cgroup and, for joins, runs the nsenter exchange.
-func (s *spawner) settle(p *initProc) error {
-	if s.cg != nil {
+// startInCgroup starts init already in its cgroup where it can (from the
+// thread of cgroups.Manager.EnterThread), else plainly; placed tells which.
+func (s *spawner) startInCgroup(cmd *exec.Cmd) (placed bool, err error) {
+	if s.thread != nil {
+		t := s.thread
+		s.thread = nil
+		placed, err = t.Start(func(unifiedFD int) error {
+			if unifiedFD < 0 {
+				return cmd.Start()
+			}
+			cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, unifiedFD
+			if err := cmd.Start(); err != nil {
+				return fmt.Errorf("in cgroup %s: %w", s.cg.Paths()[cgroups.UnifiedKey], err)
+			}
+			return nil
+		})
+	}
+	if !placed {
+		err = cmd.Start()
+	}
+	return placed, err
+}
+
+// settle puts init in its cgroup unless it started there and, for joins,
+// runs the nsenter exchange.
+func (s *spawner) settle(p *initProc, join bool) error {
+	if s.cg != nil && join {
 		if err := s.cg.Join(p.cmd.Process.Pid); err != nil {
 			return fmt.Errorf("join cgroup: %w", err)
 		}
@@ -154,7 +192,11 @@ func (s *spawner) command(child *os.File) (*exec.Cmd, error) {
 	cmd.ExtraFiles = append(cmd.ExtraFiles, child)
 	cmd.ExtraFiles = append(cmd.ExtraFiles, s.extra...)
 	syncFD := strconv.Itoa(3 + s.preserve)
-	cmd.Env = []string{nsinit.EnvSyncFD + "=" + syncFD}
+	// Init runs on one thread (see cmd/corral); saying so before the Go
+	// runtime starts spares it sizing itself from cgroup files and then
+	// stopping the world to shrink. The user process gets its own
+	// environment, never init's.
+	cmd.Env = []string{nsinit.EnvSyncFD + "=" + syncFD, "GOMAXPROCS=1"}
 	attr := &syscall.SysProcAttr{}
 	if len(s.joins) > 0 {
 		cmd.Env = append(cmd.Env, nsenter.Env+"="+syncFD)

@@ -12,12 +12,15 @@ set -euo pipefail
 # runtime/nsenter constructor, -race). runc, crun: peers for side-by-side tests.
 # busybox-static: the test rootfs. iproute2: network namespaces in tests.
 # docker.io: dockerd as a real caller of the runtime (test/callers), never
-# started as a service (see install_packages).
+# started as a service (see install_packages). gawk, debootstrap,
+# libseccomp-dev, pkg-config, xz-utils: runc's own bats tests
+# (test/callers/runc-bats.sh: its helpers, its seccomp agent, a Debian image).
 PACKAGES=(
 	build-essential gcc libc6-dev
 	runc crun busybox-static iproute2
 	git ca-certificates curl bats jq shellcheck file time
 	docker.io
+	gawk debootstrap libseccomp-dev pkg-config xz-utils
 )
 PREFIX=${CORRAL_PREFIX:-/usr/local}
 BUNDLE=${CORRAL_BUNDLE:-/var/lib/corral/bundles/busybox}

@@ -190,6 +190,10 @@ func removeTree(dir string) error {
 	if root {
 		return fmt.Errorf("refuse to remove %s: it is a hierarchy root", dir)
 	}
+	// Usually there is nothing below it and nothing left in it: one rmdir.
+	if err := unix.Rmdir(dir); err == nil || errors.Is(err, unix.ENOENT) {
+		return nil
+	}
 	return removeDirs(dir)
 }
 

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -61,7 +62,9 @@ func (m *Manager) Pids() ([]int, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list cgroup processes: %w", err)
 	}
-	return pids, nil
+	// A thread of ours may be passing through (see EnterThread): the
+	// runtime is never one of the container's processes.
+	return slices.DeleteFunc(pids, func(pid int) bool { return pid == os.Getpid() }), nil
 }
 
 // readProcs parses a cgroup.procs file.

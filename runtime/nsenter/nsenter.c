@@ -49,14 +49,10 @@ static const struct nstype nstypes[] = {
 };
 #define NTYPES ((int)(sizeof(nstypes) / sizeof(nstypes[0])))
 
-#define MAX_CGROUPS 32 /* cgroup files to move into */
-
 struct request {
 	const char *path[NTYPES]; /* indexed like nstypes; NULL: not joined */
 	int fd[NTYPES];
 	unsigned long unshare_flags;
-	const char *cgroup[MAX_CGROUPS]; /* files to write "0" into */
-	int ncgroups;
 };
 
 /* The request body lives here; static so that no large stack frame is used. */
@@ -203,19 +199,6 @@ static void parse_join(struct request *req, char *args)
 	req->path[i] = sp + 1;
 }
 
-/*
- * parse_cgroup handles "cgroup <file>": a cgroup v1 tasks file (or a v2
- * cgroup.procs file) this process moves itself into.
- */
-static void parse_cgroup(struct request *req, char *args)
-{
-	if (args[0] != '/')
-		fail(0, "parse request: cgroup file \"%.32s\" is not absolute", args);
-	if (req->ncgroups == MAX_CGROUPS)
-		fail(0, "parse request: more than %d cgroup files", MAX_CGROUPS);
-	req->cgroup[req->ncgroups++] = args;
-}
-
 static void parse_unshare(struct request *req, char *args)
 {
 	unsigned long flags;
@@ -244,8 +227,6 @@ static void parse_body(struct request *req, size_t len)
 			parse_join(req, line + 5);
 		else if (strncmp(line, "unshare ", 8) == 0)
 			parse_unshare(req, line + 8);
-		else if (strncmp(line, "cgroup ", 7) == 0)
-			parse_cgroup(req, line + 7);
 		else
 			fail(0, "parse request: unknown line \"%.32s\"", line);
 		line = nl + 1;
@@ -268,31 +249,6 @@ static void read_request(struct request *req)
 	read_full(body, len, "request body");
 	body[len] = '\0';
 	parse_body(req, len);
-}
-
-/*
- * join_cgroups moves this process into each cgroup while it is still
- * single-threaded and in the runtime's namespaces. Writing "0" to a v1
- * tasks file moves only the calling thread, and the kernel then skips the
- * global cgroup_threadgroup_rwsem, whose first writer otherwise waits for
- * an RCU grace period (5 to 18 ms measured here); with one thread, the
- * thread is the whole process.
- */
-static void join_cgroups(struct request *req)
-{
-	for (int i = 0; i < req->ncgroups; i++) {
-		int fd = open(req->cgroup[i], O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (fd < 0)
-			fail(1, "join cgroup: open %s", req->cgroup[i]);
-		if (write(fd, "0", 1) != 1) {
-			int saved = errno;
-			close(fd);
-			errno = saved;
-			fail(1, "join cgroup: write %s", req->cgroup[i]);
-		}
-		if (close(fd) < 0)
-			fail(1, "join cgroup: close %s", req->cgroup[i]);
-	}
 }
 
 /* open_all opens every namespace file before any setns changes our view. */
@@ -415,7 +371,6 @@ __attribute__((constructor)) static void corral_nsenter(void)
 	for (int i = 0; i < NTYPES; i++)
 		req.fd[i] = -1;
 	read_request(&req);
-	join_cgroups(&req);
 	open_all(&req);
 	join_all(&req);
 	unshare_all(req.unshare_flags);

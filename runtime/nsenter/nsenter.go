@@ -48,11 +48,7 @@ type Join struct {
 // first, then ipc, uts, net, pid, cgroup, time, and mnt last, whatever their
 // order in the slice), then unshare the namespaces of Unshare.
 type Request struct {
-	// Cgroups are files the process first moves itself into by writing
-	// "0": cgroup v1 tasks files (cheap for a single thread: no global
-	// lock) or v2 cgroup.procs files.
-	Cgroups []string
-	Joins   []Join
+	Joins []Join
 	// Unshare holds CLONE_NEW* flags: any of NEWUSER, NEWNS, NEWNET,
 	// NEWIPC, NEWUTS and NEWPID.
 	Unshare uintptr
@@ -92,15 +88,6 @@ func (r Request) body() ([]byte, error) {
 			return nil, fmt.Errorf("bad path %q for the %s namespace", j.Path, j.Type)
 		}
 		fmt.Fprintf(&b, "join %s %s\n", j.Type, j.Path)
-	}
-	if len(r.Cgroups) > 32 {
-		return nil, fmt.Errorf("%d cgroup files, at most 32", len(r.Cgroups))
-	}
-	for _, c := range r.Cgroups {
-		if !strings.HasPrefix(c, "/") || strings.ContainsAny(c, "\n\x00") {
-			return nil, fmt.Errorf("bad cgroup file %q", c)
-		}
-		fmt.Fprintf(&b, "cgroup %s\n", c)
 	}
 	if extra := r.Unshare &^ unshareAllowed; extra != 0 {
 		return nil, fmt.Errorf("cannot unshare flags %#x", extra)

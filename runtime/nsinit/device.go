@@ -6,7 +6,6 @@ import (
 	"os"
 	"path"
 
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -101,7 +100,7 @@ func (mt *mounter) createDevices(nodes []devNode) error {
 }
 
 func (mt *mounter) createDevice(n devNode) error {
-	dir, err := pathrs.MkdirAllHandle(mt.root, path.Dir(n.path), 0o755)
+	dir, err := mkdirAllInRoot(mt.root, path.Dir(n.path), 0o755)
 	if err != nil {
 		return fmt.Errorf("create parent directory: %w", err)
 	}
@@ -217,7 +216,7 @@ func (mt *mounter) devSymlinks() error {
 	if mt.hasFS("/dev/pts", unix.DEVPTS_SUPER_MAGIC) {
 		links = append(links, [2]string{"ptmx", "pts/ptmx"})
 	}
-	dir, err := pathrs.MkdirAllHandle(mt.root, "/dev", 0o755)
+	dir, err := mkdirAllInRoot(mt.root, "/dev", 0o755)
 	if err != nil {
 		return fmt.Errorf("open /dev: %w", err)
 	}
@@ -232,7 +231,7 @@ func (mt *mounter) devSymlinks() error {
 
 // hasFS reports whether p exists in the rootfs on a filesystem of type magic.
 func (mt *mounter) hasFS(p string, magic int64) bool {
-	f, err := pathrs.OpenatInRoot(mt.root, p)
+	f, err := openInRoot(mt.root, p)
 	if err != nil {
 		return false
 	}

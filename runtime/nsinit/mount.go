@@ -9,8 +9,6 @@ import (
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
-	"github.com/cyphar/filepath-securejoin/pathrs-lite/procfs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -21,10 +19,11 @@ import (
 // that neither a symlink in the image nor a rename racing with us can move a
 // mount out of the rootfs.
 type mounter struct {
-	root     *os.File // O_PATH handle of the rootfs
-	rootfs   string   // the real host path of root
-	userns   bool     // init runs in a user namespace: mknod fails, flags are locked
-	cgroupns bool     // init has its own cgroup namespace
+	root     *os.File   // O_PATH handle of the rootfs
+	rootfs   string     // the real host path of root
+	links    *procLinks // reads the paths of handles
+	userns   bool       // init runs in a user namespace: mknod fails, flags are locked
+	cgroupns bool       // init has its own cgroup namespace
 	// readonly are tmpfs (and /dev) mounts that are remounted read-only once
 	// everything under them exists.
 	readonly []pendingRemount
@@ -89,12 +88,12 @@ func (mt *mounter) mount(m *specs.Mount) error {
 
 // mountNew mounts a new filesystem (tmpfs, devpts...) on dest.
 func (mt *mounter) mountNew(m *specs.Mount, dest string, o mountOpts, plainDir bool) error {
-	dst, err := mt.mountpoint(dest, false, plainDir)
+	dst, real, err := mt.mountpoint(dest, false, plainDir)
 	if err != nil {
 		return err
 	}
 	defer dst.Close()
-	if err := mt.checkProcDest(dst, dest, m); err != nil {
+	if err := mt.checkProcDest(dst, real, m); err != nil {
 		return err
 	}
 	flags, data := o.flags, o.data
@@ -181,12 +180,12 @@ func (mt *mounter) mountBind(m *specs.Mount, dest string, o mountOpts) error {
 		}
 		return fmt.Errorf("bind source: %w", err)
 	}
-	dst, err := mt.mountpoint(dest, !src.IsDir(), false)
+	dst, real, err := mt.mountpoint(dest, !src.IsDir(), false)
 	if err != nil {
 		return err
 	}
 	defer dst.Close()
-	if err := mt.checkProcDest(dst, dest, m); err != nil {
+	if err := mt.checkProcDest(dst, real, m); err != nil {
 		return err
 	}
 	if err := unix.Mount(m.Source, procFD(dst), "", unix.MS_BIND|o.flags&unix.MS_REC, ""); err != nil {
@@ -263,24 +262,24 @@ func wrapErr(what string, err error) error {
 // a directory, or an empty file for a file bind mount. With plainDir the
 // path must not go through a symlink. The handle is checked to lie inside
 // the rootfs.
-func (mt *mounter) mountpoint(dest string, isFile, plainDir bool) (*os.File, error) {
-	f, err := pathrs.OpenatInRoot(mt.root, dest)
+func (mt *mounter) mountpoint(dest string, isFile, plainDir bool) (*os.File, string, error) {
+	f, err := openInRoot(mt.root, dest)
 	if errors.Is(err, os.ErrNotExist) {
 		f, err = mt.createMountpoint(dest, isFile)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open mountpoint: %w", err)
+		return nil, "", fmt.Errorf("open mountpoint: %w", err)
 	}
 	real, err := mt.realPath(f)
 	if err != nil {
 		f.Close()
-		return nil, err
+		return nil, "", err
 	}
 	if plainDir && real != dest {
 		f.Close()
-		return nil, fmt.Errorf("mountpoint resolves to %s through a symlink: must be a plain directory", real)
+		return nil, "", fmt.Errorf("mountpoint resolves to %s through a symlink: must be a plain directory", real)
 	}
-	return f, nil
+	return f, real, nil
 }
 
 // createMountpoint creates a missing destination: a directory, or an empty
@@ -295,9 +294,9 @@ func (mt *mounter) createMountpoint(dest string, isFile bool) (*os.File, error) 
 	}
 	rel := strings.TrimPrefix(joined, mt.rootfs)
 	if !isFile {
-		return pathrs.MkdirAllHandle(mt.root, rel, 0o755)
+		return mkdirAllInRoot(mt.root, rel, 0o755)
 	}
-	dir, err := pathrs.MkdirAllHandle(mt.root, path.Dir(rel), 0o755)
+	dir, err := mkdirAllInRoot(mt.root, path.Dir(rel), 0o755)
 	if err != nil {
 		return nil, err
 	}
@@ -333,7 +332,7 @@ func openNoFollow(dir *os.File, name string, typ uint32) (*os.File, error) {
 // realPath returns where a handle lies inside the rootfs ("/dev/pts"),
 // failing if it is outside or the rootfs itself.
 func (mt *mounter) realPath(f *os.File) (string, error) {
-	p, err := procfs.ProcSelfFdReadlink(f)
+	p, err := mt.links.readlink(f)
 	if err != nil {
 		return "", fmt.Errorf("read path of mountpoint: %w", err)
 	}
@@ -351,7 +350,7 @@ func (mt *mounter) reopenMount(dst *os.File, dest string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	mnt, err := pathrs.OpenatInRoot(mt.root, want)
+	mnt, err := openInRoot(mt.root, want)
 	if err != nil {
 		return nil, fmt.Errorf("reopen %s after mounting: %w", want, err)
 	}
@@ -392,12 +391,8 @@ var allowedProcMounts = map[string]bool{
 }
 
 // checkProcDest refuses mounts inside /proc (or on any procfs), and on /proc
-// itself anything but a procfs.
-func (mt *mounter) checkProcDest(dst *os.File, dest string, m *specs.Mount) error {
-	real, err := mt.realPath(dst)
-	if err != nil {
-		return err
-	}
+// itself anything but a procfs. real is where dst lies in the rootfs.
+func (mt *mounter) checkProcDest(dst *os.File, real string, m *specs.Mount) error {
 	if real == "/proc" {
 		if m.Type == "proc" || isProcfsRoot(m.Source) {
 			return nil

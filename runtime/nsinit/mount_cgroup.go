@@ -3,10 +3,10 @@ package nsinit
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path"
 	"strings"
 
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -77,12 +77,48 @@ func (mt *mounter) mountCgroup1(m *specs.Mount, dest string, o mountOpts) error 
 	if err := mt.mount(&tmpfs); err != nil {
 		return fmt.Errorf("mount tmpfs for the hierarchies: %w", err)
 	}
+	dir, err := mt.hierarchyDirs(dest, hs)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
 	for _, h := range hs {
 		if err := mt.mountHierarchy(m, path.Join(dest, h.name), h, o); err != nil {
 			return fmt.Errorf("cgroup hierarchy %s: %w", h.name, err)
 		}
 	}
-	return mt.cgroupSymlinks(dest, hs)
+	return cgroupSymlinks(dir, hs)
+}
+
+// hierarchyDirs makes the hierarchies' mount points in the tmpfs just
+// mounted on dest, all through one handle of it (rather than looking each
+// path up and creating it on its own), and returns that handle.
+func (mt *mounter) hierarchyDirs(dest string, hs []cgroupHierarchy) (*os.File, error) {
+	dir, err := openInRoot(mt.root, dest)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", dest, err)
+	}
+	var fs unix.Statfs_t
+	err = unix.Fstatfs(int(dir.Fd()), &fs)
+	if err == nil && fs.Type != unix.TMPFS_MAGIC {
+		err = fmt.Errorf("%s is not the tmpfs just mounted there", dest)
+	}
+	if err == nil {
+		err = checkMountRoot(dir, dest)
+	}
+	for _, h := range hs {
+		if err != nil {
+			break
+		}
+		if err = unix.Mkdirat(int(dir.Fd()), h.name, 0o755); errors.Is(err, unix.EEXIST) {
+			err = nil
+		}
+	}
+	if err != nil {
+		dir.Close()
+		return nil, fmt.Errorf("make the hierarchies' directories in %s: %w", dest, err)
+	}
+	return dir, nil
 }
 
 // mountHierarchy mounts one v1 hierarchy on dest.
@@ -92,7 +128,7 @@ func (mt *mounter) mountHierarchy(m *specs.Mount, dest string, h cgroupHierarchy
 			Options: append([]string{"rbind"}, m.Options...)}
 		return mt.mount(&bind)
 	}
-	dst, err := mt.mountpoint(dest, false, true)
+	dst, _, err := mt.mountpoint(dest, false, true)
 	if err != nil {
 		return err
 	}
@@ -108,14 +144,9 @@ func (mt *mounter) mountHierarchy(m *specs.Mount, dest string, h cgroupHierarchy
 	return applyPropagation(mnt, o)
 }
 
-// cgroupSymlinks links each controller of a co-mounted hierarchy to it:
-// cpu -> cpu,cpuacct.
-func (mt *mounter) cgroupSymlinks(dest string, hs []cgroupHierarchy) error {
-	dir, err := pathrs.OpenatInRoot(mt.root, dest)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", dest, err)
-	}
-	defer dir.Close()
+// cgroupSymlinks links, in dir, each controller of a co-mounted hierarchy
+// to it: cpu -> cpu,cpuacct.
+func cgroupSymlinks(dir *os.File, hs []cgroupHierarchy) error {
 	for _, h := range hs {
 		if !strings.Contains(h.name, ",") {
 			continue

@@ -6,7 +6,6 @@ import (
 	"os"
 	"strings"
 
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 )
 
@@ -22,6 +21,14 @@ import (
 // read-only tmpfs over a directory. Missing paths are skipped; any other
 // failure refuses the container.
 func maskPaths(paths []string) error {
+	if len(paths) == 0 {
+		return nil
+	}
+	root, err := openRoot()
+	if err != nil {
+		return err
+	}
+	defer root.Close()
 	var devNull *os.File
 	defer func() {
 		if devNull != nil {
@@ -29,7 +36,7 @@ func maskPaths(paths []string) error {
 		}
 	}()
 	for _, p := range paths {
-		err := onExisting(p, func(dst *os.File) error {
+		err := onExisting(root, p, func(dst *os.File) error {
 			var st unix.Stat_t
 			if err := unix.Fstat(int(dst.Fd()), &st); err != nil {
 				return err
@@ -123,8 +130,16 @@ func checkDevNull(f *os.File) error {
 // read-only (with its submounts) while detached, is moved back on top.
 // Missing paths are skipped.
 func readonlyPaths(paths []string) error {
+	if len(paths) == 0 {
+		return nil
+	}
+	root, err := openRoot()
+	if err != nil {
+		return err
+	}
+	defer root.Close()
 	for _, p := range paths {
-		err := onExisting(p, func(dst *os.File) error {
+		err := onExisting(root, p, func(dst *os.File) error {
 			return bindFD(dst, dst, true)
 		})
 		if err != nil {
@@ -162,11 +177,20 @@ func moveMount(tree, dst *os.File) error {
 	return wrapErr("attach mount", err)
 }
 
+// openRoot opens the container's root, "/" after pivot_root.
+func openRoot() (*os.File, error) {
+	root, err := os.OpenFile("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open the container's root: %w", err)
+	}
+	return root, nil
+}
+
 // onExisting opens p inside the container's root (symlinks of the image
-// resolved as if the container's root were /) and runs fn on its O_PATH
-// handle; a missing p is skipped.
-func onExisting(p string, fn func(dst *os.File) error) error {
-	dst, err := pathrs.OpenInRoot("/", p)
+// resolved as if root were /) and runs fn on its O_PATH handle; a missing
+// p is skipped.
+func onExisting(root *os.File, p string, fn func(dst *os.File) error) error {
+	dst, err := openInRoot(root, p)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}

@@ -29,8 +29,9 @@ func prepareRootfs(spec *specs.Spec, rootfs string) error {
 		return fmt.Errorf("open rootfs: %w", err)
 	}
 	defer root.Close()
-	mt := &mounter{root: root, rootfs: real, userns: inUserNS(spec),
+	mt := &mounter{root: root, rootfs: real, links: openProcLinks(), userns: inUserNS(spec),
 		cgroupns: spec.Linux != nil && hasNamespace(spec, specs.CgroupNamespace)}
+	defer mt.links.Close()
 	defer mt.closePending()
 	if err := mt.mountAll(spec.Mounts); err != nil {
 		return err
