@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -82,6 +83,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, o ExecOpts) (int, error) 
 		proc.kill()
 		return -1, fmt.Errorf("exec in %s: %w", id, err)
 	}
+	slog.Debug("init: closing the pipe to signal completion: the process is being executed", "id", id)
 	if err := writePidFile(o.PidFile, proc.pid); err != nil {
 		return -1, err
 	}

@@ -72,6 +72,7 @@ func (r *Runtime) release(id string) error {
 		return fmt.Errorf("wait for the process to start: %w", err)
 	}
 	os.Remove(filepath.Join(r.dir(id), doneFile))
+	slog.Debug("init: closing the pipe to signal completion: the process was executed", "id", id)
 	if len(msg) > 0 {
 		return fmt.Errorf("container process failed to start: %s", msg)
 	}

@@ -122,6 +122,8 @@ func (s *spawner) start() (*initProc, error) {
 		return nil, fmt.Errorf("start init: %w", err)
 	}
 	p := &initProc{cmd: cmd, pid: cmd.Process.Pid, sync: parent, r: bufio.NewReader(parent)}
+	// The wording of runc's debug lines, which its callers and tests look for.
+	slog.Debug("nsexec container setup: init started", "pid", p.pid, "joins", len(s.joins))
 	if err := s.settle(p, !placed); err != nil {
 		return p, err
 	}
@@ -262,6 +264,7 @@ func (p *initProc) handshake(cfg *nsinit.Config, h handlers) error {
 		}
 		switch m.Type {
 		case nsinit.MsgReady:
+			slog.Debug("child process in init(): setup done", "mode", cfg.Mode)
 			return nil
 		case nsinit.MsgWarning:
 			slog.Warn(m.Error)
