@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/corral-dev/corral/runtime/cgroups"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -140,14 +141,19 @@ func (r *Runtime) status(rec *record) specs.ContainerState {
 	return specs.StateRunning
 }
 
-// frozen reports whether the container's v1 freezer cgroup is frozen.
+// frozen reports whether the container's cgroup is frozen (v1 freezer, or
+// cgroup.freeze on v2).
 func frozen(rec *record) bool {
-	dir, ok := rec.Cgroups["freezer"]
-	if !ok {
-		return false
+	if dir, ok := rec.Cgroups["freezer"]; ok {
+		b, err := os.ReadFile(filepath.Join(dir, "freezer.state"))
+		return err == nil && strings.TrimSpace(string(b)) == "FROZEN"
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "freezer.state"))
-	return err == nil && strings.TrimSpace(string(b)) == "FROZEN"
+	// cgroup v2: cgroup.freeze holds what pause asked for.
+	if dir, ok := rec.Cgroups[cgroups.UnifiedKey]; ok {
+		b, err := os.ReadFile(filepath.Join(dir, "cgroup.freeze"))
+		return err == nil && strings.TrimSpace(string(b)) == "1"
+	}
+	return false
 }
 
 // processAlive reports whether pid still runs and is the process that was

@@ -59,7 +59,7 @@ check_shellcheck() {
 		log "shellcheck not installed; skipped"
 		return 0
 	fi
-	local scripts=(scripts/*.sh .ci/run)
+	local scripts=(scripts/*.sh scripts/vm/*.sh .ci/run)
 	local extra
 	extra=$(find test bench -name '*.sh' 2>/dev/null | sort)
 	# shellcheck disable=SC2206 # one path a line, no spaces in our tree.

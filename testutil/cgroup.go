@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/moby/sys/mountinfo"
+	"golang.org/x/sys/unix"
 )
 
 // cleanupTimeout bounds how long the sandbox parent tries to empty and remove
@@ -119,13 +120,39 @@ func createRunCgroups(name string) ([]string, error) {
 	return dirs, nil
 }
 
-// makeCgroup creates dir; in a v1 cpuset hierarchy it also copies the
-// parent's cpus and mems, without which no process may join.
+// sandboxLeaf is the child of a cgroup v2 per-run cgroup that the
+// sandboxed tests join. On v2 a cgroup whose children get domain
+// controllers may hold no process itself, and a runtime (runc, corral)
+// places a container with a relative cgroups path beside its caller's own
+// cgroup, not under it: containers then land in the per-run cgroup, which
+// stays free of processes, and can get every controller.
+const sandboxLeaf = "sandbox"
+
+// joinDir returns the directory the sandboxed tests join for the per-run
+// cgroup dir: its sandboxLeaf on cgroup v2, dir itself on v1.
+func joinDir(dir string) string {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return filepath.Join(dir, sandboxLeaf)
+	}
+	return dir
+}
+
+// makeCgroup creates dir; on cgroup v2 also its sandboxLeaf; in a v1 cpuset
+// hierarchy it copies the parent's cpus and mems, without which no process
+// may join.
 func makeCgroup(h hierarchy, dir string) error {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return fmt.Errorf("create cgroup: %w", err)
 	}
-	if h.fstype != "cgroup" || !h.has("cpuset") {
+	if h.fstype == "cgroup2" {
+		if err := os.Mkdir(filepath.Join(dir, sandboxLeaf), 0o755); err != nil {
+			_ = os.Remove(dir)
+			return fmt.Errorf("create cgroup: %w", err)
+		}
+		return nil
+	}
+	if !h.has("cpuset") {
 		return nil
 	}
 	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
@@ -141,10 +168,12 @@ func makeCgroup(h hierarchy, dir string) error {
 	return nil
 }
 
-// joinCgroups moves the calling process, all its threads, into each dir.
+// joinCgroups moves the calling process, all its threads, into each
+// per-run cgroup (its sandboxLeaf on v2).
 func joinCgroups(dirs []string) error {
 	pid := []byte(strconv.Itoa(os.Getpid()))
 	for _, dir := range dirs {
+		dir = joinDir(dir)
 		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), pid, 0o644); err != nil {
 			return fmt.Errorf("join cgroup %s: %w", dir, err)
 		}

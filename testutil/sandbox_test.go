@@ -101,7 +101,7 @@ func TestSandboxCgroups(t *testing.T) {
 		if !strings.HasPrefix(filepath.Base(dir), prefix) {
 			t.Errorf("cgroup %s is not named %s*", dir, prefix)
 		}
-		data, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+		data, err := os.ReadFile(filepath.Join(joinDir(dir), "cgroup.procs"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,6 +141,9 @@ func TestSandboxLeavesNothing(t *testing.T) {
 
 // copyCpuset gives a new v1 cpuset cgroup its parent's cpus and mems.
 func copyCpuset(t *testing.T, dir string) {
+	if _, err := os.Stat(filepath.Join(dir, "cgroup.controllers")); err == nil {
+		return // cgroup v2: a new cgroup needs no cpus or mems of its own
+	}
 	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
 		val, err := os.ReadFile(filepath.Join(filepath.Dir(dir), f))
 		if err != nil {

@@ -100,6 +100,12 @@ func resolve(hs []hierarchy, own map[string]string, p string) (map[string]string
 			missing = append(missing, h.mountpoint)
 			continue
 		}
+		if !abs && len(hs) == 1 && h.unified() && base != h.mountpoint {
+			// As runc, on a pure v2 host: the caller's own cgroup holds
+			// processes, so a child of it could get no domain controller
+			// ("no internal processes"); its parent is the base instead.
+			base = filepath.Dir(base)
+		}
 		dir := filepath.Join(base, p)
 		for _, k := range keys {
 			if _, done := paths[k]; !done {

@@ -85,7 +85,7 @@ func TestResolve(t *testing.T) {
 			}},
 		{name: "pure v2 relative", mountinfo: v2Mountinfo, cgroup: v2ProcCgroup, path: "corral/c1",
 			want: map[string]string{
-				"": "/sys/fs/cgroup/user.slice/user-1000.slice/session-2.scope/corral/c1",
+				"": "/sys/fs/cgroup/user.slice/user-1000.slice/corral/c1",
 			}},
 		{name: "co-mounted", mountinfo: comountMountinfo, cgroup: comountProcCgroup, path: "c1",
 			want: map[string]string{
