@@ -73,8 +73,3 @@ func proxyConsole(master *os.File, stdio Stdio) (restore func()) {
 	go io.Copy(master, stdio.In)
 	return restore
 }
-
-// copyOutput copies the pty's output until the container side closes it.
-func copyOutput(master *os.File, out io.Writer) {
-	io.Copy(out, master)
-}

@@ -209,6 +209,3 @@ func waitGone(ctx context.Context, rec *record) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
-
-// IsNotExist reports whether err says the container does not exist.
-func IsNotExist(err error) bool { return errors.Is(err, ErrNotExist) }

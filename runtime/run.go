@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"io"
 	"os"
 	"os/signal"
 	"sync/atomic"
@@ -115,7 +116,7 @@ func foregroundWith(fwd *signalForwarder, p *initProc, master *os.File, stdio St
 		restore := proxyConsole(master, stdio)
 		defer restore()
 		outDone = make(chan struct{})
-		go func() { copyOutput(master, stdio.Out); close(outDone) }()
+		go func() { io.Copy(stdio.Out, master); close(outDone) }()
 	}
 	code, err := p.wait()
 	p.sync.Close()

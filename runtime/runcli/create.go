@@ -60,6 +60,16 @@ func (f *createFlags) opts() (runtime.CreateOpts, error) {
 		Stdio: runtime.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}}, nil
 }
 
+// prepare checks the flags and opens the runtime, for create and run.
+func (f *createFlags) prepare(g *globals) (*runtime.Runtime, runtime.CreateOpts, error) {
+	o, err := f.opts()
+	if err != nil {
+		return nil, o, err
+	}
+	rt, err := g.runtime()
+	return rt, o, err
+}
+
 func createCmd(g *globals) *cobra.Command {
 	var f createFlags
 	cmd := &cobra.Command{
@@ -67,11 +77,7 @@ func createCmd(g *globals) *cobra.Command {
 		Short: "create a container that waits for start",
 		Args:  oneID,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o, err := f.opts()
-			if err != nil {
-				return err
-			}
-			rt, err := g.runtime()
+			rt, o, err := f.prepare(g)
 			if err != nil {
 				return err
 			}
@@ -90,11 +96,7 @@ func runCmd(g *globals) *cobra.Command {
 		Short: "create and start a container, and wait for it unless detached",
 		Args:  oneID,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o, err := f.opts()
-			if err != nil {
-				return err
-			}
-			rt, err := g.runtime()
+			rt, o, err := f.prepare(g)
 			if err != nil {
 				return err
 			}
