@@ -49,6 +49,12 @@ var rules = []rule{
 	{pkg: "image/...", internal: with("content/...", "snapshot/...", "archive/...",
 		"registry/...", "image/*")},
 	{pkg: "monitor/...", internal: with("runtime", "monitor/*")},
+	// The image domain's building blocks: each may use only its own
+	// contract package (content/contenttest → content, snapshot/overlay →
+	// snapshot).
+	{pkg: "content/...", internal: with("content", "content/*")},
+	{pkg: "snapshot/...", internal: with("snapshot", "snapshot/*")},
+	{pkg: "registry/...", internal: with("registry", "registry/*")},
 	// Inside the namespaces: the standard library and a few small modules.
 	{pkg: "runtime/nsinit/...", internal: []string{"runtime/nsinit/*", "runtime/seccomp"}, external: []string{
 		"golang.org/x/sys/...",
@@ -151,6 +157,11 @@ func TestRules(t *testing.T) {
 		{"monitor", "runtime/nsinit", false, false},
 		{"snapshot/overlay", "snapshot/overlay/internal", false, true},
 		{"snapshot/overlay", "image", false, false},
+		{"snapshot/overlay", "snapshot", false, true},
+		{"content/contenttest", "content", false, true},
+		{"content", "snapshot", false, false},
+		{"registry/registrytest", "registry", false, true},
+		{"archive", "content", false, false},
 		{"volume", "errdefs", false, true},
 		{"internal/atomicfile", "errdefs", false, false},
 		{"errdefs", "internal/x", false, false},
