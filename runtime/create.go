@@ -107,6 +107,30 @@ type creation struct {
 	fifoW  *os.File
 	doneW  *os.File
 	closer []io.Closer
+	// shared: the cgroup already held processes, so rollback leaves it.
+	shared bool
+}
+
+// checkCgroup looks at the container's cgroup before create uses it, as
+// runc does and in its words: a frozen one is refused (init would freeze
+// before it could report), one that already has processes is used with a
+// warning; shared tells the latter.
+func checkCgroup(cg *cgroups.Manager) (shared bool, err error) {
+	frozen, err := cg.Frozen()
+	if err != nil {
+		return false, fmt.Errorf("read cgroup freezer state: %w", err)
+	}
+	if frozen {
+		return false, fmt.Errorf("%w: container's cgroup unexpectedly frozen", ErrBadState)
+	}
+	pids, err := cg.Pids()
+	if err != nil {
+		return false, err
+	}
+	if len(pids) > 0 {
+		slog.Warn(fmt.Sprintf("container's cgroup is not empty: %d process(es) found", len(pids)))
+	}
+	return len(pids) > 0, nil
 }
 
 func (c *creation) run(ctx context.Context) error {
@@ -114,6 +138,9 @@ func (c *creation) run(ctx context.Context) error {
 	cg, err := cgroups.New(spec.Linux.CgroupsPath, c.rec.ID)
 	if err != nil {
 		return fmt.Errorf("%w: linux.cgroupsPath: %v", ErrBadConfig, err)
+	}
+	if c.shared, err = checkCgroup(cg); err != nil {
+		return err
 	}
 	c.cg = cg
 	if err := cg.Create(); err != nil {
@@ -258,7 +285,7 @@ func (c *creation) rollback() {
 	if c.proc != nil {
 		c.proc.kill()
 	}
-	if c.cg != nil {
+	if c.cg != nil && !c.shared {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := c.cg.KillAll(ctx); err != nil {

@@ -39,7 +39,8 @@ func (r *Runtime) Exec(ctx context.Context, id string, o ExecOpts) (int, error) 
 	}
 	st := r.status(rec)
 	if st == statusPaused && !o.IgnorePaused {
-		return -1, fmt.Errorf("cannot exec in container %s: it is paused (use --ignore-paused): %w", id, ErrBadState)
+		// runc's wording, which its callers and tests look for.
+		return -1, fmt.Errorf("container %s: cannot exec in a paused container (use --ignore-paused to override): %w", id, ErrBadState)
 	}
 	if st != specs.StateRunning && st != specs.StateCreated && st != statusPaused {
 		return -1, fmt.Errorf("cannot exec in container %s: it is %s: %w", id, st, ErrBadState)
@@ -83,6 +84,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, o ExecOpts) (int, error) 
 		proc.kill()
 		return -1, fmt.Errorf("exec in %s: %w", id, err)
 	}
+	slog.Debug("setns_init: about to exec", "id", id, "pid", proc.pid)
 	slog.Debug("init: closing the pipe to signal completion: the process is being executed", "id", id)
 	if err := writePidFile(o.PidFile, proc.pid); err != nil {
 		return -1, err
@@ -127,10 +129,15 @@ func containerJoins(rec *record) []nsenter.Join {
 
 // subCgroupPaths applies exec --cgroup to the container's cgroup paths:
 // each named controller (or all, for "") moves to an existing directory
-// below the container's own.
+// at or below the container's own. The errors use runc's wording.
 func subCgroupPaths(paths, sub map[string]string) (map[string]string, error) {
 	if len(sub) == 0 {
 		return paths, nil
+	}
+	for key := range sub {
+		if _, ok := paths[key]; key != "" && !ok {
+			return nil, fmt.Errorf("%w: --cgroup: unknown controller %s", ErrBadConfig, key)
+		}
 	}
 	out := make(map[string]string, len(paths))
 	for key, dir := range paths {
@@ -142,19 +149,24 @@ func subCgroupPaths(paths, sub map[string]string) (map[string]string, error) {
 			out[key] = dir
 			continue
 		}
-		p := filepath.Join(dir, rel)
-		if !strings.HasPrefix(p, dir+"/") {
-			return nil, fmt.Errorf("%w: --cgroup: %s is not a sub cgroup path", ErrBadConfig, rel)
-		}
-		if st, err := os.Stat(p); err != nil || !st.IsDir() {
-			return nil, fmt.Errorf("%w: --cgroup %q: no such sub-cgroup %s", ErrBadConfig, rel, p)
+		p, err := subCgroupPath(dir, rel)
+		if err != nil {
+			return nil, err
 		}
 		out[key] = p
 	}
-	for key := range sub {
-		if _, ok := paths[key]; key != "" && !ok {
-			return nil, fmt.Errorf("%w: --cgroup: controller %q is not mounted", ErrBadConfig, key)
-		}
-	}
 	return out, nil
+}
+
+// subCgroupPath resolves rel below the cgroup directory dir ("/" is dir
+// itself) and checks the cgroup exists.
+func subCgroupPath(dir, rel string) (string, error) {
+	p := filepath.Join(dir, rel)
+	if p != dir && !strings.HasPrefix(p, dir+"/") {
+		return "", fmt.Errorf("%w: --cgroup: %s is not a sub cgroup path", ErrBadConfig, rel)
+	}
+	if _, err := os.Stat(filepath.Join(p, "cgroup.procs")); err != nil {
+		return "", fmt.Errorf("%w: --cgroup %s: adding pid to cgroups: %w", ErrBadConfig, rel, err)
+	}
+	return p, nil
 }

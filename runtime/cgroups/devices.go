@@ -25,6 +25,7 @@ type devRule struct {
 	typ          byte  // 'a' (all devices), 'c' or 'b'
 	major, minor int64 // -1 is the wildcard
 	access       uint8 // acc* bits
+	index        int   // in linux.resources.devices
 }
 
 // String is the rule in devices.allow / devices.deny syntax.
@@ -55,7 +56,7 @@ func parseDevRules(rules []specs.LinuxDeviceCgroup) ([]devRule, error) {
 	out := make([]devRule, 0, len(rules))
 	for i, d := range rules {
 		field := fmt.Sprintf("%s[%d]", fieldDevices, i)
-		r := devRule{allow: d.Allow, major: -1, minor: -1}
+		r := devRule{allow: d.Allow, major: -1, minor: -1, index: i}
 		switch d.Type {
 		case "", "a":
 			r.typ = 'a'
@@ -82,11 +83,17 @@ func parseDevRules(rules []specs.LinuxDeviceCgroup) ([]devRule, error) {
 			return nil, &LimitError{Field: field + ".access", Value: fmt.Sprintf("%q", d.Access), Err: err}
 		}
 		r.access = acc
+		if acc == 0 && r.typ != 'a' {
+			continue // as runc: nothing to allow or deny
+		}
 		out = append(out, r)
 	}
 	return out, nil
 }
 
+// parseAccess reads a rule's access as runc does: r, w and m count and
+// any other letter is ignored (runc's tests use "rwa"); only an empty
+// string is refused. A rule left with no access changes nothing.
 func parseAccess(s string) (uint8, error) {
 	if s == "" {
 		return 0, errors.New("empty: want a combination of r, w and m")
@@ -100,8 +107,6 @@ func parseAccess(s string) (uint8, error) {
 			acc |= accWrite
 		case 'm':
 			acc |= accMknod
-		default:
-			return 0, errors.New("want a combination of r, w and m")
 		}
 	}
 	return acc, nil
@@ -195,12 +200,12 @@ func (m *Manager) planDevices(p *plan, r *specs.LinuxResources) error {
 	}
 	p.ops = append(p.ops, op{field: fieldDevices, value: `"deny a"`, dir: dir, file: "devices.deny", data: "a",
 		undoFrom: "devices.list", undo: restoreDevicesList})
-	for i, rule := range rules {
+	for _, rule := range rules {
 		file := "devices.deny"
 		if rule.allow {
 			file = "devices.allow"
 		}
-		p.ops = append(p.ops, op{field: fmt.Sprintf("%s[%d]", fieldDevices, i), value: fmt.Sprintf("%q", rule.String()),
+		p.ops = append(p.ops, op{field: fmt.Sprintf("%s[%d]", fieldDevices, rule.index), value: fmt.Sprintf("%q", rule.String()),
 			dir: dir, file: file, data: rule.String(), noUndo: true})
 	}
 	return nil

@@ -103,31 +103,49 @@ func (m *Manager) Create() error {
 }
 
 // createCpuset creates dir and its missing parents one level at a time,
-// filling each new level's cpus and mems from its parent.
+// and fills cpuset.cpus and cpuset.mems from the parent on every level from
+// the nearest one that has both: a directory someone else made (mkdir -p of
+// a pod cgroup) starts empty too, and no task can join below it until
+// filled.
 func createCpuset(dir string) error {
-	var missing []string
+	var todo []string
 	for d := dir; d != "/"; d = filepath.Dir(d) {
-		_, err := os.Stat(d)
-		if err == nil {
+		ready, err := cpusetReady(d)
+		if err != nil {
+			return err
+		}
+		if ready {
 			break
 		}
-		if !errors.Is(err, fs.ErrNotExist) {
+		todo = append(todo, d)
+	}
+	for i := len(todo) - 1; i >= 0; i-- {
+		if err := os.Mkdir(todo[i], 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 			return err
 		}
-		missing = append(missing, d)
-	}
-	if len(missing) == 0 {
-		return inheritCpuset(dir)
-	}
-	for i := len(missing) - 1; i >= 0; i-- {
-		if err := os.Mkdir(missing[i], 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-			return err
-		}
-		if err := inheritCpuset(missing[i]); err != nil {
+		if err := inheritCpuset(todo[i]); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// cpusetReady reports whether the cpuset directory dir exists with its
+// cpus and mems set.
+func cpusetReady(dir string) (bool, error) {
+	for _, name := range []string{"cpuset.cpus", "cpuset.mems"} {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if strings.TrimSpace(string(data)) == "" {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // inheritCpuset copies cpuset.cpus and cpuset.mems from dir's parent into
@@ -157,7 +175,7 @@ func inheritCpuset(dir string) error {
 func (m *Manager) Join(pid int) error {
 	for _, dir := range m.dirs() {
 		if err := writeFile(filepath.Join(dir, "cgroup.procs"), strconv.Itoa(pid)); err != nil {
-			return fmt.Errorf("join cgroup with pid %d: %w", pid, err)
+			return fmt.Errorf("adding pid %d to cgroups: %w", pid, err)
 		}
 	}
 	return nil
