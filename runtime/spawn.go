@@ -250,6 +250,7 @@ type handlers struct {
 
 // handshake sends the config and serves init's requests until it is ready.
 func (p *initProc) handshake(cfg *nsinit.Config, h handlers) error {
+	planMountSources(cfg)
 	if err := json.NewEncoder(p.sync).Encode(cfg); err != nil {
 		return fmt.Errorf("send config to init: %w", err)
 	}
@@ -279,6 +280,10 @@ func (p *initProc) handshake(cfg *nsinit.Config, h handlers) error {
 			}
 		case nsinit.MsgSeccompListener:
 			if err := p.takeListener(h.listener); err != nil {
+				return err
+			}
+		case nsinit.MsgMountSources:
+			if err := p.sendMountSources(cfg); err != nil {
 				return err
 			}
 		default:

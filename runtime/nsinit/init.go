@@ -144,10 +144,13 @@ func runCreate(cfg *Config, sync *syncConn) error {
 		return err
 	}
 	ownMounts := hasNamespace(spec, specs.MountNamespace)
+	var devRO *pendingRemount
 	if ownMounts {
-		if err := prepareRootfs(spec, cfg.Rootfs); err != nil {
+		var err error
+		if devRO, err = buildRootfs(cfg, sync); err != nil {
 			return err
 		}
+		defer devRO.Close()
 	} else if err := warnSharedMounts(spec, sync); err != nil {
 		return err
 	}
@@ -176,6 +179,10 @@ func runCreate(cfg *Config, sync *syncConn) error {
 	if err != nil {
 		return err
 	}
+	// /dev/console is bound by now: a read-only /dev may become so.
+	if err := devRO.finishReadonly(); err != nil {
+		return err
+	}
 	if err := p.finalize(sync); err != nil {
 		return err
 	}
@@ -193,6 +200,18 @@ func runCreate(cfg *Config, sync *syncConn) error {
 		}
 	}
 	return p.exec()
+}
+
+// buildRootfs receives the bind sources the runtime opened, if any, and
+// builds the rootfs; the sources are closed before any hook or user code
+// runs.
+func buildRootfs(cfg *Config, sync *syncConn) (*pendingRemount, error) {
+	srcs, err := receiveMountSources(cfg, sync)
+	if err != nil {
+		return nil, err
+	}
+	defer srcs.Close()
+	return prepareRootfs(cfg.Spec, cfg.Rootfs, srcs)
 }
 
 // runExec runs an extra process in a container whose namespaces nsenter

@@ -19,14 +19,18 @@ import (
 // that neither a symlink in the image nor a rename racing with us can move a
 // mount out of the rootfs.
 type mounter struct {
-	root     *os.File   // O_PATH handle of the rootfs
-	rootfs   string     // the real host path of root
-	links    *procLinks // reads the paths of handles
-	userns   bool       // init runs in a user namespace: mknod fails, flags are locked
-	cgroupns bool       // init has its own cgroup namespace
-	// readonly are tmpfs (and /dev) mounts that are remounted read-only once
+	root     *os.File     // O_PATH handle of the rootfs
+	rootfs   string       // the real host path of root
+	links    *procLinks   // reads the paths of handles
+	userns   bool         // init runs in a user namespace: mknod fails, flags are locked
+	cgroupns bool         // init has its own cgroup namespace
+	sources  mountSources // bind sources the runtime opened, by spec index
+	// readonly are tmpfs mounts that are remounted read-only once
 	// everything under them exists.
 	readonly []pendingRemount
+	// devRO is a tmpfs /dev that asked for ro: it is remounted read-only
+	// only after the console is bound into it (see runCreate).
+	devRO *pendingRemount
 }
 
 // pendingRemount is a mount made read-write for now.
@@ -52,15 +56,16 @@ func mountErr(m *specs.Mount, err error) error {
 // mountAll performs every mount of the spec, in order.
 func (mt *mounter) mountAll(mounts []specs.Mount) error {
 	for i := range mounts {
-		if err := mt.mount(&mounts[i]); err != nil {
+		if err := mt.mount(&mounts[i], mt.sources[i]); err != nil {
 			return mountErr(&mounts[i], err)
 		}
 	}
 	return nil
 }
 
-// mount performs one spec mount.
-func (mt *mounter) mount(m *specs.Mount) error {
+// mount performs one spec mount; src, when not nil, is the bind source
+// the runtime opened.
+func (mt *mounter) mount(m *specs.Mount, src *os.File) error {
 	if len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 {
 		return errors.New("id-mapped mounts are not supported")
 	}
@@ -74,7 +79,7 @@ func (mt *mounter) mount(m *specs.Mount) error {
 	}
 	switch {
 	case o.isBind(m):
-		return mt.mountBind(m, dest, o)
+		return mt.mountBind(m, src, dest, o)
 	case m.Type == "proc" || m.Type == "sysfs":
 		return mt.mountKernelFS(m, dest, o)
 	case m.Type == "cgroup":
@@ -93,7 +98,7 @@ func (mt *mounter) mountNew(m *specs.Mount, dest string, o mountOpts, plainDir b
 		return err
 	}
 	defer dst.Close()
-	if err := mt.checkProcDest(dst, real, m); err != nil {
+	if err := mt.checkProcDest(dst, real, m, m.Source); err != nil {
 		return err
 	}
 	flags, data := o.flags, o.data
@@ -112,7 +117,7 @@ func (mt *mounter) mountNew(m *specs.Mount, dest string, o mountOpts, plainDir b
 		return err
 	}
 	if delayRO {
-		mt.readonly = append(mt.readonly, pendingRemount{mnt: mnt, flags: o.flags})
+		mt.delayReadonly(pendingRemount{mnt: mnt, flags: o.flags}, dest == "/dev")
 		return applyPropagation(mnt, o)
 	}
 	defer mnt.Close()
@@ -149,7 +154,7 @@ func (mt *mounter) mountKernelFS(m *specs.Mount, dest string, o mountOpts) error
 		opts = append(opts, "rro")
 	}
 	bind := specs.Mount{Source: "/sys", Destination: dest, Type: "bind", Options: opts}
-	if err := mt.mount(&bind); err != nil {
+	if err := mt.mount(&bind, nil); err != nil {
 		return fmt.Errorf("bind the host's /sys after sysfs failed with EPERM: %w", err)
 	}
 	return nil
@@ -164,16 +169,18 @@ func (mt *mounter) mountMqueue(m *specs.Mount, dest string, o mountOpts) error {
 	}
 	bind := specs.Mount{Source: "/dev/mqueue", Destination: dest, Type: "bind",
 		Options: append([]string{"bind"}, m.Options...)}
-	if err := mt.mount(&bind); err != nil {
+	if err := mt.mount(&bind, nil); err != nil {
 		return fmt.Errorf("bind the host's /dev/mqueue after mqueue failed with EPERM: %w", err)
 	}
 	return nil
 }
 
-// mountBind bind-mounts a host path, then applies the flags with a
-// MS_REMOUNT|MS_BIND (the first MS_BIND ignores them).
-func (mt *mounter) mountBind(m *specs.Mount, dest string, o mountOpts) error {
-	src, err := os.Stat(m.Source)
+// mountBind bind-mounts a host path (or the handle of it the runtime
+// opened), then applies the flags with a MS_REMOUNT|MS_BIND (the first
+// MS_BIND ignores them).
+func (mt *mounter) mountBind(m *specs.Mount, srcFile *os.File, dest string, o mountOpts) error {
+	source := bindSource(m.Source, srcFile)
+	src, err := os.Stat(source)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("bind source %s does not exist", m.Source)
@@ -185,10 +192,10 @@ func (mt *mounter) mountBind(m *specs.Mount, dest string, o mountOpts) error {
 		return err
 	}
 	defer dst.Close()
-	if err := mt.checkProcDest(dst, real, m); err != nil {
+	if err := mt.checkProcDest(dst, real, m, source); err != nil {
 		return err
 	}
-	if err := unix.Mount(m.Source, procFD(dst), "", unix.MS_BIND|o.flags&unix.MS_REC, ""); err != nil {
+	if err := unix.Mount(source, procFD(dst), "", unix.MS_BIND|o.flags&unix.MS_REC, ""); err != nil {
 		return err
 	}
 	mnt, err := mt.reopenMount(dst, dest)
@@ -260,9 +267,14 @@ func wrapErr(what string, err error) error {
 
 // mountpoint opens (creating if missing) the destination inside the rootfs:
 // a directory, or an empty file for a file bind mount. With plainDir the
-// path must not go through a symlink. The handle is checked to lie inside
-// the rootfs.
+// path must not go through a symlink (checked before anything is created,
+// and again on the handle). The handle is checked to lie inside the rootfs.
 func (mt *mounter) mountpoint(dest string, isFile, plainDir bool) (*os.File, string, error) {
+	if plainDir {
+		if err := mt.checkOrdinaryDir(dest); err != nil {
+			return nil, "", err
+		}
+	}
 	f, err := openInRoot(mt.root, dest)
 	if errors.Is(err, os.ErrNotExist) {
 		f, err = mt.createMountpoint(dest, isFile)
@@ -277,9 +289,43 @@ func (mt *mounter) mountpoint(dest string, isFile, plainDir bool) (*os.File, str
 	}
 	if plainDir && real != dest {
 		f.Close()
-		return nil, "", fmt.Errorf("mountpoint resolves to %s through a symlink: must be a plain directory", real)
+		return nil, "", fmt.Errorf("%s resolves to %s through a symlink: %w", dest, real, errNotOrdinaryDir)
 	}
 	return f, real, nil
+}
+
+// errNotOrdinaryDir refuses a proc or sysfs mountpoint that is not a plain
+// directory of the image; its wording is runc's, which its callers and
+// tests look for.
+var errNotOrdinaryDir = errors.New("must be mounted on ordinary directory")
+
+// checkOrdinaryDir fails with errNotOrdinaryDir if dest, inside the rootfs,
+// is a symlink, is reached through one or is not a directory, before
+// anything is created. A missing dest is no error here.
+func (mt *mounter) checkOrdinaryDir(dest string) error {
+	how := unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_SYMLINKS,
+	}
+	fd, err := openat2Retry(int(mt.root.Fd()), dest, &how)
+	if errors.Is(err, unix.ELOOP) {
+		return fmt.Errorf("%s is a symlink or goes through one: %w", dest, errNotOrdinaryDir)
+	}
+	if err != nil {
+		return nil // missing, or no openat2: the lookup after this decides
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("stat mountpoint %s: %w", dest, err)
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return nil
+	case unix.S_IFLNK:
+		return fmt.Errorf("%s is a symlink: %w", dest, errNotOrdinaryDir)
+	}
+	return fmt.Errorf("%s is not a directory: %w", dest, errNotOrdinaryDir)
 }
 
 // createMountpoint creates a missing destination: a directory, or an empty
@@ -391,10 +437,11 @@ var allowedProcMounts = map[string]bool{
 }
 
 // checkProcDest refuses mounts inside /proc (or on any procfs), and on /proc
-// itself anything but a procfs. real is where dst lies in the rootfs.
-func (mt *mounter) checkProcDest(dst *os.File, real string, m *specs.Mount) error {
+// itself anything but a procfs. real is where dst lies in the rootfs,
+// source what is mounted.
+func (mt *mounter) checkProcDest(dst *os.File, real string, m *specs.Mount, source string) error {
 	if real == "/proc" {
-		if m.Type == "proc" || isProcfsRoot(m.Source) {
+		if m.Type == "proc" || isProcfsRoot(source) {
 			return nil
 		}
 		return errors.New("only a procfs may be mounted on /proc")

@@ -45,7 +45,7 @@ func (mt *mounter) mountCgroup2(m *specs.Mount, dest string, o mountOpts) error 
 	}
 	bind := specs.Mount{Source: src, Destination: dest, Type: "bind",
 		Options: append([]string{"rbind"}, m.Options...)}
-	if berr := mt.mount(&bind); berr != nil {
+	if berr := mt.mount(&bind, nil); berr != nil {
 		return fmt.Errorf("bind %s after cgroup2 failed with %v: %w", src, err, berr)
 	}
 	return nil
@@ -74,7 +74,7 @@ func (mt *mounter) mountCgroup1(m *specs.Mount, dest string, o mountOpts) error 
 			tmpfs.Options = append(tmpfs.Options, opt)
 		}
 	}
-	if err := mt.mount(&tmpfs); err != nil {
+	if err := mt.mount(&tmpfs, nil); err != nil {
 		return fmt.Errorf("mount tmpfs for the hierarchies: %w", err)
 	}
 	dir, err := mt.hierarchyDirs(dest, hs)
@@ -126,7 +126,7 @@ func (mt *mounter) mountHierarchy(m *specs.Mount, dest string, h cgroupHierarchy
 	if !mt.cgroupns {
 		bind := specs.Mount{Source: h.source, Destination: dest, Type: "bind",
 			Options: append([]string{"rbind"}, m.Options...)}
-		return mt.mount(&bind)
+		return mt.mount(&bind, nil)
 	}
 	dst, _, err := mt.mountpoint(dest, false, true)
 	if err != nil {

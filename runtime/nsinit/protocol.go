@@ -63,6 +63,11 @@ type Config struct {
 	// State is the OCI state of the container (with the host pid of init),
 	// given on stdin to createContainer and startContainer hooks.
 	State *specs.State `json:"state,omitempty"`
+	// MountSources (create, in a user namespace) lists the indexes into
+	// Spec.Mounts of the bind mounts whose sources the runtime opens for
+	// init: init's mapped root may be unable to reach them. Init asks for
+	// them with MsgMountSources before it mounts anything.
+	MountSources []int `json:"mountSources,omitempty"`
 }
 
 // MsgType names a message on the sync socket.
@@ -87,6 +92,13 @@ const (
 	// MsgWarning (init → runtime): something the config asked for was not
 	// done, and why (in Error); setup goes on.
 	MsgWarning MsgType = "warning"
+	// MsgMountSources (init → runtime): send the sources of
+	// Config.MountSources. For each, in order, the runtime sends one byte:
+	// 1 with an O_PATH descriptor of the source attached (SCM_RIGHTS),
+	// opened with its own credentials in init's mount namespace before any
+	// container mount exists; 0 without one, when it could not open it
+	// (init then mounts from the path). Nothing else follows.
+	MsgMountSources MsgType = "mountSources"
 )
 
 // Msg is every message after Config, one JSON object per line.

@@ -16,23 +16,38 @@ import (
 // pivot_root: root propagation, the rootfs bind mount, the spec's mounts,
 // the devices and the /dev symlinks. It must run in the container's own
 // mount namespace.
-func prepareRootfs(spec *specs.Spec, rootfs string) error {
+//
+// srcs are the bind sources the runtime opened (nil: none). A tmpfs /dev
+// that asked for ro stays writable: the returned handle (nil if none) makes
+// it read-only once the console is in place, and must be closed.
+func prepareRootfs(spec *specs.Spec, rootfs string, srcs mountSources) (*pendingRemount, error) {
 	real, err := filepath.EvalSymlinks(rootfs)
 	if err != nil {
-		return fmt.Errorf("resolve rootfs %s: %w", rootfs, err)
+		return nil, fmt.Errorf("resolve rootfs %s: %w", rootfs, err)
 	}
 	if err := prepareRoot(spec, real); err != nil {
-		return fmt.Errorf("prepare rootfs %s: %w", real, err)
+		return nil, fmt.Errorf("prepare rootfs %s: %w", real, err)
 	}
 	root, err := os.OpenFile(real, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("open rootfs: %w", err)
+		return nil, fmt.Errorf("open rootfs: %w", err)
 	}
 	defer root.Close()
 	mt := &mounter{root: root, rootfs: real, links: openProcLinks(), userns: inUserNS(spec),
-		cgroupns: spec.Linux != nil && hasNamespace(spec, specs.CgroupNamespace)}
+		cgroupns: spec.Linux != nil && hasNamespace(spec, specs.CgroupNamespace), sources: srcs}
 	defer mt.links.Close()
 	defer mt.closePending()
+	if err := mt.mountFilesystem(spec); err != nil {
+		return nil, err
+	}
+	devRO := mt.devRO
+	mt.devRO = nil
+	return devRO, nil
+}
+
+// mountFilesystem makes the spec's mounts, the devices and the /dev
+// symlinks, then the pending read-only remounts.
+func (mt *mounter) mountFilesystem(spec *specs.Spec) error {
 	if err := mt.mountAll(spec.Mounts); err != nil {
 		return err
 	}
@@ -131,16 +146,36 @@ func (mt *mounter) remountPending() error {
 		if err != nil {
 			return err
 		}
-		var st unix.Statfs_t
-		if err := unix.Fstatfs(int(p.mnt.Fd()), &st); err != nil {
-			return fmt.Errorf("statfs %s: %w", real, err)
-		}
-		flags := p.flags&^(unix.MS_BIND|unix.MS_REC) | statfsMountFlags(&st)&(unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC)
-		if err := unix.Mount("", procFD(p.mnt), "", flags|unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY, ""); err != nil {
-			return fmt.Errorf("remount %s read-only: %w", real, err)
+		if err := p.remount(real); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// remount makes the pending mount read-only through its /proc/self/fd
+// link, keeping its nosuid, nodev and noexec.
+func (p *pendingRemount) remount(name string) error {
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(int(p.mnt.Fd()), &st); err != nil {
+		return fmt.Errorf("statfs %s: %w", name, err)
+	}
+	flags := p.flags&^(unix.MS_BIND|unix.MS_REC) | statfsMountFlags(&st)&(unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC)
+	if err := unix.Mount("", procFD(p.mnt), "", flags|unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY, ""); err != nil {
+		return fmt.Errorf("remount %s read-only: %w", name, err)
+	}
+	return nil
+}
+
+// delayReadonly records a mount to make read-only later: at the end of
+// prepareRootfs, or for /dev once the console is bound into it.
+func (mt *mounter) delayReadonly(p pendingRemount, dev bool) {
+	if !dev {
+		mt.readonly = append(mt.readonly, p)
+		return
+	}
+	mt.devRO.Close()
+	mt.devRO = &p
 }
 
 func (mt *mounter) closePending() {
@@ -148,6 +183,34 @@ func (mt *mounter) closePending() {
 		p.mnt.Close()
 	}
 	mt.readonly = nil
+	mt.devRO.Close()
+	mt.devRO = nil
+}
+
+// finishReadonly makes /dev read-only, as its mount asked, after init
+// bound /dev/console into it (runc does the same, in finalizeRootfs). It
+// runs after pivot_root, so it acts on the mount's handle with
+// mount_setattr rather than on a path. A nil p does nothing.
+func (p *pendingRemount) finishReadonly() error {
+	if p == nil {
+		return nil
+	}
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+	err := unix.MountSetattr(int(p.mnt.Fd()), "", unix.AT_EMPTY_PATH, &attr)
+	if errors.Is(err, unix.ENOSYS) {
+		return p.remount("/dev")
+	}
+	if err != nil {
+		return fmt.Errorf("remount /dev read-only: %w", err)
+	}
+	return nil
+}
+
+// Close releases the handle of the pending mount; nil is allowed.
+func (p *pendingRemount) Close() {
+	if p != nil {
+		p.mnt.Close()
+	}
 }
 
 // enterRootfs makes rootfs the root: pivot_root, or with noPivot a move of

@@ -193,7 +193,28 @@ func TestRootfsRefused(t *testing.T) {
 				if err := os.Symlink("/tmp", filepath.Join(rootfs, "sysfs")); err != nil {
 					t.Fatal(err)
 				}
-			}, want: "through a symlink"},
+			}, want: "/sysfs is a symlink: must be mounted on ordinary directory"},
+		{name: "proc through a dangling symlink", mount: specs.Mount{Destination: "/kproc", Type: "proc", Source: "proc"},
+			setup: func(t *testing.T, rootfs string) {
+				if err := os.Symlink("/made-by-init", filepath.Join(rootfs, "kproc")); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() {
+					if _, err := os.Lstat(filepath.Join(rootfs, "made-by-init")); err == nil {
+						t.Error("the symlink's target was created before the mount was refused")
+					}
+				})
+			}, want: "/kproc is a symlink: must be mounted on ordinary directory"},
+		{name: "proc below a symlinked directory", mount: specs.Mount{Destination: "/link/proc", Type: "proc", Source: "proc"},
+			setup: func(t *testing.T, rootfs string) {
+				if err := os.Symlink("/tmp", filepath.Join(rootfs, "link")); err != nil {
+					t.Fatal(err)
+				}
+			}, want: "/link/proc is a symlink or goes through one: must be mounted on ordinary directory"},
+		{name: "proc on a file", mount: specs.Mount{Destination: "/pfile", Type: "proc", Source: "proc"},
+			setup: func(t *testing.T, rootfs string) {
+				writeFile(t, filepath.Join(rootfs, "pfile"), "x")
+			}, want: "/pfile is not a directory: must be mounted on ordinary directory"},
 		{name: "unsupported option", mount: specs.Mount{Destination: "/mnt/x", Type: "tmpfs", Source: "tmpfs", Options: []string{"tmpcopyup"}},
 			want: "not supported"},
 		{name: "root destination", mount: specs.Mount{Destination: "/", Type: "tmpfs", Source: "tmpfs"},

@@ -88,13 +88,18 @@ func setupAndExec(run *rootfsRun) error {
 	if err != nil {
 		return err
 	}
-	if err := prepareRootfs(run.Spec, run.Rootfs); err != nil {
+	devRO, err := prepareRootfs(run.Spec, run.Rootfs, nil)
+	if err != nil {
 		return err
 	}
+	defer devRO.Close()
 	if err := enterRootfs(run.Rootfs, run.NoPivot); err != nil {
 		return err
 	}
 	if err := finishRootfs(run.Spec); err != nil {
+		return err
+	}
+	if err := devRO.finishReadonly(); err != nil {
 		return err
 	}
 	if err := run.Guards.after(held); err != nil {
