@@ -187,7 +187,6 @@ func (c *creation) run(ctx context.Context) error {
 		Rootfs: c.rec.Rootfs, NoPivot: c.opts.NoPivot, PreserveFDs: c.opts.PreserveFDs,
 		FifoFD: sp.fd(0), FifoWriteFD: sp.fd(1), DoneFD: sp.fd(2),
 		NewCgroupNS: newNamespace(spec, specs.CgroupNamespace),
-		NewTimeNS:   newNamespace(spec, specs.TimeNamespace),
 		State:       c.rec.ociState(specs.StateCreating),
 	}
 	if consoleFile != nil {

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -20,8 +22,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// cloneFlags maps the namespaces that can be created at clone time. Cgroup
-// and time namespaces are unshared by init itself.
+// cloneFlags maps the namespaces that can be created at clone time. A
+// cgroup namespace is unshared by init itself, a time namespace by nsenter
+// (see spawner.viaNsenter).
 var cloneFlags = map[specs.LinuxNamespaceType]uintptr{
 	specs.PIDNamespace: unix.CLONE_NEWPID, specs.NetworkNamespace: unix.CLONE_NEWNET,
 	specs.MountNamespace: unix.CLONE_NEWNS, specs.IPCNamespace: unix.CLONE_NEWIPC,
@@ -48,10 +51,12 @@ type spawner struct {
 	// seal, when set, is the sealed binary to run init from, under way.
 	seal *pendingSeal
 
-	newFlags uintptr
+	newFlags uintptr // CLONE_NEW* flags, CLONE_NEWTIME included
 	joins    []nsenter.Join
 	uidMaps  []specs.LinuxIDMapping
 	gidMaps  []specs.LinuxIDMapping
+	// timeOffsets are those of a new time namespace, sorted by clock.
+	timeOffsets []nsenter.TimeOffset
 }
 
 // fd is the descriptor number init sees for extra[i].
@@ -65,11 +70,40 @@ func (s *spawner) namespaces(spec *specs.Spec) error {
 			continue
 		}
 		s.newFlags |= cloneFlags[ns.Type]
+		if ns.Type == specs.TimeNamespace {
+			s.newFlags |= unix.CLONE_NEWTIME
+		}
 	}
 	if s.newFlags&unix.CLONE_NEWUSER != 0 {
 		s.uidMaps, s.gidMaps = spec.Linux.UIDMappings, spec.Linux.GIDMappings
 	}
+	if s.newFlags&unix.CLONE_NEWTIME != 0 {
+		return s.setTimeOffsets(spec.Linux.TimeOffsets)
+	}
 	return nil
+}
+
+// setTimeOffsets checks and records the offsets of a new time namespace.
+func (s *spawner) setTimeOffsets(offsets map[string]specs.LinuxTimeOffset) error {
+	for _, clock := range slices.Sorted(maps.Keys(offsets)) {
+		if clock != "monotonic" && clock != "boottime" {
+			return fmt.Errorf("%w: linux.timeOffsets: unknown clock %q (want monotonic or boottime)", ErrBadConfig, clock)
+		}
+		off := offsets[clock]
+		if off.Nanosecs >= 1e9 {
+			return fmt.Errorf("%w: linux.timeOffsets.%s.nanosecs %d: a second or more", ErrBadConfig, clock, off.Nanosecs)
+		}
+		s.timeOffsets = append(s.timeOffsets, nsenter.TimeOffset{Clock: clock, Secs: off.Secs, Nanosecs: off.Nanosecs})
+	}
+	return nil
+}
+
+// viaNsenter tells whether init goes through the nsenter constructor rather
+// than clone flags: to join namespaces, or to make a time namespace, whose
+// offsets must be written before any process is in it and which execve
+// enters only since Linux 6.2 (so nsenter forks into it).
+func (s *spawner) viaNsenter() bool {
+	return len(s.joins) > 0 || s.newFlags&unix.CLONE_NEWTIME != 0
 }
 
 // initProc is a started init process and the runtime's end of its socket.
@@ -104,7 +138,7 @@ func (s *spawner) start() (*initProc, error) {
 		parent.Close()
 		return nil, err
 	}
-	if len(s.joins) > 0 {
+	if s.viaNsenter() {
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 			parent.Close()
 			return nil, fmt.Errorf("become subreaper: %w", err)
@@ -153,18 +187,20 @@ func (s *spawner) startInCgroup(cmd *exec.Cmd) (placed bool, err error) {
 	return placed, err
 }
 
-// settle puts init in its cgroup unless it started there and, for joins,
-// runs the nsenter exchange.
+// settle puts init in its cgroup unless it started there and, when init
+// goes through nsenter, runs the exchange: the namespaces to join, those to
+// unshare (all but cgroup, which init unshares once in its cgroup) and the
+// offsets of a new time namespace.
 func (s *spawner) settle(p *initProc, join bool) error {
 	if s.cg != nil && join {
 		if err := s.cg.Join(p.cmd.Process.Pid); err != nil {
 			return fmt.Errorf("join cgroup: %w", err)
 		}
 	}
-	if len(s.joins) == 0 {
+	if !s.viaNsenter() {
 		return nil
 	}
-	req := nsenter.Request{Joins: s.joins, Unshare: s.newFlags &^ (unix.CLONE_NEWCGROUP | unix.CLONE_NEWTIME)}
+	req := nsenter.Request{Joins: s.joins, Unshare: s.newFlags &^ unix.CLONE_NEWCGROUP, TimeOffsets: s.timeOffsets}
 	if _, err := req.WriteTo(p.sync); err != nil {
 		return err
 	}
@@ -200,7 +236,7 @@ func (s *spawner) command(child *os.File) (*exec.Cmd, error) {
 	// environment, never init's.
 	cmd.Env = []string{nsinit.EnvSyncFD + "=" + syncFD, "GOMAXPROCS=1"}
 	attr := &syscall.SysProcAttr{}
-	if len(s.joins) > 0 {
+	if s.viaNsenter() {
 		cmd.Env = append(cmd.Env, nsenter.Env+"="+syncFD)
 	} else {
 		attr.Cloneflags = s.newFlags

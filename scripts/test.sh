@@ -7,6 +7,13 @@
 #      tests use testutil or check the euid; they need root and sandbox
 #      themselves (testutil.Sandbox in TestMain)
 #   4. test/oci/conformance.sh, when present and executable
+#   5. callers: dockerd driving this tree's corral (test/callers/dockerd.sh)
+#   6. cgroup v2 (VM): scripts/vm-test.sh runs runtime/cgroups,
+#      runtime/nsenter, testutil and test/oci in a VM on Debian 12's kernel
+#      (6.1) with a pure cgroup v2 hierarchy, about 5 minutes under TCG; its
+#      tests count in the tally as packages vm:<path>. It skips, saying why,
+#      only where no VM can run (not root, not x86_64, too little memory, no
+#      way to install qemu); see docs/vm-tests.md
 #
 # Every stage runs even when an earlier one failed; the exit status is
 # non-zero when any failed. The last line counts the Go tests.
@@ -14,6 +21,7 @@
 # Environment:
 #   CORRAL_TEST_TIMEOUT=15m       go test -timeout, per package
 #   CORRAL_SKIP_CONFORMANCE=1     skip test/oci/conformance.sh (slow)
+#   CORRAL_SKIP_VM=1              skip the cgroup v2 VM stage
 #   CORRAL_TEST_LOG=FILE          keep go test -json output there
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -130,6 +138,17 @@ callers() {
 	: | bash test/callers/dockerd.sh "$CORRAL_RUNC"
 }
 
+# vm_tests runs the cgroup v2 tests in a VM, their go test events into $LOG.
+# CORRAL_VM_OPTIONAL=1: a machine that cannot run the VM skips it with the
+# reason, rather than failing.
+vm_tests() {
+	if [ "${CORRAL_SKIP_VM:-}" = 1 ]; then
+		log "CORRAL_SKIP_VM=1: scripts/vm-test.sh skipped"
+		return 0
+	fi
+	: | CORRAL_TEST_LOG=$LOG CORRAL_VM_OPTIONAL=1 bash scripts/vm-test.sh
+}
+
 # build_tree builds this checkout's corral for the script stages, so they
 # test the tree and not whatever is installed.
 build_tree() {
@@ -153,6 +172,7 @@ main() {
 	stage "oci conformance" conformance
 	stage "callers: dockerd" callers
 	rm -rf "$BUILD"
+	stage "cgroup v2 (VM)" vm_tests
 	if [ ${#failed[@]} -gt 0 ]; then
 		log "FAILED: $(IFS=,; echo "${failed[*]}")"
 	fi

@@ -14,14 +14,22 @@
 # not finish). The last line counts the tests: "vm-test: N passed, N failed,
 # N skipped".
 #
+# `vm-test.sh --prepare` only installs the Debian packages and fetches the
+# kernel into the cache (scripts/install.sh runs it), so that a later run
+# needs no download.
+#
 # Environment:
-#   CORRAL_VM_PACKAGES="./runtime/cgroups ./testutil ./test/oci"  packages to test
+#   CORRAL_VM_PACKAGES="./runtime/cgroups ./runtime/nsenter ./testutil ./test/oci"
+#                                 packages to test
 #   CORRAL_VM_RUN=REGEXP          -test.run for every package
 #   CORRAL_VM_ENV="K=V ..."       extra environment for the test binaries
 #                                 (e.g. OCI_RUNTIME=/usr/sbin/runc)
 #   CORRAL_VM_ACCEL=auto          kvm, tcg, or auto: KVM when it works, else TCG
-#   CORRAL_VM_OPTIONAL=1          exit 0 with a message when CORRAL_VM_ACCEL=kvm
-#                                 and KVM is missing
+#   CORRAL_VM_OPTIONAL=1          exit 0 with a message ("vm-test: skipped: ...")
+#                                 when this machine cannot run the VM: not root,
+#                                 not x86_64, too little free memory, no qemu and
+#                                 no apt-get to install it, or CORRAL_VM_ACCEL=kvm
+#                                 and KVM is missing (scripts/test.sh sets it)
 #   CORRAL_VM_TIMEOUT=600         seconds before the VM is killed
 #   CORRAL_VM_TEST_TIMEOUT=9m     -test.timeout per package (default: the VM's
 #                                 timeout less one minute)
@@ -38,7 +46,9 @@
 #                                 (corral and runc; the suite must be built:
 #                                 run the script once on the host first);
 #                                 CORRAL_VM_CONFORMANCE_ONLY=REGEXP picks programs
-#   CORRAL_VM_CACHE=/var/cache/corral-vm  the unpacked kernel
+#   CORRAL_VM_CACHE=/var/cache/corral-vm  the unpacked kernel, and the Go
+#                                 toolchain part of the initramfs (keyed by the
+#                                 go version and how it is built)
 #   CORRAL_VM_OUT=DIR             keep console.log and results.json there
 #   CORRAL_VM_VERBOSE=1           print the whole VM console, not only progress
 #   CORRAL_TEST_LOG=FILE          append the go test -json events there (as
@@ -51,7 +61,7 @@ set -euo pipefail
 # shellcheck source=scripts/vm/report.sh
 . "$REPO/scripts/vm/report.sh"
 
-VM_PACKAGES=${CORRAL_VM_PACKAGES-./runtime/cgroups ./testutil ./test/oci}
+VM_PACKAGES=${CORRAL_VM_PACKAGES-./runtime/cgroups ./runtime/nsenter ./testutil ./test/oci}
 VM_TIMEOUT=${CORRAL_VM_TIMEOUT:-600}
 VM_TEST_TIMEOUT=${CORRAL_VM_TEST_TIMEOUT:-$((VM_TIMEOUT - 60))s}
 VM_MEMORY=${CORRAL_VM_MEMORY:-2048}
@@ -90,10 +100,24 @@ choose_accel() {
 
 skip_or_die() {
 	if [ "${CORRAL_VM_OPTIONAL:-}" = 1 ]; then
-		log "$1; VM tests skipped (CORRAL_VM_OPTIONAL=1)"
+		printf 'vm-test: skipped: %s (the cgroup v2 tests did not run)\n' "$1"
 		exit 0
 	fi
 	die "$1"
+}
+
+# check_machine stops here when this machine cannot run the VM at all. TCG
+# needs no KVM, and a missing qemu is installed, not a reason to skip.
+check_machine() {
+	local avail need=$((VM_MEMORY + 512))
+	[ "$(id -u)" -eq 0 ] || skip_or_die "vm-test.sh must run as root"
+	[ "$(uname -m)" = x86_64 ] ||
+		skip_or_die "this is $(uname -m): the VM runs the host's test binaries on an x86_64 kernel"
+	avail=$(awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo)
+	[ "${avail:-0}" -ge "$need" ] ||
+		skip_or_die "${avail:-0} MiB of memory available, the VM needs $need (CORRAL_VM_MEMORY=$VM_MEMORY)"
+	command -v qemu-system-x86_64 >/dev/null || command -v apt-get >/dev/null ||
+		skip_or_die "no qemu-system-x86_64 and no apt-get to install it"
 }
 
 install_packages() {
@@ -192,13 +216,20 @@ show_console() {
 }
 
 main() {
-	[ "$(id -u)" -eq 0 ] || die "vm-test.sh must run as root"
+	VM_START=$SECONDS
+	check_machine
+	if [ "${1:-}" = --prepare ]; then
+		install_packages
+		ensure_kernel
+		log "VM tests ready: $KERNEL"
+		return
+	fi
+	[ $# -eq 0 ] || die "usage: vm-test.sh [--prepare]"
 	require_go
 	choose_accel
 	install_packages
 	ensure_kernel
-	VM_START=$SECONDS
-	local status=0
+	local status=0 build_start=$SECONDS
 	WORK=$(mktemp -d "${TMPDIR:-/tmp}/corral-vm.XXXXXX")
 	OUT=${CORRAL_VM_OUT:-$WORK/out}
 	mkdir -p "$OUT"
@@ -206,7 +237,7 @@ main() {
 	build_initramfs "$WORK/root" "$OUT/initramfs.cpio"
 	cp "$WORK/root/etc/vm-test/tests" "$OUT/tests"
 	rm -rf "$WORK/root"
-	log "initramfs: $(du -m "$OUT/initramfs.cpio" | cut -f1) MiB, built in $((SECONDS - VM_START))s"
+	log "initramfs: $(du -m "$OUT/initramfs.cpio" | cut -f1) MiB, built in $((SECONDS - build_start))s"
 	run_vm || status=$?
 	rm -f "$OUT/initramfs.cpio"
 	report "$status" || status=1

@@ -67,6 +67,32 @@ func readTrim(t *testing.T, dir, file string) string {
 	return strings.TrimSpace(string(data))
 }
 
+// onV2 tells whether m is on a pure cgroup v2 hierarchy.
+func onV2(m *Manager) bool {
+	_, ok := m.v2Dir()
+	return ok
+}
+
+// pick names the file that holds a setting on m's layout: v1 on cgroup v1,
+// v2 on cgroup v2.
+func pick(m *Manager, v1, v2 string) string {
+	if onV2(m) {
+		return v2
+	}
+	return v1
+}
+
+// ctlDir is where controller's files are on m's layout: its v1 hierarchy,
+// or the one v2 directory when cgroup.controllers lists it.
+func ctlDir(t *testing.T, m *Manager, controller string) string {
+	t.Helper()
+	dir, err := m.controllerDir("test", controller)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // TestMemoryLimitOOM: a process that allocates past the limit is killed,
 // and OOMEvents reports it; the channel closes once the cgroup is removed.
 func TestMemoryLimitOOM(t *testing.T) {
@@ -75,12 +101,19 @@ func TestMemoryLimitOOM(t *testing.T) {
 	if err := m.Set(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit, Swap: &limit}}); err != nil {
 		t.Fatal(err)
 	}
-	dir := m.Paths()["memory"]
-	if dir == "" {
-		t.Skip("no memory controller")
+	dir, err := m.controllerDir("test", "memory")
+	if err != nil {
+		t.Skip(err)
 	}
-	if got := readTrim(t, dir, "memory.limit_in_bytes"); got != "33554432" {
-		t.Errorf("memory.limit_in_bytes = %s", got)
+	limitFile := pick(m, memLimitFile, "memory.max")
+	if got := readTrim(t, dir, limitFile); got != "33554432" {
+		t.Errorf("%s = %s", limitFile, got)
+	}
+	// On v2 the spec's memory+swap equal to the limit means no swap at all.
+	if onV2(m) && exists(dir, "memory.swap.max") {
+		if got := readTrim(t, dir, "memory.swap.max"); got != "0" {
+			t.Errorf("memory.swap.max = %s, want 0", got)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -105,8 +138,9 @@ func TestMemoryLimitOOM(t *testing.T) {
 	if st.Memory.Usage.Limit != uint64(limit) || st.Memory.Usage.Max == 0 {
 		t.Errorf("memory stats after OOM: %+v", st.Memory.Usage)
 	}
-	if n := keyedValue(readTrim(t, dir, "memory.oom_control"), "oom_kill"); n == "0" || n == "" {
-		t.Errorf("oom_kill = %q after an OOM", n)
+	evFile := pick(m, "memory.oom_control", "memory.events")
+	if n := keyedValue(readTrim(t, dir, evFile), "oom_kill"); n == "0" || n == "" {
+		t.Errorf("oom_kill in %s = %q after an OOM", evFile, n)
 	}
 	if err := m.Destroy(); err != nil {
 		t.Fatal(err)
@@ -121,7 +155,8 @@ func TestMemoryLimitOOM(t *testing.T) {
 	}
 }
 
-// TestPidsLimit: forks beyond pids.max fail.
+// TestPidsLimit: forks beyond pids.max fail, and pids.events counts them
+// (both layouts have the two files).
 func TestPidsLimit(t *testing.T) {
 	m := createdManager(t)
 	if err := m.Set(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(4)}}); err != nil {
@@ -135,26 +170,36 @@ func TestPidsLimit(t *testing.T) {
 	if st.Pids.Limit != 4 {
 		t.Errorf("pids limit in stats: %d", st.Pids.Limit)
 	}
-	events := readTrim(t, m.Paths()["pids"], "pids.events")
+	dir := ctlDir(t, m, "pids")
+	if got := readTrim(t, dir, "pids.max"); got != "4" {
+		t.Errorf("pids.max = %q, want 4", got)
+	}
+	events := readTrim(t, dir, "pids.events")
 	if events == "max 0" || !strings.Contains(strings.ToLower(out), "fork") {
 		t.Errorf("8 forks under pids.max 4: pids.events %q, output %q", events, out)
 	}
 }
 
-// TestCPUQuota: the quota is written and throttles a busy loop.
+// TestCPUQuota: the quota is written and throttles a busy loop. On v2 the
+// shares become cpu.weight (runc's conversion: 512 → 59) and quota and period
+// one cpu.max line.
 func TestCPUQuota(t *testing.T) {
 	m := createdManager(t)
 	err := m.Set(&specs.LinuxResources{CPU: &specs.LinuxCPU{Shares: u64(512), Quota: i64(10000), Period: u64(50000), Cpus: "0"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := m.Paths()["cpu"]
-	for file, want := range map[string]string{"cpu.shares": "512", "cpu.cfs_quota_us": "10000", "cpu.cfs_period_us": "50000"} {
+	files := map[string]string{"cpu.shares": "512", "cpu.cfs_quota_us": "10000", "cpu.cfs_period_us": "50000"}
+	if onV2(m) {
+		files = map[string]string{"cpu.weight": "59", "cpu.max": "10000 50000"}
+	}
+	dir := ctlDir(t, m, "cpu")
+	for file, want := range files {
 		if got := readTrim(t, dir, file); got != want {
 			t.Errorf("%s = %q, want %q", file, got, want)
 		}
 	}
-	if got := readTrim(t, m.Paths()["cpuset"], "cpuset.cpus"); got != "0" {
+	if got := readTrim(t, ctlDir(t, m, "cpuset"), "cpuset.cpus"); got != "0" {
 		t.Errorf("cpuset.cpus = %q", got)
 	}
 	if _, err := inCgroup(t, m, `end=$(($(date +%s)+1)); while [ $(date +%s) -le $end ]; do :; done`); err != nil {
@@ -164,7 +209,8 @@ func TestCPUQuota(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.CPU.Throttling.ThrottledPeriods == 0 || st.CPU.Usage.Total == 0 || len(st.CPU.Usage.Percpu) == 0 {
+	// cgroup v2 has no per-CPU usage.
+	if st.CPU.Throttling.ThrottledPeriods == 0 || st.CPU.Usage.Total == 0 || (!onV2(m) && len(st.CPU.Usage.Percpu) == 0) {
 		t.Errorf("cpu stats after a busy loop under a 20%% quota: %+v", st.CPU)
 	}
 }
@@ -181,8 +227,9 @@ func TestKernelRefusalRollsBack(t *testing.T) {
 		CPU:    &specs.LinuxCPU{Cpus: "99"},
 	})
 	wantErr(t, err, `linux.resources.cpu.cpus 99: write cpuset.cpus: `)
-	if got := readTrim(t, m.Paths()["memory"], "memory.limit_in_bytes"); got != "67108864" {
-		t.Errorf("memory.limit_in_bytes = %s after a failed update, want the old 67108864", got)
+	file := pick(m, memLimitFile, "memory.max")
+	if got := readTrim(t, ctlDir(t, m, "memory"), file); got != "67108864" {
+		t.Errorf("%s = %s after a failed update, want the old 67108864", file, got)
 	}
 }
 
@@ -204,7 +251,8 @@ func TestStatsV1(t *testing.T) {
 // TestFreezerStopsCPU: a frozen busy loop uses no CPU until thawed.
 func TestFreezerStopsCPU(t *testing.T) {
 	m := createdManager(t)
-	if _, ok := m.Paths()["cpuacct"]; !ok {
+	// Usage comes from cpuacct on v1, from cpu.stat (always there) on v2.
+	if _, ok := m.Paths()["cpuacct"]; !ok && !onV2(m) {
 		t.Skip("no cpuacct controller")
 	}
 	cmd := exec.Command("sh", "-c", "while :; do :; done")
@@ -240,25 +288,34 @@ func TestFreezerStopsCPU(t *testing.T) {
 }
 
 // TestMemorySwapOrder raises and lowers memory and memory+swap together;
-// the kernel refuses memsw below the limit, so only the right order works.
+// on v1 the kernel refuses memsw below the limit, so only the right order
+// works; on v2 memory.swap.max holds the swap alone (the spec's total less
+// the limit).
 func TestMemorySwapOrder(t *testing.T) {
 	m := createdManager(t)
-	dir := m.Paths()["memory"]
-	if dir == "" || !exists(dir, memswFile) {
+	dir, err := m.controllerDir("test", "memory")
+	swapFile := pick(m, memswFile, "memory.swap.max")
+	if err != nil || !exists(dir, swapFile) {
 		t.Skip("no memory controller with swap accounting")
 	}
+	limitFile := pick(m, memLimitFile, "memory.max")
 	for _, step := range [][2]int64{{64 << 20, 64 << 20}, {128 << 20, 256 << 20}, {32 << 20, 48 << 20}, {-1, -1}} {
 		limit, swap := step[0], step[1]
 		if err := m.Set(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit, Swap: &swap}}); err != nil {
 			t.Fatalf("limit %d swap %d: %v", limit, swap, err)
 		}
 		want := [2]string{itoa(limit), itoa(swap)}
-		if limit == -1 {
+		switch {
+		case onV2(m) && limit == -1:
+			want = [2]string{"max", "max"}
+		case onV2(m):
+			want[1] = itoa(swap - limit)
+		case limit == -1:
 			want = [2]string{unlimitedV1, unlimitedV1}
 		}
-		got := [2]string{readTrim(t, dir, memLimitFile), readTrim(t, dir, memswFile)}
+		got := [2]string{readTrim(t, dir, limitFile), readTrim(t, dir, swapFile)}
 		if got != want {
-			t.Errorf("after limit %d swap %d: files %v, want %v", limit, swap, got, want)
+			t.Errorf("after limit %d swap %d: %s and %s = %v, want %v", limit, swap, limitFile, swapFile, got, want)
 		}
 	}
 }

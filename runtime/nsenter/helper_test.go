@@ -45,6 +45,8 @@ type report struct {
 	Leaked   []string // descriptors open on namespace files
 	Marker   bool     // markerEnv's file exists
 	Hostname string
+	// Monotonic and Boottime are the helper's clocks, in seconds.
+	Monotonic, Boottime float64
 }
 
 func TestMain(m *testing.M) {
@@ -100,7 +102,17 @@ func selfReport() report {
 		rep.Marker = err == nil
 	}
 	rep.Hostname, _ = os.Hostname()
+	rep.Monotonic, rep.Boottime = clockSecs(unix.CLOCK_MONOTONIC), clockSecs(unix.CLOCK_BOOTTIME)
 	return rep
+}
+
+// clockSecs reads a clock, in seconds.
+func clockSecs(clock int32) float64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(clock, &ts); err != nil {
+		die("read clock %d: %v", clock, err)
+	}
+	return float64(ts.Sec) + float64(ts.Nsec)/1e9
 }
 
 // nsInode is the inode of a namespace file, 0 when it cannot be read.

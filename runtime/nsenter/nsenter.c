@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -33,7 +34,9 @@
 
 #define UNSHARE_ALLOWED                                                        \
 	(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |           \
-	 CLONE_NEWUTS | CLONE_NEWPID)
+	 CLONE_NEWUTS | CLONE_NEWPID | CLONE_NEWTIME)
+#define MAX_OFFSETS 2     /* one per clock: monotonic, boottime */
+#define TIMENS_OFFSETS "/proc/self/timens_offsets"
 
 struct nstype {
 	const char *name;
@@ -49,10 +52,20 @@ static const struct nstype nstypes[] = {
 };
 #define NTYPES ((int)(sizeof(nstypes) / sizeof(nstypes[0])))
 
+/* One line of /proc/self/timens_offsets: "<clock> <secs> <nanosecs>". */
+struct time_offset {
+	const char *clock; /* "monotonic" or "boottime" */
+	long long secs;
+	unsigned long nsecs;
+};
+
 struct request {
 	const char *path[NTYPES]; /* indexed like nstypes; NULL: not joined */
 	int fd[NTYPES];
 	unsigned long unshare_flags;
+	struct time_offset offsets[MAX_OFFSETS];
+	int noffsets;
+	int offsets_fd; /* TIMENS_OFFSETS, opened before any namespace changes */
 };
 
 /* The request body lives here; static so that no large stack frame is used. */
@@ -176,6 +189,17 @@ static int parse_ulong(const char *s, unsigned long *out)
 	return 0;
 }
 
+/* parse_llong accepts an optional '-' and plain decimal digits. */
+static int parse_llong(const char *s, long long *out)
+{
+	int neg = *s == '-';
+	unsigned long v;
+	if (parse_ulong(s + neg, &v) < 0 || v > (unsigned long)LLONG_MAX)
+		return -1;
+	*out = neg ? -(long long)v : (long long)v;
+	return 0;
+}
+
 static int nstype_index(const char *name)
 {
 	for (int i = 0; i < NTYPES; i++)
@@ -210,6 +234,29 @@ static void parse_unshare(struct request *req, char *args)
 	req->unshare_flags |= flags;
 }
 
+/* parse_timens handles "timens <clock> <secs> <nanosecs>". */
+static void parse_timens(struct request *req, char *args)
+{
+	char *secs = strchr(args, ' ');
+	char *nsecs = secs ? strchr(secs + 1, ' ') : NULL;
+	if (nsecs == NULL)
+		fail(0, "parse request: timens needs a clock, seconds and nanoseconds");
+	*secs++ = '\0';
+	*nsecs++ = '\0';
+	if (strcmp(args, "monotonic") != 0 && strcmp(args, "boottime") != 0)
+		fail(0, "parse request: unknown clock \"%.32s\"", args);
+	for (int i = 0; i < req->noffsets; i++)
+		if (strcmp(req->offsets[i].clock, args) == 0)
+			fail(0, "parse request: two offsets for clock %s", args);
+	struct time_offset *o = &req->offsets[req->noffsets];
+	if (parse_llong(secs, &o->secs) < 0 ||
+	    parse_ulong(nsecs, &o->nsecs) < 0 || o->nsecs >= 1000000000UL)
+		fail(0, "parse request: bad offset \"%.32s %.32s\" for clock %s",
+		     secs, nsecs, args);
+	o->clock = args;
+	req->noffsets++;
+}
+
 /* parse_body splits the body into lines and fills req. */
 static void parse_body(struct request *req, size_t len)
 {
@@ -227,10 +274,15 @@ static void parse_body(struct request *req, size_t len)
 			parse_join(req, line + 5);
 		else if (strncmp(line, "unshare ", 8) == 0)
 			parse_unshare(req, line + 8);
+		else if (strncmp(line, "timens ", 7) == 0)
+			parse_timens(req, line + 7);
 		else
 			fail(0, "parse request: unknown line \"%.32s\"", line);
 		line = nl + 1;
 	}
+	/* A namespace some process has entered keeps its offsets. */
+	if (req->noffsets > 0 && (req->unshare_flags & CLONE_NEWTIME) == 0)
+		fail(0, "parse request: time offsets without a new time namespace");
 }
 
 /* read_request reads "CORRAL-NSENTER <len>\n" and exactly len more bytes. */
@@ -251,9 +303,19 @@ static void read_request(struct request *req)
 	parse_body(req, len);
 }
 
-/* open_all opens every namespace file before any setns changes our view. */
+/*
+ * open_all opens every namespace file, and the file of the time offsets,
+ * before any setns changes our view (a joined mount namespace may have no
+ * /proc of our pid namespace). The kernel checks CAP_SYS_TIME against the
+ * credentials that opened the offsets file.
+ */
 static void open_all(struct request *req)
 {
+	if (req->noffsets > 0) {
+		req->offsets_fd = open(TIMENS_OFFSETS, O_WRONLY | O_CLOEXEC);
+		if (req->offsets_fd < 0)
+			fail(1, "open " TIMENS_OFFSETS);
+	}
 	for (int i = 0; i < NTYPES; i++) {
 		if (req->path[i] == NULL)
 			continue;
@@ -300,8 +362,36 @@ static void await_ack(void)
 		fail(0, "id maps not written: runtime sent \"%.32s\"", line);
 }
 
-static void unshare_all(unsigned long flags)
+/*
+ * write_offsets gives the time namespace just unshared (our
+ * time_for_children, which no process has entered yet) its offsets, all in
+ * one write as the kernel wants them.
+ */
+static void write_offsets(struct request *req)
 {
+	char text[MAX_OFFSETS * 64];
+	size_t len = 0;
+	if (req->noffsets == 0)
+		return;
+	for (int i = 0; i < req->noffsets; i++) {
+		const struct time_offset *o = &req->offsets[i];
+		len += (size_t)snprintf(text + len, sizeof(text) - len,
+					"%s %lld %lu\n", o->clock, o->secs,
+					o->nsecs);
+	}
+	ssize_t n = write(req->offsets_fd, text, len);
+	if (n < 0)
+		fail(1, "write time namespace offsets");
+	if ((size_t)n != len)
+		fail(0, "write time namespace offsets: short write");
+	if (close(req->offsets_fd) < 0)
+		fail(1, "close " TIMENS_OFFSETS);
+	req->offsets_fd = -1;
+}
+
+static void unshare_all(struct request *req)
+{
+	unsigned long flags = req->unshare_flags;
 	if (flags & CLONE_NEWUSER) {
 		if (unshare(CLONE_NEWUSER) < 0)
 			fail(1, "unshare user namespace");
@@ -313,24 +403,28 @@ static void unshare_all(unsigned long flags)
 	}
 	if (flags != 0 && unshare((int)flags) < 0)
 		fail(1, "unshare namespaces %#lx", flags);
+	if (flags & CLONE_NEWTIME)
+		write_offsets(req);
 }
 
 /*
  * report sends the pid of the process that goes on into Go. When the pid
- * namespace changed, only a child is in it: fork, let the parent report the
+ * namespace changed or a time namespace was unshared, only a child is in it
+ * (execve moves a process into its time_for_children only since Linux 6.2,
+ * and never into its pid_for_children): fork, let the parent report the
  * child's pid as fork returned it (in the parent's, i.e. the runtime's, pid
  * namespace) and exit, and let the child go on.
  */
-static void report(int pid_changed)
+static void report(int must_fork)
 {
-	if (!pid_changed) {
+	if (!must_fork) {
 		if (reply("pid %d", (int)getpid()) < 0)
 			_exit(1);
 		return;
 	}
 	pid_t child = fork();
 	if (child < 0)
-		fail(1, "fork into new pid namespace");
+		fail(1, "fork into the new namespaces");
 	if (child == 0)
 		return;
 	if (reply("pid %d", (int)child) < 0) {
@@ -370,10 +464,11 @@ __attribute__((constructor)) static void corral_nsenter(void)
 	memset(&req, 0, sizeof(req));
 	for (int i = 0; i < NTYPES; i++)
 		req.fd[i] = -1;
+	req.offsets_fd = -1;
 	read_request(&req);
 	open_all(&req);
 	join_all(&req);
-	unshare_all(req.unshare_flags);
+	unshare_all(&req);
 	report(req.path[nstype_index("pid")] != NULL ||
-	       (req.unshare_flags & CLONE_NEWPID) != 0);
+	       (req.unshare_flags & (CLONE_NEWPID | CLONE_NEWTIME)) != 0);
 }

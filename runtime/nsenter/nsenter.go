@@ -30,10 +30,13 @@ var joinTypes = map[string]bool{
 	"ipc": true, "uts": true, "cgroup": true, "time": true,
 }
 
-// unshareAllowed are the flags Request.Unshare may hold. Cgroup and time
-// namespaces are unshared later by init.
+// unshareAllowed are the flags Request.Unshare may hold. A cgroup
+// namespace is unshared later by init, once it is in its cgroup.
 const unshareAllowed = unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWNET |
-	unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWPID
+	unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWPID | unix.CLONE_NEWTIME
+
+// timeClocks are the clocks a time namespace can shift.
+var timeClocks = map[string]bool{"monotonic": true, "boottime": true}
 
 // Join names an existing namespace to enter.
 type Join struct {
@@ -44,14 +47,27 @@ type Join struct {
 	Path string
 }
 
+// TimeOffset shifts one clock of a new time namespace (time_namespaces(7)).
+type TimeOffset struct {
+	// Clock is "monotonic" or "boottime".
+	Clock    string
+	Secs     int64
+	Nanosecs uint32 // below 1e9
+}
+
 // Request is what the constructor does: join the namespaces of Joins (user
 // first, then ipc, uts, net, pid, cgroup, time, and mnt last, whatever their
-// order in the slice), then unshare the namespaces of Unshare.
+// order in the slice), then unshare the namespaces of Unshare (user first,
+// on its own, so that it owns the others) and give a new time namespace its
+// offsets.
 type Request struct {
 	Joins []Join
 	// Unshare holds CLONE_NEW* flags: any of NEWUSER, NEWNS, NEWNET,
-	// NEWIPC, NEWUTS and NEWPID.
+	// NEWIPC, NEWUTS, NEWPID and NEWTIME.
 	Unshare uintptr
+	// TimeOffsets are written to the new time namespace before any process
+	// enters it; they need CLONE_NEWTIME in Unshare.
+	TimeOffsets []TimeOffset
 }
 
 // WriteTo sends the request, in one write, after checking it.
@@ -72,22 +88,12 @@ func (r Request) WriteTo(w io.Writer) (int64, error) {
 }
 
 // body is the request body: "join <type> <path>\n" per join, then
-// "unshare <decimal flags>\n" when there are flags.
+// "unshare <decimal flags>\n" when there are flags, then "timens <clock>
+// <secs> <nanosecs>\n" per time offset.
 func (r Request) body() ([]byte, error) {
 	var b bytes.Buffer
-	seen := map[string]bool{}
-	for _, j := range r.Joins {
-		if !joinTypes[j.Type] {
-			return nil, fmt.Errorf("unknown namespace type %q", j.Type)
-		}
-		if seen[j.Type] {
-			return nil, fmt.Errorf("%s namespace joined twice", j.Type)
-		}
-		seen[j.Type] = true
-		if j.Path == "" || strings.ContainsAny(j.Path, "\n\x00") {
-			return nil, fmt.Errorf("bad path %q for the %s namespace", j.Path, j.Type)
-		}
-		fmt.Fprintf(&b, "join %s %s\n", j.Type, j.Path)
+	if err := r.writeJoins(&b); err != nil {
+		return nil, err
 	}
 	if extra := r.Unshare &^ unshareAllowed; extra != 0 {
 		return nil, fmt.Errorf("cannot unshare flags %#x", extra)
@@ -95,10 +101,55 @@ func (r Request) body() ([]byte, error) {
 	if r.Unshare != 0 {
 		fmt.Fprintf(&b, "unshare %d\n", r.Unshare)
 	}
+	if err := r.writeTimeOffsets(&b); err != nil {
+		return nil, err
+	}
 	if b.Len() > maxBody {
 		return nil, fmt.Errorf("request of %d bytes exceeds %d", b.Len(), maxBody)
 	}
 	return b.Bytes(), nil
+}
+
+func (r Request) writeJoins(b *bytes.Buffer) error {
+	seen := map[string]bool{}
+	for _, j := range r.Joins {
+		if !joinTypes[j.Type] {
+			return fmt.Errorf("unknown namespace type %q", j.Type)
+		}
+		if seen[j.Type] {
+			return fmt.Errorf("%s namespace joined twice", j.Type)
+		}
+		seen[j.Type] = true
+		if j.Path == "" || strings.ContainsAny(j.Path, "\n\x00") {
+			return fmt.Errorf("bad path %q for the %s namespace", j.Path, j.Type)
+		}
+		fmt.Fprintf(b, "join %s %s\n", j.Type, j.Path)
+	}
+	return nil
+}
+
+// writeTimeOffsets checks the offsets as the constructor will: only for a
+// time namespace this request unshares (the offsets of one a process
+// already entered are frozen), each clock once, nanoseconds below a second.
+func (r Request) writeTimeOffsets(b *bytes.Buffer) error {
+	if len(r.TimeOffsets) > 0 && r.Unshare&unix.CLONE_NEWTIME == 0 {
+		return errors.New("time offsets without a new time namespace (CLONE_NEWTIME in Unshare)")
+	}
+	seen := map[string]bool{}
+	for _, o := range r.TimeOffsets {
+		if !timeClocks[o.Clock] {
+			return fmt.Errorf("time offset for unknown clock %q (want monotonic or boottime)", o.Clock)
+		}
+		if seen[o.Clock] {
+			return fmt.Errorf("two time offsets for clock %s", o.Clock)
+		}
+		seen[o.Clock] = true
+		if o.Nanosecs >= 1e9 {
+			return fmt.Errorf("time offset for clock %s: %d nanoseconds is a second or more", o.Clock, o.Nanosecs)
+		}
+		fmt.Fprintf(b, "timens %s %d %d\n", o.Clock, o.Secs, o.Nanosecs)
+	}
+	return nil
 }
 
 // Await reads the constructor's replies from r until it reports the pid of

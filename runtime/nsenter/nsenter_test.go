@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -33,6 +34,21 @@ func TestWriteTo(t *testing.T) {
 	}
 }
 
+func TestWriteToTime(t *testing.T) {
+	req := Request{
+		Unshare:     unix.CLONE_NEWUSER | unix.CLONE_NEWTIME,
+		TimeOffsets: []TimeOffset{{Clock: "monotonic", Secs: -5, Nanosecs: 7}, {Clock: "boottime", Secs: 864000}},
+	}
+	var b bytes.Buffer
+	if _, err := req.WriteTo(&b); err != nil {
+		t.Fatal(err)
+	}
+	body := "unshare 268435584\ntimens monotonic -5 7\ntimens boottime 864000 0\n"
+	if want := magic + strconv.Itoa(len(body)) + "\n" + body; b.String() != want {
+		t.Errorf("wrote %q, want %q", b.String(), want)
+	}
+}
+
 func TestWriteToEmpty(t *testing.T) {
 	var b bytes.Buffer
 	if _, err := (Request{}).WriteTo(&b); err != nil || b.String() != "CORRAL-NSENTER 0\n" {
@@ -52,7 +68,14 @@ func TestWriteToRejects(t *testing.T) {
 		{"newline", Request{Joins: []Join{{Type: "net", Path: "/a\nunshare 1"}}}, "bad path"},
 		{"nul", Request{Joins: []Join{{Type: "net", Path: "/a\x00"}}}, "bad path"},
 		{"cgroup unshare", Request{Unshare: unix.CLONE_NEWCGROUP}, "cannot unshare flags 0x2000000"},
-		{"time unshare", Request{Unshare: unix.CLONE_NEWTIME | unix.CLONE_NEWNET}, "cannot unshare flags 0x80"},
+		{"offsets without a new time namespace", Request{Unshare: unix.CLONE_NEWNET,
+			TimeOffsets: []TimeOffset{{Clock: "monotonic", Secs: 1}}}, "time offsets without a new time namespace"},
+		{"unknown clock", Request{Unshare: unix.CLONE_NEWTIME,
+			TimeOffsets: []TimeOffset{{Clock: "realtime", Secs: 1}}}, `unknown clock "realtime"`},
+		{"clock twice", Request{Unshare: unix.CLONE_NEWTIME,
+			TimeOffsets: []TimeOffset{{Clock: "boottime"}, {Clock: "boottime"}}}, "two time offsets for clock boottime"},
+		{"a second of nanoseconds", Request{Unshare: unix.CLONE_NEWTIME,
+			TimeOffsets: []TimeOffset{{Clock: "monotonic", Nanosecs: 1e9}}}, "a second or more"},
 		{"too large", Request{Joins: []Join{{Type: "net", Path: strings.Repeat("a", maxBody)}}}, "exceeds"},
 	}
 	for _, tt := range tests {

@@ -274,41 +274,16 @@ func warnSharedMounts(spec *specs.Spec, sync *syncConn) error {
 	return sync.send(Msg{Type: MsgWarning, Error: msg})
 }
 
-// enterOwnNamespaces unshares the namespaces that cannot be entered at
-// clone time: cgroup (after the runtime placed us in our cgroup, so that it
-// becomes the namespace's root) and time (which applies at execve).
+// enterOwnNamespaces unshares the namespace that cannot be entered at clone
+// time: cgroup, after the runtime placed us in our cgroup, so that it becomes
+// the namespace's root. A new time namespace is not made here: its offsets
+// must be written before a process enters it, and before Linux 6.2 execve
+// does not enter it, so runtime/nsenter unshares it and forks init into it.
 func enterOwnNamespaces(cfg *Config) error {
 	if cfg.NewCgroupNS {
 		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 			return fmt.Errorf("unshare cgroup namespace: %w", err)
 		}
-	}
-	if cfg.NewTimeNS {
-		if err := unix.Unshare(unix.CLONE_NEWTIME); err != nil {
-			return fmt.Errorf("unshare time namespace: %w", err)
-		}
-		if err := writeTimeOffsets(cfg.Spec.Linux.TimeOffsets); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func writeTimeOffsets(offsets map[string]specs.LinuxTimeOffset) error {
-	var text string
-	for clock, off := range offsets {
-		switch clock {
-		case "monotonic", "boottime":
-		default:
-			return fmt.Errorf("linux.timeOffsets: unknown clock %q (want monotonic or boottime)", clock)
-		}
-		text += fmt.Sprintf("%s %d %d\n", clock, off.Secs, off.Nanosecs)
-	}
-	if text == "" {
-		return nil
-	}
-	if err := os.WriteFile("/proc/self/timens_offsets", []byte(text), 0); err != nil {
-		return fmt.Errorf("write time namespace offsets: %w", err)
 	}
 	return nil
 }

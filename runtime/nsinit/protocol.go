@@ -58,8 +58,6 @@ type Config struct {
 	// NewCgroupNS asks init to unshare a cgroup namespace; the runtime has
 	// already placed init in the container's cgroup.
 	NewCgroupNS bool `json:"newCgroupNs,omitempty"`
-	// NewTimeNS asks init to unshare a time namespace with Spec.Linux.TimeOffsets.
-	NewTimeNS bool `json:"newTimeNs,omitempty"`
 	// State is the OCI state of the container (with the host pid of init),
 	// given on stdin to createContainer and startContainer hooks.
 	State *specs.State `json:"state,omitempty"`

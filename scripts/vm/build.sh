@@ -15,21 +15,53 @@ VM_MODULES=${CORRAL_VM_MODULES:-overlay veth bridge macvlan crc32c_generic nf_ta
 VM_GO=${CORRAL_VM_GO:-1}
 
 # build_initramfs lays the VM's root out in $1 and writes it to $2 as an
-# uncompressed newc cpio archive.
+# uncompressed newc cpio archive, after the cached archive of the Go
+# toolchain when the VM gets one (the kernel unpacks concatenated archives
+# one after the other).
 build_initramfs() {
-	local root=$1 out=$2
+	local root=$1 out=$2 toolchain=""
 	mkdir -p "$root"
 	vm_skeleton "$root"
 	vm_busybox "$root"
 	vm_go_binaries "$root"
-	[ "$VM_GO" != 1 ] || vm_go_toolchain "$root"
+	if [ "$VM_GO" = 1 ]; then
+		toolchain=$(cached_go_toolchain)
+		go env GOROOT >"$root/etc/vm-test/goroot"
+	fi
 	vm_test_binaries "$root"
 	[ "${CORRAL_VM_CONFORMANCE:-}" != 1 ] || vm_conformance "$root"
 	vm_host_binaries "$root"
 	vm_libraries "$root"
 	vm_modules "$root"
 	vm_config "$root"
-	(cd "$root" && find . -print0 | cpio --null -o -H newc -R 0:0 --quiet) >"$out"
+	{
+		[ -z "$toolchain" ] || cat "$toolchain"
+		(cd "$root" && find . -print0 | cpio --null -o -H newc -R 0:0 --quiet)
+	} >"$out"
+}
+
+# cached_go_toolchain prints the path of a cpio archive of vm_go_toolchain's
+# output, made once per Go installation and version of that function and
+# kept in $VM_CACHE (building it compiles part of the standard library: tens
+# of seconds; reading it back, well under one). Older archives are removed.
+cached_go_toolchain() {
+	local key file tmp
+	key=$({ go version; go env GOROOT; declare -f vm_go_toolchain; } | sha256sum | cut -c1-16)
+	file=$VM_CACHE/go-toolchain-$key.cpio
+	if [ ! -f "$file" ]; then
+		mkdir -p "$VM_CACHE"
+		rm -rf "$VM_CACHE"/.go-toolchain.* # left by an interrupted run
+		tmp=$(mktemp -d "$VM_CACHE/.go-toolchain.XXXXXX")
+		install -d -m 0755 "$tmp/root"
+		vm_go_toolchain "$tmp/root" >&2
+		(cd "$tmp/root" && find . -print0 | cpio --null -o -H newc -R 0:0 --quiet) >"$tmp/cpio"
+		mv "$tmp/cpio" "$file"
+		rm -rf "$tmp"
+		find "$VM_CACHE" -maxdepth 1 -name 'go-toolchain-*.cpio' ! -path "$file" -delete
+	else
+		log "Go toolchain for the VM from the cache: $file"
+	fi
+	printf '%s\n' "$file"
 }
 
 vm_skeleton() {
@@ -82,7 +114,7 @@ vm_go_toolchain() {
 	local root=$1 goroot tool tmp
 	goroot=$(go env GOROOT)
 	log "copying a lean Go toolchain from $goroot"
-	mkdir -p "$root$goroot/bin" "$root$goroot/pkg/tool/linux_amd64"
+	mkdir -p "$root$goroot/bin" "$root$goroot/pkg/tool/linux_amd64" "$root/root"
 	cp "$goroot/bin/go" "$root$goroot/bin/"
 	cp "$goroot/VERSION" "$goroot/go.env" "$root$goroot/"
 	cp -r "$goroot/pkg/include" "$root$goroot/pkg/"
@@ -92,7 +124,6 @@ vm_go_toolchain() {
 	done
 	(cd "$goroot" && find src -path src/cmd -prune -o -path '*/testdata' -prune -o \
 		-type f ! -name '*_test.go' -print0 | cpio --null -pdm --quiet "$root$goroot")
-	printf '%s\n' "$goroot" >"$root/etc/vm-test/goroot"
 	tmp=$(mktemp -d)
 	printf 'module warm\n\ngo 1.21\n' >"$tmp/go.mod"
 	cat >"$tmp/main.go" <<-'EOF'

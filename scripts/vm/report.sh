@@ -37,10 +37,22 @@ reduce inputs as $e ({pass: 0, fail: 0, skip: 0, done: {}, failed: {}, testfail:
 | .fail += ([$want[] | select(($s.done[.] | not) or ($s.failed[.] and ($s.testfail[.] | not)))] | length)
 | "\(.pass) passed, \(.fail) failed, \(.skip) skipped"'
 
+# VM_UNFINISHED makes up the result of each package of $want that has no
+# result line (the VM was killed, or the test binary timed out or panicked),
+# for scripts/test.sh's tally: a failed test "(did not finish)", so that it
+# counts one failure more, as VM_TALLY does, whether or not some of the
+# package's tests failed before, then the package's "fail".
+# shellcheck disable=SC2016 # jq program, not shell.
+VM_UNFINISHED='
+(reduce inputs as $e ({}; if $e.Test == null and ($e.Action == "pass" or $e.Action == "fail")
+  then .[$e.Package] = true else . end)) as $done
+| $want[] | select($done[.] | not)
+| {Action: "fail", Package: ., Test: "(did not finish)"}, {Action: "fail", Package: .}'
+
 # report prints the results of a VM run whose timeout status was $1, and
 # returns non-zero when anything failed or the VM did not finish.
 report() {
-	local status=$1 ok=0 events=$OUT/events.json tally
+	local status=$1 ok=0 events=$OUT/events.json tally want
 	jq -cR 'fromjson? // empty' "$OUT/results.json" >"$events"
 	jq -nrj "$VM_SHOW" <"$events"
 	if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
@@ -52,9 +64,12 @@ report() {
 		ok=1
 	fi
 	report_conformance || ok=1
-	[ -z "${CORRAL_TEST_LOG:-}" ] || cat "$events" >>"$CORRAL_TEST_LOG"
-	tally=$(jq -nr --argjson want "$(awk '{ print $2 }' "$OUT/tests" | jq -R . | jq -s .)" \
-		"$VM_TALLY" <"$events")
+	want=$(awk '{ print $2 }' "$OUT/tests" | jq -R . | jq -s .)
+	if [ -n "${CORRAL_TEST_LOG:-}" ]; then
+		cat "$events" >>"$CORRAL_TEST_LOG"
+		jq -nc --argjson want "$want" "$VM_UNFINISHED" <"$events" >>"$CORRAL_TEST_LOG"
+	fi
+	tally=$(jq -nr --argjson want "$want" "$VM_TALLY" <"$events")
 	case $tally in
 	*" 0 failed,"*) ;;
 	*) ok=1 ;;
