@@ -53,9 +53,7 @@ func dispatch(args []string) int {
 		usage()
 		return 0
 	}
-	fmt.Fprintf(os.Stderr, "corral: unknown command %q\n", args[0])
-	usage()
-	return 2
+	return engineMain(args)
 }
 
 // version is set at build time with -ldflags "-X main.version=...".

@@ -1,0 +1,208 @@
+// Package daemon is the engine's service layer: it sequences the domain
+// packages (image, registry, ...) into the verbs of the Docker Engine API
+// and answers in the API's types, so that the API server only has to move
+// them over HTTP. Images is the image and registry part: pull, push, list,
+// inspect, history, tag, remove, prune, load, save, import, login and disk
+// usage. Long operations answer the JSON message stream dockerd writes
+// (status, id, progressDetail, errorDetail, aux).
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/distribution/reference"
+	"github.com/moby/moby/api/types/image"
+	"github.com/moby/moby/api/types/storage"
+	"github.com/moby/moby/api/types/system"
+
+	"github.com/corral-dev/corral/api"
+	"github.com/corral-dev/corral/errdefs"
+	cimage "github.com/corral-dev/corral/image"
+)
+
+// ImagesOptions configure Images.
+type ImagesOptions struct {
+	// Root is the engine's state directory; "" means /var/lib/corral.
+	Root string
+	// Insecure lists registries reached over plain http or unverified
+	// TLS besides loopback ones (registry.Options.Insecure).
+	Insecure []string
+}
+
+// Images is the engine's image service over the image store.
+type Images struct {
+	store *cimage.Store
+	reg   *registries
+}
+
+// NewImages opens the image store under opts.Root.
+func NewImages(ctx context.Context, opts ImagesOptions) (*Images, error) {
+	reg := newRegistries(opts.Insecure)
+	store, err := cimage.Open(ctx, opts.Root, reg)
+	if err != nil {
+		return nil, fmt.Errorf("open image store: %w", err)
+	}
+	return &Images{store: store, reg: reg}, nil
+}
+
+// Close releases the store.
+func (i *Images) Close() error { return i.store.Close() }
+
+// noSuchImage is dockerd's answer for a name or ID that names no image:
+// "No such image: busybox:latest".
+func noSuchImage(ref string) error {
+	shown := ref
+	if named, err := reference.ParseNormalizedNamed(ref); err == nil && !looksLikeID(ref) {
+		shown = reference.FamiliarString(reference.TagNameOnly(named))
+	}
+	//lint:ignore ST1005 dockerd's wording, which clients match.
+	return errdefs.NotFound(fmt.Errorf("No such image: %s", shown))
+}
+
+// looksLikeID reports whether s is an image ID or a prefix of one.
+func looksLikeID(s string) bool {
+	hex := s
+	if len(s) > 7 && s[:7] == "sha256:" {
+		return true
+	}
+	for _, c := range hex {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return len(hex) == 64
+}
+
+// get finds the image ref names, with dockerd's message when there is none.
+func (i *Images) get(ctx context.Context, ref string) (cimage.Image, error) {
+	img, err := i.store.Get(ctx, ref)
+	if errdefs.IsNotFound(err) {
+		return img, noSuchImage(ref)
+	}
+	return img, err
+}
+
+// ImageInspect is GET /images/{name}/json.
+func (i *Images) ImageInspect(ctx context.Context, ref string) (image.InspectResponse, error) {
+	if _, err := i.get(ctx, ref); err != nil {
+		return image.InspectResponse{}, err
+	}
+	r, err := i.store.Inspect(ctx, ref)
+	if err != nil {
+		return image.InspectResponse{}, err
+	}
+	out := image.InspectResponse{
+		ID: r.ID, RepoTags: r.RepoTags, RepoDigests: r.RepoDigests, Comment: r.Comment, Created: r.Created,
+		Author: r.Author, Config: dockerConfig(r.Config), Architecture: r.Architecture, Variant: r.Variant,
+		Os: r.Os, OsVersion: r.OsVersion, Size: r.Size,
+		GraphDriver: &storage.DriverData{Name: r.GraphDriver.Name, Data: r.GraphDriver.Data},
+		RootFS:      image.RootFS{Type: r.RootFS.Type, Layers: r.RootFS.Layers},
+		Metadata:    image.Metadata{LastTagTime: r.Metadata.LastTagTime},
+		Descriptor:  r.Descriptor,
+	}
+	if out.GraphDriver.Data == nil {
+		out.GraphDriver.Data = map[string]string{}
+	}
+	return out, nil
+}
+
+// ImageHistory is GET /images/{name}/history.
+func (i *Images) ImageHistory(ctx context.Context, ref string) ([]image.HistoryResponseItem, error) {
+	if _, err := i.get(ctx, ref); err != nil {
+		return nil, err
+	}
+	items, err := i.store.History(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]image.HistoryResponseItem, len(items))
+	for n, h := range items {
+		out[n] = image.HistoryResponseItem{ID: h.ID, Created: h.Created, CreatedBy: h.CreatedBy,
+			Tags: h.Tags, Size: h.Size, Comment: h.Comment}
+	}
+	return out, nil
+}
+
+// ImageTag is POST /images/{name}/tag.
+func (i *Images) ImageTag(ctx context.Context, source, target string) error {
+	if _, err := reference.ParseNormalizedNamed(target); err != nil {
+		return errdefs.InvalidArgument(err)
+	}
+	if _, err := i.get(ctx, source); err != nil {
+		return err
+	}
+	return i.store.Tag(ctx, source, target)
+}
+
+// ImageRemove is DELETE /images/{name}. Images have no parents to prune
+// here, so PruneChildren changes nothing.
+func (i *Images) ImageRemove(ctx context.Context, ref string, opts api.ImageRemoveOptions) ([]image.DeleteResponse, error) {
+	if _, err := i.get(ctx, ref); err != nil {
+		return nil, err
+	}
+	items, err := i.store.Remove(ctx, ref, opts.Force)
+	out := make([]image.DeleteResponse, len(items))
+	for n, it := range items {
+		out[n] = image.DeleteResponse{Untagged: it.Untagged, Deleted: it.Deleted}
+	}
+	return out, err
+}
+
+// ImagesPrune is POST /images/prune: filters dangling, until, label and
+// label!.
+func (i *Images) ImagesPrune(ctx context.Context, filters api.Filters) (image.PruneReport, error) {
+	opts, err := pruneOptions(filters, time.Now())
+	if err != nil {
+		return image.PruneReport{}, err
+	}
+	rep, err := i.store.Prune(ctx, opts)
+	out := image.PruneReport{SpaceReclaimed: rep.SpaceReclaimed}
+	for _, it := range rep.ImagesDeleted {
+		out.ImagesDeleted = append(out.ImagesDeleted, image.DeleteResponse{Untagged: it.Untagged, Deleted: it.Deleted})
+	}
+	return out, err
+}
+
+// DiskUsage is GET /system/df for images: each layer and blob counted once.
+func (i *Images) DiskUsage(ctx context.Context) (system.DiskUsage, error) {
+	du, err := i.store.DiskUsage(ctx)
+	if err != nil {
+		return system.DiskUsage{}, err
+	}
+	items := make([]image.Summary, len(du.Images))
+	for n, s := range du.Images {
+		items[n] = summary(s)
+		items[n].Containers = 0
+	}
+	return system.DiskUsage{ImageUsage: &image.DiskUsage{
+		TotalCount: int64(len(items)), TotalSize: du.TotalSize, Reclaimable: du.TotalSize, Items: items,
+	}}, nil
+}
+
+// summary converts the store's summary to the API's.
+func summary(s cimage.Summary) image.Summary {
+	out := image.Summary{ID: s.ID, ParentID: s.ParentID, RepoTags: s.RepoTags, RepoDigests: s.RepoDigests,
+		Created: s.Created, Size: s.Size, SharedSize: s.SharedSize, Labels: s.Labels, Containers: s.Containers}
+	if out.RepoTags == nil {
+		out.RepoTags = []string{}
+	}
+	if out.RepoDigests == nil {
+		out.RepoDigests = []string{}
+	}
+	if out.Labels == nil {
+		out.Labels = map[string]string{}
+	}
+	if s.Target.Digest != "" {
+		d := s.Target
+		out.Descriptor = &d
+	}
+	return out
+}
+
+// errNotSupported marks what corral does not do yet.
+func errNotSupported(what string) error {
+	return errdefs.Wrap(errdefs.ErrNotImplemented, errors.New(what+" is not supported"))
+}
