@@ -15,12 +15,19 @@ set -euo pipefail
 # started as a service (see install_packages). gawk, debootstrap,
 # libseccomp-dev, pkg-config, xz-utils: runc's own bats tests
 # (test/callers/runc-bats.sh: its helpers, its seccomp agent, a Debian image).
+# qemu-system-x86, cpio: the cgroup v2 tests in a VM (scripts/vm-test.sh,
+# a stage of scripts/test.sh), whose kernel prepare_vm fetches.
+# skopeo, podman, umoci, docker-registry: the image interop tests
+# (test/e2e/interop*_test.go) and bench/pull.sh; docker-registry is started
+# by them on 127.0.0.1, never as a service (see install_packages).
 PACKAGES=(
 	build-essential gcc libc6-dev
 	runc crun busybox-static iproute2
 	git ca-certificates curl bats jq shellcheck file time
 	docker.io
 	gawk debootstrap libseccomp-dev pkg-config xz-utils
+	qemu-system-x86 cpio
+	skopeo podman umoci docker-registry
 )
 PREFIX=${CORRAL_PREFIX:-/usr/local}
 BUNDLE=${CORRAL_BUNDLE:-/var/lib/corral/bundles/busybox}
@@ -53,6 +60,18 @@ install_packages() {
 	[ -z "$made" ] || rm -f "$policy"
 }
 
+# prepare_vm fetches Debian's kernel for the cgroup v2 test VM into
+# /var/cache/corral-vm (apt-get download from the configured mirror, unpacked
+# there, never installed: the host's boot is untouched). A machine that
+# cannot run the VM is told why and goes on; CORRAL_SKIP_VM=1 skips it.
+prepare_vm() {
+	if [ "${CORRAL_SKIP_VM:-}" = 1 ]; then
+		log "CORRAL_SKIP_VM=1: kernel for the VM tests not fetched"
+		return
+	fi
+	CORRAL_VM_OPTIONAL=1 bash "$REPO/scripts/vm-test.sh" --prepare
+}
+
 build_corral() {
 	log "building $PREFIX/bin/corral with $(go version)"
 	command -v gcc >/dev/null || die "gcc not found: cgo needs build-essential"
@@ -70,6 +89,28 @@ make_bundle() {
 		sh -c 'echo hello from corral; uname -a'
 }
 
+# import_busybox leaves a runnable busybox:latest image in the store (the
+# default data root, /var/lib/corral), imported from Debian's busybox-static:
+# no network needed. An image already there under that name is kept.
+import_busybox() {
+	local corral=$PREFIX/bin/corral dir
+	if "$corral" image inspect busybox:latest >/dev/null 2>&1; then
+		log "busybox:latest already in the image store"
+		return
+	fi
+	log "importing busybox:latest from Debian's busybox-static"
+	dir=$(mktemp -d)
+	bash "$REPO/scripts/busybox-rootfs.sh" "$dir/rootfs"
+	tar -C "$dir/rootfs" --numeric-owner -cf "$dir/busybox.tar" .
+	if ! "$corral" import -c 'CMD ["sh"]' \
+		-c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+		"$dir/busybox.tar" busybox:latest >/dev/null; then
+		rm -rf "$dir"
+		die "corral import of busybox:latest failed"
+	fi
+	rm -rf "$dir"
+}
+
 first_container() {
 	local id
 	id=first-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
@@ -85,8 +126,10 @@ main() {
 	[ "$(id -u)" -eq 0 ] || die "install.sh must run as root"
 	[ -r /etc/debian_version ] || log "warning: not a Debian machine; apt steps may fail"
 	install_packages
+	prepare_vm
 	require_go
 	build_corral
+	import_busybox
 	make_bundle
 	first_container
 	log "done: $PREFIX/bin/corral, $PREFIX/bin/corral-runc -> corral, bundle $BUNDLE"

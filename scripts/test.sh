@@ -7,7 +7,10 @@
 #      tests use testutil or check the euid; they need root and sandbox
 #      themselves (testutil.Sandbox in TestMain)
 #   4. test/oci/conformance.sh, when present and executable
-#   5. callers: dockerd driving this tree's corral (test/callers/dockerd.sh)
+#   5. callers: dockerd driving this tree's corral (test/callers/dockerd.sh),
+#      and runc v1.1.5's own bats tests on runc and corral in one sitting
+#      (test/callers/runc-bats.sh, about 6 minutes; fails only when corral
+#      fails a test runc passes)
 #   6. cgroup v2 (VM): scripts/vm-test.sh runs runtime/cgroups,
 #      runtime/nsenter, testutil and test/oci in a VM on Debian 12's kernel
 #      (6.1) with a pure cgroup v2 hierarchy, about 5 minutes under TCG; its
@@ -138,6 +141,16 @@ callers() {
 	: | bash test/callers/dockerd.sh "$CORRAL_RUNC"
 }
 
+# runc_bats runs runc's own integration tests on runc and on this tree's
+# corral in one sitting; it fails only when corral fails a test runc passes.
+runc_bats() {
+	if [ "${CORRAL_SKIP_CALLERS:-}" = 1 ]; then
+		log "CORRAL_SKIP_CALLERS=1: test/callers/runc-bats.sh skipped"
+		return 0
+	fi
+	: | bash test/callers/runc-bats.sh "$BUILD/corral"
+}
+
 # vm_tests runs the cgroup v2 tests in a VM, their go test events into $LOG.
 # CORRAL_VM_OPTIONAL=1: a machine that cannot run the VM skips it with the
 # reason, rather than failing.
@@ -171,6 +184,7 @@ main() {
 	build_tree
 	stage "oci conformance" conformance
 	stage "callers: dockerd" callers
+	stage "callers: runc's bats tests" runc_bats
 	rm -rf "$BUILD"
 	stage "cgroup v2 (VM)" vm_tests
 	if [ ${#failed[@]} -gt 0 ]; then
