@@ -14,8 +14,9 @@ import (
 
 // engineMain runs the engine's command line (pull, images, ...) against
 // the image service in process, on the state directory given by
-// --data-root, $CORRAL_ROOT or /var/lib/corral, with the user's registry
-// credentials file. The engine issue replaces Connect with a client of the
+// --data-root, $CORRAL_ROOT, data-root of /etc/corral/daemon.json or
+// /var/lib/corral, with the insecure registries of that file and
+// $CORRAL_INSECURE_REGISTRIES, and the user's registry credentials file. The engine issue replaces Connect with a client of the
 // daemon's socket.
 func engineMain(args []string) int {
 	ctx, stop := signalContext()
@@ -23,14 +24,19 @@ func engineMain(args []string) int {
 	return cli.Main(args, cli.Options{
 		Context: ctx,
 		Connect: func(ctx context.Context, g cli.Globals) (cli.ImageAPI, error) {
+			cfg, err := daemon.LoadConfig(daemon.DefaultConfigPath)
+			if err != nil {
+				return nil, err
+			}
+			cfg = cfg.WithEnv(os.Getenv)
 			root := g.DataRoot
 			if root == "" {
-				root = os.Getenv("CORRAL_ROOT")
+				root = cfg.DataRoot
 			}
 			if root == "" {
 				root = image.DefaultRoot
 			}
-			imgs, err := daemon.NewImages(ctx, daemon.ImagesOptions{Root: root})
+			imgs, err := daemon.NewImages(ctx, daemon.ImagesOptions{Root: root, Insecure: cfg.InsecureRegistries})
 			if err != nil {
 				return nil, err
 			}

@@ -1,0 +1,59 @@
+package daemon
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+
+	"github.com/corral-dev/corral/errdefs"
+)
+
+// DefaultConfigPath is where the engine's configuration file lives.
+const DefaultConfigPath = "/etc/corral/daemon.json"
+
+// Config is the engine's configuration file, in dockerd's daemon.json
+// spelling for the keys the two share.
+type Config struct {
+	// DataRoot is the state directory (images, snapshots, containers).
+	DataRoot string `json:"data-root,omitempty"`
+	// InsecureRegistries are reached over plain http or unverified TLS
+	// ("host", "host:port" or a CIDR); loopback registries always are.
+	InsecureRegistries []string `json:"insecure-registries,omitempty"`
+}
+
+// LoadConfig reads the configuration file at path; a missing file is an
+// empty configuration. Unknown keys are refused, naming them, so that a
+// typo is not silently ignored.
+func LoadConfig(path string) (Config, error) {
+	var c Config
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return c, nil
+	}
+	if err != nil {
+		return c, fmt.Errorf("read configuration: %w", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return c, errdefs.InvalidArgument(fmt.Errorf("configuration %s: %w", path, err))
+	}
+	return c, nil
+}
+
+// WithEnv adds what the environment says to c: CORRAL_ROOT replaces
+// DataRoot, CORRAL_INSECURE_REGISTRIES (comma-separated) adds registries.
+func (c Config) WithEnv(getenv func(string) string) Config {
+	if v := getenv("CORRAL_ROOT"); v != "" {
+		c.DataRoot = v
+	}
+	for _, r := range strings.Split(getenv("CORRAL_INSECURE_REGISTRIES"), ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			c.InsecureRegistries = append(c.InsecureRegistries, r)
+		}
+	}
+	return c
+}
