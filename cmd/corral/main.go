@@ -12,6 +12,7 @@ import (
 	goruntime "runtime"
 	"strings"
 
+	"github.com/corral-dev/corral/monitor"
 	_ "github.com/corral-dev/corral/runtime/nsenter" // C constructor that joins namespaces
 	"github.com/corral-dev/corral/runtime/nsinit"
 	"github.com/corral-dev/corral/runtime/runcli"
@@ -46,6 +47,8 @@ func dispatch(args []string) int {
 	switch args[0] {
 	case "runtime":
 		return runcli.Main(args[1:])
+	case "monitor": // hidden: the daemon starts it (monitor.Start)
+		return monitor.Main(args[1:])
 	case "version", "--version":
 		fmt.Println("corral version", version)
 		return 0

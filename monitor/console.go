@@ -1,0 +1,70 @@
+package monitor
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// consoleSocket is the socket a process's init connects to (the runtime's
+// console socket) to send the pty master. It lives in the monitor's
+// directory, which is the monitor's working directory, under a short
+// relative name, so the path length limit of unix sockets never bites.
+type consoleSocket struct {
+	ln   *net.UnixListener
+	name string
+}
+
+func listenConsole(name string) (*consoleSocket, error) {
+	os.Remove(name)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: name, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("listen on console socket: %w", err)
+	}
+	ln.SetUnlinkOnClose(true)
+	return &consoleSocket{ln: ln, name: name}, nil
+}
+
+// receive takes the pty master init sent. Init connects and sends during
+// the runtime's create or exec, before it is ready, so the connection is
+// already queued when this runs.
+func (c *consoleSocket) receive(timeout time.Duration) (*os.File, error) {
+	c.ln.SetDeadline(time.Now().Add(timeout))
+	conn, err := c.ln.AcceptUnix()
+	if err != nil {
+		return nil, fmt.Errorf("receive pty master: %w", err)
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(timeout))
+	buf := make([]byte, 256)
+	oob := make([]byte, unix.CmsgSpace(4))
+	_, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+	if err != nil {
+		return nil, fmt.Errorf("receive pty master: %w", err)
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return nil, errors.New("receive pty master: no descriptor sent")
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		return nil, errors.New("receive pty master: bad descriptor message")
+	}
+	// Non-blocking, so that the Go runtime's poller waits on it rather
+	// than a thread.
+	unix.CloseOnExec(fds[0])
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		unix.Close(fds[0])
+		return nil, fmt.Errorf("receive pty master: %w", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "pty-master"), nil
+}
+
+func (c *consoleSocket) close() { c.ln.Close() }

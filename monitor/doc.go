@@ -1,0 +1,63 @@
+// Package monitor is the per-container monitor process and its client.
+//
+// The daemon starts one monitor per container with Start. The monitor runs
+// the corral binary as `corral monitor DIR`, detached from the daemon (new
+// session, stdio on /dev/null, re-parented away from it), so containers
+// outlive the daemon. It uses package runtime in process to create the
+// container from an OCI bundle, and is the parent (and child subreaper) of
+// the container's init and of exec processes. It owns their stdio (pipes,
+// or the pty master with a terminal), writes the output to a json-file log
+// with rotation, records the exit code, exit time and OOM kill in
+// exit.json, and exits once the container exited, the exit is recorded and
+// attached clients have their output.
+//
+// # Files
+//
+// A monitor's directory, StateDir/ID, is its working directory and holds
+// monitor.json (its Config), monitor.sock (the control socket, 0600),
+// monitor.pid ("PID STARTTIME"), exit.json (ExitStatus, written atomically
+// once the container exited) and, by default, the log container-json.log
+// with its rotated files container-json.log.1, .2, ...
+//
+// # Protocol
+//
+// Every request is one connection to monitor.sock. The client sends one
+// JSON line {"op": ...}; the monitor answers one JSON line {"error",
+// "class", "status", "pid", "exitCode", "data"} ("class" carries the errdefs
+// class). Operations:
+//
+//	status                    Status
+//	wait                      Status, once the container has exited
+//	start                     the created container runs its process
+//	attach stdin stdout stderr   then a stream (below)
+//	resize h w [exec]         pty window size of the container or an exec
+//	signal signal all [exec]  kill(2) the init, every process, or an exec
+//	exec exec process stdin detach   pid; then a stream unless detached
+//	exec-wait exec            exitCode, once the exec has exited
+//	stats                     data: one runtime stats event
+//	pause, resume             freeze or thaw the container
+//	pids                      data: the container's host pids
+//	update resources          change its resource limits
+//
+// After attach and exec the connection carries the process's stdio. From
+// the monitor: output as raw bytes with a terminal, otherwise in Docker's
+// multiplexed framing (8-byte header [stream 1|2, 0, 0, 0, size uint32
+// big-endian], then the payload), so the daemon copies it to a hijacked
+// HTTP connection unchanged; the monitor closes the connection when the
+// output has ended. From the client: stdin in frames with stream 0; a frame
+// of size 0 ends the input (Docker's half-close: the process's stdin closes
+// with StdinOnce, output goes on); closing the connection without it is a
+// detach. Attach before start sees the output from its first byte.
+//
+// An attached client that does not keep up gets a bounded queue
+// (Config.AttachBuffer) and is disconnected past it; the log never waits
+// for a client. Exec output, which is not logged, is written to its one
+// client directly (the process waits for a slow client, as in Docker).
+//
+// # Failures
+//
+// When the daemon dies, monitors and containers go on; Connect reaches
+// them again. When a monitor dies, its container is not supervised: Connect
+// and Wait return ErrMonitorDead and Recover kills the container and
+// records exit code 255.
+package monitor

@@ -1,0 +1,196 @@
+package monitor
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+
+	"github.com/corral-dev/corral/errdefs"
+	"golang.org/x/sys/unix"
+)
+
+// monitorEnv is the whole environment of a monitor: the Go runtime kept
+// small (one P; a tighter GC), and a PATH for hooks that need one.
+var monitorEnv = []string{
+	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	"GOMAXPROCS=1",
+	"GOGC=50",
+	envReady + "=3",
+}
+
+// envReady names the descriptor on which the monitor reports to Start.
+const envReady = "_CORRAL_MONITOR_READY"
+
+// readyMsg is what the monitor reports to Start once the container is
+// created (or could not be).
+type readyMsg struct {
+	Pid   int    `json:"pid"`
+	Error string `json:"error,omitempty"`
+	Class string `json:"class,omitempty"`
+}
+
+// Start starts a monitor for cfg and returns its client once the container
+// is created; its process then waits for Client.Start, so that clients can
+// attach first and see the output from its first byte.
+//
+// The monitor runs detached from the caller: `Binary monitor --fork DIR`
+// starts `Binary monitor DIR` in a new session with /dev/null as stdio and
+// exits at once (Start reaps it), so the monitor is re-parented to the
+// nearest subreaper or to pid 1 and outlives the caller. It makes itself a
+// child subreaper, so the container's init and exec processes are its
+// children.
+func Start(ctx context.Context, cfg Config) (*Client, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{dir: cfg.Dir(), ID: cfg.ID}
+	if err := prepareDir(ctx, c, &cfg); err != nil {
+		return nil, err
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("start monitor: %w", err)
+	}
+	defer r.Close()
+	cmd := exec.Command(cfg.Binary, "monitor", "--fork", c.dir)
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.Env, cmd.Dir = monitorEnv, "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	out, err := cmd.CombinedOutput()
+	w.Close()
+	if err != nil {
+		return nil, fmt.Errorf("start monitor: %w: %s", err, out)
+	}
+	msg, err := awaitReady(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	c.pid = msg.Pid
+	return c, nil
+}
+
+// prepareDir makes the monitor's directory, refuses one whose monitor is
+// alive, clears what a previous run left and saves cfg.
+func prepareDir(ctx context.Context, c *Client, cfg *Config) error {
+	if err := os.MkdirAll(cfg.StateDir, 0o711); err != nil {
+		return fmt.Errorf("create monitor state dir: %w", err)
+	}
+	if err := os.Mkdir(c.dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("create monitor dir: %w", err)
+	}
+	if conn, err := c.dial(ctx); err == nil {
+		conn.Close()
+		return errdefs.Conflict(fmt.Errorf("container %s already has a monitor", cfg.ID))
+	}
+	for _, f := range []string{exitFile, socketFile, pidFile} {
+		if err := os.Remove(filepath.Join(c.dir, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("clear monitor dir: %w", err)
+		}
+	}
+	data, err := json.MarshalIndent(cfg, "", "\t")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(c.dir, configFile), data, 0o600)
+}
+
+// awaitReady reads the monitor's report. When ctx ends first, the
+// container (if it gets created) is killed in the background.
+func awaitReady(ctx context.Context, r *os.File) (*readyMsg, error) {
+	type result struct {
+		msg readyMsg
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		var res result
+		res.err = readLine(bufio.NewReader(r), &res.msg)
+		ch <- res
+	}()
+	select {
+	case res := <-ch:
+		if res.err != nil {
+			return nil, fmt.Errorf("start monitor: it exited before it was ready: %w", res.err)
+		}
+		if res.msg.Error != "" {
+			return nil, (&response{Error: res.msg.Error, Class: res.msg.Class}).err()
+		}
+		return &res.msg, nil
+	case <-ctx.Done():
+		go func() {
+			if res := <-ch; res.err == nil && res.msg.Error == "" {
+				unix.Kill(res.msg.Pid, unix.SIGKILL)
+			}
+		}()
+		return nil, ctx.Err()
+	}
+}
+
+// Main runs `corral monitor [--fork] DIR`, the hidden subcommand Start
+// uses; it returns the exit code.
+func Main(args []string) int {
+	fork := len(args) > 0 && args[0] == "--fork"
+	if fork {
+		args = args[1:]
+	}
+	if len(args) != 1 {
+		fmt.Fprintln(os.Stderr, "usage: corral monitor DIR (the daemon starts it)")
+		return 2
+	}
+	var ready *os.File
+	if os.Getenv(envReady) == "3" {
+		os.Unsetenv(envReady)
+		unix.CloseOnExec(3)
+		ready = os.NewFile(3, "ready")
+	}
+	if fork {
+		return forkMonitor(args[0], ready)
+	}
+	if err := runMonitor(args[0], ready); err != nil {
+		fmt.Fprintf(os.Stderr, "corral monitor: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// forkMonitor starts the monitor proper in a session of its own and
+// returns, leaving it an orphan.
+func forkMonitor(dir string, ready *os.File) int {
+	cmd := exec.Command("/proc/self/exe", "monitor", dir)
+	if ready != nil {
+		cmd.ExtraFiles = []*os.File{ready}
+		cmd.Env = append(os.Environ(), envReady+"=3")
+	}
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(os.Stderr, "corral monitor: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// runMonitor is the monitor process: it works in its directory.
+func runMonitor(dir string, ready *os.File) error {
+	if err := os.Chdir(dir); err != nil {
+		return report(ready, fmt.Errorf("monitor dir: %w", err))
+	}
+	cfg, err := LoadConfig(filepath.Dir(dir), filepath.Base(dir))
+	if err != nil {
+		return report(ready, err)
+	}
+	if cfg.Debug != "" {
+		if f, err := os.OpenFile(cfg.Debug, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600); err == nil {
+			slog.SetDefault(slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug})))
+		}
+	}
+	return serve(*cfg, ready)
+}
