@@ -82,6 +82,18 @@ build_corral() {
 	ln -sfn corral "$PREFIX/bin/corral-runc"
 }
 
+# build_init builds corral-init, the init of `run --init`: static, because
+# the container's rootfs may have no C library; the engine bind-mounts it
+# read-only at /sbin/corral-init.
+build_init() {
+	local dir=$PREFIX/libexec/corral
+	log "building $dir/corral-init (static)"
+	mkdir -p "$dir"
+	CGO_ENABLED=0 go build -buildvcs=false -trimpath -ldflags='-s -w' \
+		-o "$dir/corral-init.new" ./cmd/corral-init
+	mv -f "$dir/corral-init.new" "$dir/corral-init"
+}
+
 make_bundle() {
 	log "making busybox bundle $BUNDLE"
 	SPEC_RUNTIME="$PREFIX/bin/corral runtime" \
@@ -129,10 +141,11 @@ main() {
 	prepare_vm
 	require_go
 	build_corral
+	build_init
 	import_busybox
 	make_bundle
 	first_container
-	log "done: $PREFIX/bin/corral, $PREFIX/bin/corral-runc -> corral, bundle $BUNDLE"
+	log "done: $PREFIX/bin/corral, $PREFIX/bin/corral-runc -> corral, $PREFIX/libexec/corral/corral-init, image busybox:latest, bundle $BUNDLE"
 }
 
 main "$@"
