@@ -153,7 +153,7 @@ func TestUserNamespace(t *testing.T) {
 	c.spec.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
 	c.spec.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
 	dir := c.hostDir("/out")
-	c.args("sh", "-c", "id > /out/id; cat /proc/self/uid_map /proc/self/gid_map > /out/maps; sleep 1000")
+	c.args("sh", "-c", "id > /out/id; cat /proc/self/uid_map /proc/self/gid_map > /out/maps.new; mv /out/maps.new /out/maps; sleep 1000")
 	st := c.start()
 	waitFile(t, dir+"/maps")
 	time.Sleep(50 * time.Millisecond)

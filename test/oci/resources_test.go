@@ -171,7 +171,7 @@ func TestEventsOOM(t *testing.T) {
 	c := newCtr(t, r)
 	dir := c.hostDir("/out")
 	c.spec.Linux.Resources.Memory = &specs.LinuxMemory{Limit: i64p(32 << 20)}
-	c.args("sh", "-c", "while [ ! -e /out/go ]; do sleep 0.05; done; dd if=/dev/zero of=/dev/null bs=67108864 count=1; echo dd=$? > /out/dd; sleep 1000")
+	c.args("sh", "-c", "while [ ! -e /out/go ]; do sleep 0.05; done; dd if=/dev/zero of=/dev/null bs=67108864 count=1; echo dd=$? > /out/dd.new; mv /out/dd.new /out/dd; sleep 1000")
 	c.start()
 	ev := r.startBG(nil, "events", "--interval", "1h", c.id)
 	sleepMs(300) // let events register for OOM notifications
