@@ -1,8 +1,9 @@
 // Package api holds what crosses the Docker Engine API between corral's CLI
 // and its daemon that the wire types of github.com/moby/moby/api/types do not
-// already name: the API versions corral speaks and the options of the image
-// calls (the query parameters and headers of their requests). The response
-// bodies are moby's types themselves (image.Summary, image.InspectResponse,
+// already name: the API versions corral speaks, its default socket, the
+// options of the calls (the query parameters and headers of their requests,
+// parsed) and the list filters with their matching. The response bodies are
+// moby's types themselves (image.Summary, image.InspectResponse,
 // jsonstream.Message, ...), so that the real docker CLI reads what corral
 // writes.
 package api
@@ -15,6 +16,9 @@ const (
 	APIVersion    = "1.47"
 	MinAPIVersion = "1.24"
 )
+
+// DefaultHost is the engine's API socket when nothing else is said.
+const DefaultHost = "unix:///run/corral/corral.sock"
 
 // ImagePullOptions are the parameters of POST /images/create?fromImage=.
 type ImagePullOptions struct {

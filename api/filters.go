@@ -3,7 +3,9 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"sort"
+	"strings"
 )
 
 // Filters are the filters= query parameter of list and prune calls: for each
@@ -120,4 +122,58 @@ func (f *Filters) UnmarshalJSON(data []byte) error {
 		}
 	}
 	return nil
+}
+
+// Matching, as dockerd's filters.Args does it.
+
+// Include reports whether the filters constrain key.
+func (f Filters) Include(key string) bool { return f.Contains(key) }
+
+// ExactMatch reports whether value is one of key's values, or key is not
+// constrained.
+func (f Filters) ExactMatch(key, value string) bool {
+	vals := f.m[key]
+	return len(vals) == 0 || vals[value]
+}
+
+// Match is ExactMatch, or else one of key's values, read as a regular
+// expression, matches value (dockerd's name filter: "web" matches "/web1").
+func (f Filters) Match(key, value string) bool {
+	if f.ExactMatch(key, value) {
+		return true
+	}
+	for v := range f.m[key] {
+		re, err := regexp.Compile(v)
+		if err == nil && re.MatchString(value) {
+			return true
+		}
+	}
+	return false
+}
+
+// FuzzyMatch is ExactMatch, or else value starts with one of key's values
+// (IDs given as a prefix).
+func (f Filters) FuzzyMatch(key, value string) bool {
+	if f.ExactMatch(key, value) {
+		return true
+	}
+	for v := range f.m[key] {
+		if strings.HasPrefix(value, v) {
+			return true
+		}
+	}
+	return false
+}
+
+// MatchLabels reports whether labels has every one of key's values: "k"
+// (the label is set) or "k=v" (set to v). An unconstrained key matches.
+func (f Filters) MatchLabels(key string, labels map[string]string) bool {
+	for want := range f.m[key] {
+		k, v, hasValue := strings.Cut(want, "=")
+		got, ok := labels[k]
+		if !ok || hasValue && got != v {
+			return false
+		}
+	}
+	return true
 }

@@ -48,3 +48,34 @@ func TestFiltersValidateClone(t *testing.T) {
 		t.Errorf("Keys = %v", c.Keys())
 	}
 }
+
+func TestFiltersMatch(t *testing.T) {
+	var f Filters
+	if err := json.Unmarshal([]byte(`{"label":["project=demo","oneoff"],"name":["^/web"],"id":["abc"]}`), &f); err != nil {
+		t.Fatal(err)
+	}
+	if !f.Include("label") || f.Include("status") {
+		t.Error("Include")
+	}
+	labels := map[string]string{"project": "demo", "oneoff": "False", "x": "y"}
+	if !f.MatchLabels("label", labels) {
+		t.Error("MatchLabels: labels that have everything must match")
+	}
+	if f.MatchLabels("label", map[string]string{"project": "other", "oneoff": "x"}) ||
+		f.MatchLabels("label", map[string]string{"project": "demo"}) {
+		t.Error("MatchLabels: a wrong value or a missing key must not match")
+	}
+	if !f.MatchLabels("nolabel", nil) || !f.ExactMatch("status", "running") {
+		t.Error("an unconstrained key matches")
+	}
+	if !f.Match("name", "/web1") || f.Match("name", "/db") || !f.Match("name", "^/web") {
+		t.Error("Match: regular expression")
+	}
+	if !f.FuzzyMatch("id", "abcdef") || f.FuzzyMatch("id", "xabc") || f.ExactMatch("id", "abcdef") || !f.ExactMatch("id", "abc") {
+		t.Error("FuzzyMatch/ExactMatch")
+	}
+	var empty Filters
+	if !empty.MatchLabels("label", nil) || !empty.ExactMatch("id", "x") || empty.Include("id") {
+		t.Error("empty filters match everything")
+	}
+}

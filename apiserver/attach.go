@@ -6,6 +6,7 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 
+	"github.com/corral-dev/corral/api"
 	"github.com/corral-dev/corral/errdefs"
 )
 
@@ -28,7 +29,7 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) error {
 		return unavailable("attach")
 	}
 	q := r.URL.Query()
-	opts := ContainerAttachOptions{Stream: boolValue(q, "stream"), Logs: boolValue(q, "logs"),
+	opts := api.ContainerAttachOptions{Stream: boolValue(q, "stream"), Logs: boolValue(q, "logs"),
 		Stdin: boolValue(q, "stdin"), Stdout: boolValue(q, "stdout"), Stderr: boolValue(q, "stderr"),
 		DetachKeys: q.Get("detachKeys")}
 	ss := s.newSession(w, r, opts.Stdin, opts.Stdout, opts.Stderr)
@@ -113,7 +114,7 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeOptionalJSON(w, r, &req); err != nil {
 		return err
 	}
-	opts := ExecStartOptions{Detach: req.Detach, Tty: req.Tty, ConsoleSize: req.ConsoleSize}
+	opts := api.ExecStartOptions{Detach: req.Detach, Tty: req.Tty, ConsoleSize: req.ConsoleSize}
 	if req.Detach {
 		if err := b.ExecStart(r.Context(), r.PathValue("id"), opts); err != nil {
 			return err

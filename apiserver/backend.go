@@ -28,7 +28,7 @@ type System interface {
 	// Events is GET /events: past events from opts.Since, then live ones.
 	// The channel closes after opts.Until or when ctx ends. Bad filters
 	// are an error here, before the stream starts.
-	Events(ctx context.Context, opts EventsOptions) (<-chan events.Message, error)
+	Events(ctx context.Context, opts api.EventsOptions) (<-chan events.Message, error)
 	// DiskUsage is GET /system/df; the server also writes the pre-1.52
 	// form of it (LayersSize, Images, Containers, Volumes, BuildCache).
 	DiskUsage(ctx context.Context) (system.DiskUsage, error)
@@ -69,19 +69,19 @@ type Registry interface {
 // Builder is POST /build with the classic builder: it answers a JSON
 // message stream ({"stream":...}, {"aux":{"ID":...}}).
 type Builder interface {
-	Build(ctx context.Context, buildContext io.Reader, opts BuildOptions) (io.ReadCloser, error)
+	Build(ctx context.Context, buildContext io.Reader, opts api.BuildOptions) (io.ReadCloser, error)
 }
 
 // Containers is the container lifecycle. Start of a running container and
 // stop of a stopped one are errdefs.ErrNotModified (304).
 type Containers interface {
-	ContainerCreate(ctx context.Context, opts ContainerCreateOptions) (container.CreateResponse, error)
+	ContainerCreate(ctx context.Context, opts api.ContainerCreateOptions) (container.CreateResponse, error)
 	ContainerStart(ctx context.Context, name string) error
-	ContainerStop(ctx context.Context, name string, opts ContainerStopOptions) error
-	ContainerRestart(ctx context.Context, name string, opts ContainerStopOptions) error
+	ContainerStop(ctx context.Context, name string, opts api.ContainerStopOptions) error
+	ContainerRestart(ctx context.Context, name string, opts api.ContainerStopOptions) error
 	// ContainerKill sends signal ("" means SIGKILL).
 	ContainerKill(ctx context.Context, name, signal string) error
-	ContainerRemove(ctx context.Context, name string, opts ContainerRemoveOptions) error
+	ContainerRemove(ctx context.Context, name string, opts api.ContainerRemoveOptions) error
 	// ContainerWait checks name and the condition ("" is not-running),
 	// then answers a channel that gets one result when the condition is
 	// met. The server has flushed its 200 before it waits on the channel;
@@ -93,18 +93,18 @@ type Containers interface {
 
 // ContainerViews is what the engine shows of containers.
 type ContainerViews interface {
-	ContainerList(ctx context.Context, opts ContainerListOptions) ([]container.Summary, error)
+	ContainerList(ctx context.Context, opts api.ContainerListOptions) ([]container.Summary, error)
 	ContainerInspect(ctx context.Context, name string, size bool) (container.InspectResponse, error)
 	ContainerTop(ctx context.Context, name, psArgs string) (container.TopResponse, error)
 	ContainerChanges(ctx context.Context, name string) ([]container.FilesystemChange, error)
 	// ContainerStats answers samples until ctx ends (one sample without
 	// opts.Stream), then closes the channel.
-	ContainerStats(ctx context.Context, name string, opts ContainerStatsOptions) (<-chan container.StatsResponse, error)
+	ContainerStats(ctx context.Context, name string, opts api.ContainerStatsOptions) (<-chan container.StatsResponse, error)
 	// ContainerLogs answers the log lines and whether the container has a
 	// TTY (then the server writes raw bytes, else frames). The channel
 	// closes at the end of the log or, with Follow, when the container
 	// stops or ctx ends.
-	ContainerLogs(ctx context.Context, name string, opts ContainerLogsOptions) (<-chan LogMessage, bool, error)
+	ContainerLogs(ctx context.Context, name string, opts api.ContainerLogsOptions) (<-chan api.LogMessage, bool, error)
 }
 
 // ContainerIO is the calls that carry a container's standard streams.
@@ -113,7 +113,7 @@ type ContainerIO interface {
 	// the streams end (the process exits, the client detaches or leaves).
 	// The attach may come before start: output is delivered from the
 	// first byte.
-	ContainerAttach(ctx context.Context, name string, opts ContainerAttachOptions) error
+	ContainerAttach(ctx context.Context, name string, opts api.ContainerAttachOptions) error
 	ContainerResize(ctx context.Context, name string, height, width int) error
 }
 
@@ -123,7 +123,7 @@ type Exec interface {
 	// ExecStart runs the process; without Detach it checks id, calls
 	// opts.Streams and returns when the process has exited and its output
 	// was copied.
-	ExecStart(ctx context.Context, id string, opts ExecStartOptions) error
+	ExecStart(ctx context.Context, id string, opts api.ExecStartOptions) error
 	ExecResize(ctx context.Context, id string, height, width int) error
 	ExecInspect(ctx context.Context, id string) (container.ExecInspectResponse, error)
 }
@@ -135,7 +135,7 @@ type ContainerFiles interface {
 	ContainerArchivePath(ctx context.Context, name, path string) (io.ReadCloser, container.PathStat, error)
 	// ContainerExtractToDir extracts the tar content into the directory
 	// path.
-	ContainerExtractToDir(ctx context.Context, name, path string, opts ArchiveExtractOptions, content io.Reader) error
+	ContainerExtractToDir(ctx context.Context, name, path string, opts api.ArchiveExtractOptions, content io.Reader) error
 	ContainerExport(ctx context.Context, name string) (io.ReadCloser, error)
 }
 
@@ -145,7 +145,7 @@ type ContainerAdmin interface {
 	ContainerUpdate(ctx context.Context, name string, update container.UpdateConfig) (container.UpdateResponse, error)
 	ContainersPrune(ctx context.Context, filters api.Filters) (container.PruneReport, error)
 	// ContainerCommit answers the new image's ID.
-	ContainerCommit(ctx context.Context, opts ContainerCommitOptions) (string, error)
+	ContainerCommit(ctx context.Context, opts api.ContainerCommitOptions) (string, error)
 }
 
 // Networks is the network calls.

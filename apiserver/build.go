@@ -8,6 +8,7 @@ import (
 
 	"github.com/moby/moby/api/types/build"
 
+	"github.com/corral-dev/corral/api"
 	"github.com/corral-dev/corral/errdefs"
 )
 
@@ -37,13 +38,13 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func buildOptions(r *http.Request) (BuildOptions, error) {
+func buildOptions(r *http.Request) (api.BuildOptions, error) {
 	q := r.URL.Query()
 	if v := q.Get("version"); v != "" && v != "1" {
-		return BuildOptions{}, errdefs.Wrap(errdefs.ErrNotImplemented,
+		return api.BuildOptions{}, errdefs.Wrap(errdefs.ErrNotImplemented,
 			fmt.Errorf("builder version %q is not supported: only the classic builder (1) is; set DOCKER_BUILDKIT=0", v))
 	}
-	opts := BuildOptions{
+	opts := api.BuildOptions{
 		Tags: q["t"], Dockerfile: q.Get("dockerfile"), NoCache: boolValue(q, "nocache"),
 		Pull: boolValue(q, "pull"), Quiet: boolValue(q, "q"), Remove: boolOr(q, "rm", true),
 		ForceRemove: boolValue(q, "forcerm"), NetworkMode: q.Get("networkmode"), Target: q.Get("target"),
@@ -57,7 +58,7 @@ func buildOptions(r *http.Request) (BuildOptions, error) {
 		v   any
 	}{{"buildargs", &opts.BuildArgs}, {"labels", &opts.Labels}, {"cachefrom", &opts.CacheFrom}} {
 		if err := jsonParam(q, p.key, p.v); err != nil {
-			return BuildOptions{}, err
+			return api.BuildOptions{}, err
 		}
 	}
 	return opts, nil

@@ -7,6 +7,7 @@ import (
 	"github.com/moby/moby/api/types/common"
 	"github.com/moby/moby/api/types/container"
 
+	"github.com/corral-dev/corral/api"
 	"github.com/corral-dev/corral/errdefs"
 )
 
@@ -90,7 +91,7 @@ func (s *Server) containerCommit(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	opts := ContainerCommitOptions{Container: q.Get("container"), Repo: q.Get("repo"), Tag: q.Get("tag"),
+	opts := api.ContainerCommitOptions{Container: q.Get("container"), Repo: q.Get("repo"), Tag: q.Get("tag"),
 		Author: q.Get("author"), Comment: q.Get("comment"), Pause: boolOr(q, "pause", true), Changes: q["changes"]}
 	if opts.Container == "" {
 		return errdefs.InvalidArgument(errors.New("container is required"))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 
+	"github.com/corral-dev/corral/api"
 	"github.com/corral-dev/corral/errdefs"
 )
 
@@ -39,7 +40,7 @@ func (s *Server) containerList(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	opts := ContainerListOptions{All: boolValue(q, "all"), Size: boolValue(q, "size")}
+	opts := api.ContainerListOptions{All: boolValue(q, "all"), Size: boolValue(q, "size")}
 	if opts.Limit, err = intOr(q, "limit", -1); err != nil {
 		return err
 	}
@@ -107,7 +108,7 @@ func (s *Server) containerStats(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	opts := ContainerStatsOptions{Stream: boolOr(q, "stream", true), OneShot: boolValue(q, "one-shot")}
+	opts := api.ContainerStatsOptions{Stream: boolOr(q, "stream", true), OneShot: boolValue(q, "one-shot")}
 	if opts.Stream && opts.OneShot {
 		return errdefs.InvalidArgument(errors.New("cannot have stream=true and one-shot=true"))
 	}
@@ -129,9 +130,9 @@ func (s *Server) containerStats(w http.ResponseWriter, r *http.Request) error {
 }
 
 // logsOptions reads the query of GET /containers/{name}/logs.
-func logsOptions(r *http.Request) (ContainerLogsOptions, error) {
+func logsOptions(r *http.Request) (api.ContainerLogsOptions, error) {
 	q := r.URL.Query()
-	opts := ContainerLogsOptions{Follow: boolValue(q, "follow"), Stdout: boolValue(q, "stdout"),
+	opts := api.ContainerLogsOptions{Follow: boolValue(q, "follow"), Stdout: boolValue(q, "stdout"),
 		Stderr: boolValue(q, "stderr"), Timestamps: boolValue(q, "timestamps"), Details: boolValue(q, "details"), Tail: -1}
 	if !opts.Stdout && !opts.Stderr {
 		//lint:ignore ST1005 dockerd's wording.
@@ -181,14 +182,14 @@ const timestampFormat = "2006-01-02T15:04:05.000000000Z07:00"
 
 // writeLogs writes the log lines until the channel closes, the client
 // leaves or a write fails.
-func writeLogs(r *http.Request, w io.Writer, msgs <-chan LogMessage, opts ContainerLogsOptions, tty bool) {
+func writeLogs(r *http.Request, w io.Writer, msgs <-chan api.LogMessage, opts api.ContainerLogsOptions, tty bool) {
 	stdout, stderr := outputs(w, tty)
 	syserr := stderr
 	if !tty {
 		syserr = &muxWriter{mu: stdout.(*muxWriter).mu, w: w, stream: streamSystemErr}
 	}
 	for {
-		var m LogMessage
+		var m api.LogMessage
 		var ok bool
 		select {
 		case m, ok = <-msgs:
@@ -216,7 +217,7 @@ func writeLogs(r *http.Request, w io.Writer, msgs <-chan LogMessage, opts Contai
 }
 
 // logLine is a log line with its timestamp and attributes as asked.
-func logLine(m LogMessage, opts ContainerLogsOptions) []byte {
+func logLine(m api.LogMessage, opts api.ContainerLogsOptions) []byte {
 	var prefix []byte
 	if opts.Timestamps {
 		prefix = append(prefix, m.Timestamp.Format(timestampFormat)+" "...)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 
+	"github.com/corral-dev/corral/api"
 	"github.com/corral-dev/corral/errdefs"
 )
 
@@ -51,7 +52,7 @@ func (s *Server) containerCreate(w http.ResponseWriter, r *http.Request) error {
 		return errEmptyConfig
 	}
 	q := r.URL.Query()
-	opts := ContainerCreateOptions{Name: q.Get("name"), Platform: q.Get("platform"), Config: req.Config,
+	opts := api.ContainerCreateOptions{Name: q.Get("name"), Platform: q.Get("platform"), Config: req.Config,
 		HostConfig: req.HostConfig, NetworkingConfig: req.NetworkingConfig}
 	resp, err := b.ContainerCreate(r.Context(), opts)
 	if err != nil {
@@ -87,9 +88,9 @@ func (s *Server) containerStart(w http.ResponseWriter, r *http.Request) error {
 }
 
 // stopOptions reads t= (seconds) and signal=.
-func stopOptions(r *http.Request) (ContainerStopOptions, error) {
+func stopOptions(r *http.Request) (api.ContainerStopOptions, error) {
 	q := r.URL.Query()
-	opts := ContainerStopOptions{Signal: q.Get("signal")}
+	opts := api.ContainerStopOptions{Signal: q.Get("signal")}
 	if q.Get("t") != "" {
 		t, err := intOr(q, "t", 0)
 		if err != nil {
@@ -175,7 +176,7 @@ func (s *Server) containerRemove(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	opts := ContainerRemoveOptions{Force: boolValue(q, "force"), RemoveVolumes: boolValue(q, "v"), RemoveLinks: boolValue(q, "link")}
+	opts := api.ContainerRemoveOptions{Force: boolValue(q, "force"), RemoveVolumes: boolValue(q, "v"), RemoveLinks: boolValue(q, "link")}
 	if err := b.ContainerRemove(r.Context(), r.PathValue("name"), opts); err != nil {
 		return err
 	}

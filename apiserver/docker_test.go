@@ -40,7 +40,7 @@ type fakeCtr struct {
 	autoRemove bool
 	// mu guards streams: attach sets them before start reads them.
 	mu      sync.Mutex
-	streams *Streams
+	streams *api.Streams
 	code    int
 	exited  chan struct{}
 	removed chan struct{}
@@ -62,7 +62,7 @@ func (e *engine) config() Config {
 }
 
 // run is the container's or exec's "program".
-func run(cmd []string, st Streams) int {
+func run(cmd []string, st api.Streams) int {
 	out := st.Stdout
 	if out == nil {
 		out = io.Discard
@@ -96,7 +96,7 @@ func (e *engine) ImagePull(_ context.Context, ref string, _ api.ImagePullOptions
 `)), nil
 }
 
-func (e *engine) ContainerCreate(_ context.Context, o ContainerCreateOptions) (container.CreateResponse, error) {
+func (e *engine) ContainerCreate(_ context.Context, o api.ContainerCreateOptions) (container.CreateResponse, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if !e.pulled["docker.io/library/busybox:latest"] {
@@ -120,7 +120,7 @@ func (e *engine) ctr(name string) (*fakeCtr, error) {
 	return nil, errdefs.NotFound(fmt.Errorf("No such container: %s", name))
 }
 
-func (e *engine) ContainerAttach(_ context.Context, name string, o ContainerAttachOptions) error {
+func (e *engine) ContainerAttach(_ context.Context, name string, o api.ContainerAttachOptions) error {
 	c, err := e.ctr(name)
 	if err != nil {
 		return err
@@ -144,7 +144,7 @@ func (e *engine) ContainerStart(_ context.Context, name string) error {
 		return err
 	}
 	c.mu.Lock()
-	st := Streams{}
+	st := api.Streams{}
 	if c.streams != nil {
 		st = *c.streams
 	}
@@ -190,7 +190,7 @@ func (e *engine) ExecCreate(_ context.Context, _ string, req container.ExecCreat
 	return container.ExecCreateResponse{ID: id}, nil
 }
 
-func (e *engine) ExecStart(_ context.Context, id string, o ExecStartOptions) error {
+func (e *engine) ExecStart(_ context.Context, id string, o api.ExecStartOptions) error {
 	e.mu.Lock()
 	x := e.execs[id]
 	e.mu.Unlock()

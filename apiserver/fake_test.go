@@ -30,12 +30,12 @@ type fake struct {
 
 	events  chan events.Message
 	stream  string // the JSON stream of pull, push, load, import, build
-	logs    []LogMessage
+	logs    []api.LogMessage
 	logsTTY bool
 	stats   []container.StatsResponse
 	waitCh  chan container.WaitResponse
-	attach  func(ctx context.Context, name string, opts ContainerAttachOptions) error
-	exec    func(ctx context.Context, id string, opts ExecStartOptions) error
+	attach  func(ctx context.Context, name string, opts api.ContainerAttachOptions) error
+	exec    func(ctx context.Context, id string, opts api.ExecStartOptions) error
 }
 
 func newFake() *fake { return &fake{stream: `{"status":"ok"}` + "\n"} }
@@ -83,7 +83,7 @@ func (f *fake) Info(context.Context) (system.Info, error) {
 	return system.Info{ID: "ID", Name: "host", ServerVersion: "1.2.3", OSType: "linux"}, f.record("Info")
 }
 
-func (f *fake) Events(_ context.Context, o EventsOptions) (<-chan events.Message, error) {
+func (f *fake) Events(_ context.Context, o api.EventsOptions) (<-chan events.Message, error) {
 	ch := f.events
 	if ch == nil {
 		ch = make(chan events.Message)
@@ -146,12 +146,12 @@ func (f *fake) RegistryLogin(_ context.Context, auth registry.AuthConfig) (regis
 	return registry.AuthResponse{Status: "Login Succeeded"}, f.record("RegistryLogin %s@%s", auth.Username, auth.ServerAddress)
 }
 
-func (f *fake) Build(_ context.Context, ctxTar io.Reader, o BuildOptions) (io.ReadCloser, error) {
+func (f *fake) Build(_ context.Context, ctxTar io.Reader, o api.BuildOptions) (io.ReadCloser, error) {
 	f.readBody(ctxTar)
 	return f.streamOf(), f.record("Build t=%q file=%s args=%s labels=%v rm=%v nocache=%v", o.Tags, o.Dockerfile, js(o.BuildArgs), o.Labels, o.Remove, o.NoCache)
 }
 
-func (f *fake) ContainerCreate(_ context.Context, o ContainerCreateOptions) (container.CreateResponse, error) {
+func (f *fake) ContainerCreate(_ context.Context, o api.ContainerCreateOptions) (container.CreateResponse, error) {
 	return container.CreateResponse{ID: "c1"}, f.record("ContainerCreate name=%s platform=%s image=%s cmd=%q host=%v",
 		o.Name, o.Platform, o.Config.Image, o.Config.Cmd, o.HostConfig != nil)
 }
@@ -160,7 +160,7 @@ func (f *fake) ContainerStart(_ context.Context, name string) error {
 	return f.record("ContainerStart %s", name)
 }
 
-func showStop(o ContainerStopOptions) string {
+func showStop(o api.ContainerStopOptions) string {
 	t := "nil"
 	if o.Timeout != nil {
 		t = fmt.Sprint(*o.Timeout)
@@ -168,11 +168,11 @@ func showStop(o ContainerStopOptions) string {
 	return "signal=" + o.Signal + " t=" + t
 }
 
-func (f *fake) ContainerStop(_ context.Context, name string, o ContainerStopOptions) error {
+func (f *fake) ContainerStop(_ context.Context, name string, o api.ContainerStopOptions) error {
 	return f.record("ContainerStop %s %s", name, showStop(o))
 }
 
-func (f *fake) ContainerRestart(_ context.Context, name string, o ContainerStopOptions) error {
+func (f *fake) ContainerRestart(_ context.Context, name string, o api.ContainerStopOptions) error {
 	return f.record("ContainerRestart %s %s", name, showStop(o))
 }
 
@@ -180,7 +180,7 @@ func (f *fake) ContainerKill(_ context.Context, name, signal string) error {
 	return f.record("ContainerKill %s %s", name, signal)
 }
 
-func (f *fake) ContainerRemove(_ context.Context, name string, o ContainerRemoveOptions) error {
+func (f *fake) ContainerRemove(_ context.Context, name string, o api.ContainerRemoveOptions) error {
 	return f.record("ContainerRemove %s %+v", name, o)
 }
 
@@ -201,7 +201,7 @@ func (f *fake) ContainerUnpause(_ context.Context, name string) error {
 	return f.record("ContainerUnpause %s", name)
 }
 
-func (f *fake) ContainerList(_ context.Context, o ContainerListOptions) ([]container.Summary, error) {
+func (f *fake) ContainerList(_ context.Context, o api.ContainerListOptions) ([]container.Summary, error) {
 	return nil, f.record("ContainerList all=%v limit=%d size=%v filters=%s", o.All, o.Limit, o.Size, js(o.Filters))
 }
 
@@ -217,7 +217,7 @@ func (f *fake) ContainerChanges(_ context.Context, name string) ([]container.Fil
 	return nil, f.record("ContainerChanges %s", name)
 }
 
-func (f *fake) ContainerStats(_ context.Context, name string, o ContainerStatsOptions) (<-chan container.StatsResponse, error) {
+func (f *fake) ContainerStats(_ context.Context, name string, o api.ContainerStatsOptions) (<-chan container.StatsResponse, error) {
 	ch := make(chan container.StatsResponse, len(f.stats))
 	for _, s := range f.stats {
 		ch <- s
@@ -226,8 +226,8 @@ func (f *fake) ContainerStats(_ context.Context, name string, o ContainerStatsOp
 	return ch, f.record("ContainerStats %s %+v", name, o)
 }
 
-func (f *fake) ContainerLogs(_ context.Context, name string, o ContainerLogsOptions) (<-chan LogMessage, bool, error) {
-	ch := make(chan LogMessage, len(f.logs))
+func (f *fake) ContainerLogs(_ context.Context, name string, o api.ContainerLogsOptions) (<-chan api.LogMessage, bool, error) {
+	ch := make(chan api.LogMessage, len(f.logs))
 	for _, m := range f.logs {
 		ch <- m
 	}
@@ -236,7 +236,7 @@ func (f *fake) ContainerLogs(_ context.Context, name string, o ContainerLogsOpti
 		o.Follow, o.Stdout, o.Stderr, o.Timestamps, o.Tail, o.Since.Unix())
 }
 
-func (f *fake) ContainerAttach(ctx context.Context, name string, o ContainerAttachOptions) error {
+func (f *fake) ContainerAttach(ctx context.Context, name string, o api.ContainerAttachOptions) error {
 	if err := f.record("ContainerAttach %s stream=%v logs=%v in=%v out=%v err=%v keys=%s", name, o.Stream, o.Logs,
 		o.Stdin, o.Stdout, o.Stderr, o.DetachKeys); err != nil {
 		return err
@@ -255,7 +255,7 @@ func (f *fake) ExecCreate(_ context.Context, name string, req container.ExecCrea
 	return container.ExecCreateResponse{ID: "e1"}, f.record("ExecCreate %s cmd=%q tty=%v", name, req.Cmd, req.Tty)
 }
 
-func (f *fake) ExecStart(ctx context.Context, id string, o ExecStartOptions) error {
+func (f *fake) ExecStart(ctx context.Context, id string, o api.ExecStartOptions) error {
 	if err := f.record("ExecStart %s detach=%v tty=%v", id, o.Detach, o.Tty); err != nil {
 		return err
 	}
@@ -282,7 +282,7 @@ func (f *fake) ContainerArchivePath(_ context.Context, name, path string) (io.Re
 	return io.NopCloser(strings.NewReader("TAR")), container.PathStat{Name: "hostname", Size: 3}, f.record("ContainerArchivePath %s %s", name, path)
 }
 
-func (f *fake) ContainerExtractToDir(_ context.Context, name, path string, o ArchiveExtractOptions, content io.Reader) error {
+func (f *fake) ContainerExtractToDir(_ context.Context, name, path string, o api.ArchiveExtractOptions, content io.Reader) error {
 	f.readBody(content)
 	return f.record("ContainerExtractToDir %s %s %+v", name, path, o)
 }
@@ -303,7 +303,7 @@ func (f *fake) ContainersPrune(_ context.Context, filters api.Filters) (containe
 	return container.PruneReport{}, f.record("ContainersPrune %s", js(filters))
 }
 
-func (f *fake) ContainerCommit(_ context.Context, o ContainerCommitOptions) (string, error) {
+func (f *fake) ContainerCommit(_ context.Context, o api.ContainerCommitOptions) (string, error) {
 	return "sha256:2", f.record("ContainerCommit %s %s:%s pause=%v changes=%q config=%v", o.Container, o.Repo, o.Tag,
 		o.Pause, o.Changes, o.Config != nil)
 }

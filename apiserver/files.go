@@ -8,6 +8,7 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 
+	"github.com/corral-dev/corral/api"
 	"github.com/corral-dev/corral/errdefs"
 )
 
@@ -103,7 +104,7 @@ func (s *Server) archivePut(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	opts := ArchiveExtractOptions{NoOverwriteDirNonDir: boolValue(q, "noOverwriteDirNonDir"), CopyUIDGID: boolValue(q, "copyUIDGID")}
+	opts := api.ArchiveExtractOptions{NoOverwriteDirNonDir: boolValue(q, "noOverwriteDirNonDir"), CopyUIDGID: boolValue(q, "copyUIDGID")}
 	if err := b.ContainerExtractToDir(r.Context(), r.PathValue("name"), p, opts, r.Body); err != nil {
 		return err
 	}

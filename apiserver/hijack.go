@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/corral-dev/corral/api"
 )
 
 // session is the stream side of one attach or exec start: it hijacks the
@@ -33,22 +35,22 @@ func (s *Server) newSession(w http.ResponseWriter, r *http.Request, stdin, stdou
 	return &session{srv: s, w: w, r: r, stdin: stdin, stdout: stdout, stderr: stderr}
 }
 
-// streams is the session's StreamsFunc.
-func (ss *session) streams(tty bool) (Streams, error) {
+// streams is the session's api.StreamsFunc.
+func (ss *session) streams(tty bool) (api.Streams, error) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if ss.called {
-		return Streams{}, errors.New("streams of the connection were already taken")
+		return api.Streams{}, errors.New("streams of the connection were already taken")
 	}
 	ss.called = true
 	// What is left of the body must not pass for stdin.
 	_, _ = io.Copy(io.Discard, ss.r.Body)
 	conn, br, err := ss.hijack(streamType(ss.r, tty))
 	if err != nil {
-		return Streams{}, err
+		return api.Streams{}, err
 	}
 	ss.conn = conn
-	var st Streams
+	var st api.Streams
 	stdout, stderr := outputs(conn, tty)
 	ss.out = stdout
 	if ss.stdin {

@@ -17,6 +17,7 @@ import (
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
 
+	"github.com/corral-dev/corral/api"
 	"github.com/corral-dev/corral/errdefs"
 )
 
@@ -75,7 +76,7 @@ var upgrade = map[string]string{"Connection": "Upgrade", "Upgrade": "tcp"}
 func TestAttachHalfClose(t *testing.T) {
 	t.Parallel()
 	f := newFake()
-	f.attach = func(_ context.Context, _ string, o ContainerAttachOptions) error {
+	f.attach = func(_ context.Context, _ string, o api.ContainerAttachOptions) error {
 		st, err := o.Streams(false)
 		if err != nil {
 			return err
@@ -119,7 +120,7 @@ func TestAttachHalfClose(t *testing.T) {
 func TestStdinClose(t *testing.T) {
 	t.Parallel()
 	f := newFake()
-	f.attach = func(_ context.Context, _ string, o ContainerAttachOptions) error {
+	f.attach = func(_ context.Context, _ string, o api.ContainerAttachOptions) error {
 		st, err := o.Streams(true)
 		if err != nil {
 			return err
@@ -168,7 +169,7 @@ func TestAttachErrors(t *testing.T) {
 		t.Errorf("no streams: %d %q", resp.StatusCode, rest)
 	}
 	// A client that does not ask to upgrade gets 200 and the raw stream.
-	f.attach = func(_ context.Context, _ string, o ContainerAttachOptions) error {
+	f.attach = func(_ context.Context, _ string, o api.ContainerAttachOptions) error {
 		st, _ := o.Streams(true)
 		_, err := io.WriteString(st.Stdout, "raw")
 		return err
@@ -183,7 +184,7 @@ func TestAttachErrors(t *testing.T) {
 func TestExecStartStreams(t *testing.T) {
 	t.Parallel()
 	f := newFake()
-	f.exec = func(_ context.Context, _ string, o ExecStartOptions) error {
+	f.exec = func(_ context.Context, _ string, o api.ExecStartOptions) error {
 		st, err := o.Streams(o.Tty)
 		if err != nil {
 			return err
@@ -245,7 +246,7 @@ func TestWaitFlushesFirst(t *testing.T) {
 func TestServeShutdown(t *testing.T) {
 	t.Parallel()
 	f := newFake()
-	f.attach = func(_ context.Context, _ string, o ContainerAttachOptions) error {
+	f.attach = func(_ context.Context, _ string, o api.ContainerAttachOptions) error {
 		st, err := o.Streams(false)
 		if err != nil {
 			return err

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/corral-dev/corral/api"
 	"github.com/corral-dev/corral/errdefs"
 )
 
@@ -66,38 +65,6 @@ func TestFiltersOf(t *testing.T) {
 				t.Errorf("%s: %s = %q, want %q", tt.raw, k, got, vals)
 			}
 		}
-	}
-}
-
-func TestFilterMatch(t *testing.T) {
-	t.Parallel()
-	f, err := filtersOf(url.Values{"filters": {`{"label":["project=demo","oneoff"],"name":["^/web"],"id":["abc"]}`}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !Include(f, "label") || Include(f, "status") {
-		t.Error("Include")
-	}
-	labels := map[string]string{"project": "demo", "oneoff": "False", "x": "y"}
-	if !MatchLabels(f, "label", labels) {
-		t.Error("MatchLabels: labels that have everything must match")
-	}
-	if MatchLabels(f, "label", map[string]string{"project": "other", "oneoff": "x"}) ||
-		MatchLabels(f, "label", map[string]string{"project": "demo"}) {
-		t.Error("MatchLabels: a wrong value or a missing key must not match")
-	}
-	if !MatchLabels(f, "nolabel", nil) || !ExactMatch(f, "status", "running") {
-		t.Error("an unconstrained key matches")
-	}
-	if !Match(f, "name", "/web1") || Match(f, "name", "/db") {
-		t.Error("Match: regular expression")
-	}
-	if !FuzzyMatch(f, "id", "abcdef") || FuzzyMatch(f, "id", "xabc") || ExactMatch(f, "id", "abcdef") {
-		t.Error("FuzzyMatch/ExactMatch")
-	}
-	var empty api.Filters
-	if !MatchLabels(empty, "label", nil) {
-		t.Error("empty filters match")
 	}
 }
 

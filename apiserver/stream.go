@@ -147,9 +147,14 @@ func (s *jsonStream) sendError(err error) error {
 }
 
 // copyJSONStream answers the backend's JSON message stream rc, flushed as
-// it comes. A read failure becomes an error message at the end.
+// it comes. A read failure becomes an error message at the end. The
+// backend may still be reading the request's body (load streams progress
+// while it reads the archive): the server must not discard the body's
+// unread part when the answer starts, as net/http does by default for
+// HTTP/1.
 func copyJSONStream(w http.ResponseWriter, rc io.ReadCloser) {
 	defer rc.Close()
+	_ = http.NewResponseController(w).EnableFullDuplex()
 	s := startJSONStream(w)
 	if _, err := io.Copy(s.fw, rc); err != nil && !errors.Is(err, errWriteFailed) {
 		_ = s.sendError(err)

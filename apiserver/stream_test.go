@@ -17,6 +17,8 @@ import (
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
+
+	"github.com/corral-dev/corral/api"
 )
 
 func TestMuxWriterFrames(t *testing.T) {
@@ -60,7 +62,7 @@ func TestLogsFraming(t *testing.T) {
 	t.Parallel()
 	ts := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
 	f := newFake()
-	f.logs = []LogMessage{
+	f.logs = []api.LogMessage{
 		{Stream: "stdout", Line: []byte("out\n"), Timestamp: ts},
 		{Stream: "stderr", Line: []byte("err\n"), Timestamp: ts},
 		{Err: errors.New("disk gone")},

@@ -117,7 +117,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 		return unavailable("events")
 	}
 	q := r.URL.Query()
-	var opts EventsOptions
+	var opts api.EventsOptions
 	var err error
 	if opts.Since, err = timeOf(q, "since"); err != nil {
 		return err

@@ -12,10 +12,10 @@ import (
 )
 
 // ImageAPI is the engine's image and registry calls, one method per Docker
-// Engine API endpoint, as the docker client names them. The engine's client
-// of the API implements it over a socket; until then the daemon's image
-// service does, in process. Errors carry errdefs classes; their text is what
-// the user sees ("Error response from daemon: No such image: x:latest").
+// Engine API endpoint, as the docker client names them; client.Client
+// implements it over the daemon's socket. Errors carry errdefs classes;
+// their text is what the user sees ("Error response from daemon: No such
+// image: x:latest").
 type ImageAPI interface {
 	// ImagePull pulls ref (a familiar or full reference with a tag or
 	// digest) and answers the JSON message stream of POST /images/create.

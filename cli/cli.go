@@ -3,8 +3,8 @@
 // `image` and `system` groups. Commands, flags, output, error messages and
 // exit codes follow the docker CLI (28.x). Every command turns its flags
 // into API types, calls ImageAPI and writes to the injected streams; it
-// knows nothing of how the engine is reached (in process today, over the
-// Docker Engine API socket with the engine issue).
+// knows nothing of how the engine is reached (the caller's Connect gives a
+// client of the Docker Engine API).
 package cli
 
 import (
@@ -41,8 +41,11 @@ type Options struct {
 
 // Globals are the flags given before the command.
 type Globals struct {
-	// DataRoot is the engine's state directory (--data-root) for the
-	// in-process engine; "" means the caller's default.
+	// Host is the daemon's address (-H, --host); "" means the caller's
+	// default ($CORRAL_HOST, $DOCKER_HOST, the default socket).
+	Host string
+	// DataRoot (--data-root) asks for the engine on that state directory
+	// rather than the default one; "" means the default.
 	DataRoot string
 }
 
@@ -216,8 +219,13 @@ func (c *cli) rootCommand() *cobra.Command {
 		Args:          noArgs,
 		RunE:          showHelp,
 	}
+	// -H is the root's own flag, given before the command as docker's is
+	// (history has a -H of its own): TraverseChildren parses it there.
+	root.TraverseChildren = true
+	root.Flags().StringVarP(&c.globals.Host, "host", "H", "",
+		"Daemon socket to connect to (default $CORRAL_HOST, $DOCKER_HOST or unix:///run/corral/corral.sock)")
 	root.PersistentFlags().StringVar(&c.globals.DataRoot, "data-root", "",
-		"Root directory of the engine's state (default /var/lib/corral, or $CORRAL_ROOT)")
+		"Use the engine on this state directory (default $CORRAL_ROOT; its daemon listens on DIR/corral.sock, started if absent)")
 	root.AddCommand(c.imageCommand(), c.systemCommand(),
 		c.pullCommand(), c.pushCommand(), c.imagesCommand(), c.tagCommand(), c.rmiCommand(),
 		c.loadCommand(), c.saveCommand(), c.importCommand(), c.historyCommand(),

@@ -149,6 +149,32 @@ func TestConnectIsLazy(t *testing.T) {
 	}
 }
 
+// TestHostFlag: -H/--host is given before the command, as docker's, and
+// does not clash with history's own -H.
+func TestHostFlag(t *testing.T) {
+	f := newFakeAPI()
+	var g Globals
+	opts := Options{Connect: func(_ context.Context, got Globals) (ImageAPI, error) {
+		g = got
+		return f, nil
+	}, Out: &bytes.Buffer{}, Err: &bytes.Buffer{}}
+	for _, args := range [][]string{
+		{"-H", "unix:///x.sock", "images", "-q"},
+		{"--host=unix:///x.sock", "image", "history", "-H=false", "busybox"},
+		{"--data-root", "/d", "-H", "unix:///x.sock", "history", "-H", "busybox"},
+	} {
+		g = Globals{}
+		if code := Main(args, opts); code != 0 || g.Host != "unix:///x.sock" {
+			t.Errorf("%v: exit %d, globals %+v", args, code, g)
+		}
+	}
+	var errb bytes.Buffer
+	opts.Err = &errb
+	if code := Main([]string{"images", "-H", "unix:///x.sock"}, opts); code != 125 || !strings.Contains(errb.String(), "unknown shorthand flag: 'H'") {
+		t.Errorf("-H after the command: exit %d, %q", code, errb.String())
+	}
+}
+
 func TestPruneConfirm(t *testing.T) {
 	f := newFakeAPI()
 	out, _, code := run(f, nil, "n\n", "image", "prune")

@@ -11,17 +11,37 @@ import (
 	"github.com/corral-dev/corral/errdefs"
 )
 
-// DefaultConfigPath is where the engine's configuration file lives.
-const DefaultConfigPath = "/etc/corral/daemon.json"
+// Defaults of the configuration.
+const (
+	// DefaultConfigPath is where the engine's configuration file lives.
+	DefaultConfigPath = "/etc/corral/daemon.json"
+	// DefaultPIDFile is where the daemon writes its pid.
+	DefaultPIDFile = "/run/corral/corral.pid"
+)
 
-// Config is the engine's configuration file, in dockerd's daemon.json
-// spelling for the keys the two share.
+// Config is the engine's configuration: the file's keys, in dockerd's
+// daemon.json spelling for the keys the two share, and the few settings
+// only the daemon's command line gives (json:"-").
 type Config struct {
-	// DataRoot is the state directory (images, snapshots, containers).
+	// DataRoot is the state directory (images, snapshots, containers);
+	// "" means /var/lib/corral.
 	DataRoot string `json:"data-root,omitempty"`
 	// InsecureRegistries are reached over plain http or unverified TLS
 	// ("host", "host:port" or a CIDR); loopback registries always are.
 	InsecureRegistries []string `json:"insecure-registries,omitempty"`
+	// Hosts are the API's sockets (unix://PATH); empty means
+	// api.DefaultHost.
+	Hosts []string `json:"hosts,omitempty"`
+	// Group, if set, may use the API socket (a name or a gid).
+	Group string `json:"group,omitempty"`
+	// PIDFile is where the daemon writes its pid; "" means
+	// DefaultPIDFile.
+	PIDFile string `json:"pidfile,omitempty"`
+	// Debug logs every request.
+	Debug bool `json:"debug,omitempty"`
+
+	// Version is the engine's version, as the binary was built.
+	Version string `json:"-"`
 }
 
 // LoadConfig reads the configuration file at path; a missing file is an

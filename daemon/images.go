@@ -1,19 +1,14 @@
-// Package daemon is the engine's service layer: it sequences the domain
-// packages (image, registry, ...) into the verbs of the Docker Engine API
-// and answers in the API's types, so that the API server only has to move
-// them over HTTP. Images is the image and registry part: pull, push, list,
-// inspect, history, tag, remove, prune, load, save, import, login and disk
-// usage. Long operations answer the JSON message stream dockerd writes
-// (status, id, progressDetail, errorDetail, aux).
 package daemon
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/distribution/reference"
+	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/storage"
 	"github.com/moby/moby/api/types/system"
@@ -30,12 +25,16 @@ type ImagesOptions struct {
 	// Insecure lists registries reached over plain http or unverified
 	// TLS besides loopback ones (registry.Options.Insecure).
 	Insecure []string
+	// Events, if not nil, gets the image events (pull, push, tag, untag,
+	// delete, load, import, save, prune) as dockerd writes them.
+	Events *Events
 }
 
 // Images is the engine's image service over the image store.
 type Images struct {
-	store *cimage.Store
-	reg   *registries
+	store  *cimage.Store
+	reg    *registries
+	events *Events
 }
 
 // NewImages opens the image store under opts.Root.
@@ -45,7 +44,7 @@ func NewImages(ctx context.Context, opts ImagesOptions) (*Images, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open image store: %w", err)
 	}
-	return &Images{store: store, reg: reg}, nil
+	return &Images{store: store, reg: reg, events: opts.Events}, nil
 }
 
 // Close releases the store.
@@ -128,19 +127,26 @@ func (i *Images) ImageHistory(ctx context.Context, ref string) ([]image.HistoryR
 
 // ImageTag is POST /images/{name}/tag.
 func (i *Images) ImageTag(ctx context.Context, source, target string) error {
-	if _, err := reference.ParseNormalizedNamed(target); err != nil {
+	named, err := reference.ParseNormalizedNamed(target)
+	if err != nil {
 		return errdefs.InvalidArgument(err)
 	}
-	if _, err := i.get(ctx, source); err != nil {
+	img, err := i.get(ctx, source)
+	if err != nil {
 		return err
 	}
-	return i.store.Tag(ctx, source, target)
+	if err := i.store.Tag(ctx, source, target); err != nil {
+		return err
+	}
+	i.events.image(events.ActionTag, img.ID.String(), reference.FamiliarString(reference.TagNameOnly(named)))
+	return nil
 }
 
 // ImageRemove is DELETE /images/{name}. Images have no parents to prune
 // here, so PruneChildren changes nothing.
 func (i *Images) ImageRemove(ctx context.Context, ref string, opts api.ImageRemoveOptions) ([]image.DeleteResponse, error) {
-	if _, err := i.get(ctx, ref); err != nil {
+	img, err := i.get(ctx, ref)
+	if err != nil {
 		return nil, err
 	}
 	items, err := i.store.Remove(ctx, ref, opts.Force)
@@ -148,7 +154,20 @@ func (i *Images) ImageRemove(ctx context.Context, ref string, opts api.ImageRemo
 	for n, it := range items {
 		out[n] = image.DeleteResponse{Untagged: it.Untagged, Deleted: it.Deleted}
 	}
+	i.removed(img.ID.String(), out)
 	return out, err
+}
+
+// removed publishes the untag and delete events of a removal.
+func (i *Images) removed(id string, items []image.DeleteResponse) {
+	for _, it := range items {
+		switch {
+		case it.Untagged != "":
+			i.events.image(events.ActionUnTag, id, it.Untagged)
+		case it.Deleted == id: // not the layers that went with it
+			i.events.image(events.ActionDelete, id, id)
+		}
+	}
 }
 
 // ImagesPrune is POST /images/prune: filters dangling, until, label and
@@ -158,12 +177,36 @@ func (i *Images) ImagesPrune(ctx context.Context, filters api.Filters) (image.Pr
 	if err != nil {
 		return image.PruneReport{}, err
 	}
+	before, err := i.store.Images(ctx)
+	if err != nil {
+		return image.PruneReport{}, err
+	}
 	rep, err := i.store.Prune(ctx, opts)
 	out := image.PruneReport{SpaceReclaimed: rep.SpaceReclaimed}
 	for _, it := range rep.ImagesDeleted {
 		out.ImagesDeleted = append(out.ImagesDeleted, image.DeleteResponse{Untagged: it.Untagged, Deleted: it.Deleted})
 	}
+	i.pruned(before, out)
 	return out, err
+}
+
+// pruned publishes the delete events of the images a prune removed (of
+// images, not layers) and the prune event.
+func (i *Images) pruned(before []cimage.Summary, rep image.PruneReport) {
+	if i.events == nil {
+		return
+	}
+	gone := map[string]bool{}
+	for _, it := range rep.ImagesDeleted {
+		gone[it.Deleted] = true
+	}
+	for _, s := range before {
+		if gone[s.ID] {
+			i.events.image(events.ActionDelete, s.ID, s.ID)
+		}
+	}
+	i.events.Publish(events.Message{Type: events.ImageEventType, Action: events.ActionPrune,
+		Actor: events.Actor{Attributes: map[string]string{"reclaimed": strconv.FormatUint(rep.SpaceReclaimed, 10)}}})
 }
 
 // DiskUsage is GET /system/df for images: each layer and blob counted once.

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/distribution/reference"
+	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/jsonstream"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -44,8 +45,11 @@ func (i *Images) ImagePull(ctx context.Context, ref string, opts api.ImagePullOp
 	named = reference.TagNameOnly(named)
 	rc, err := jsonStream(ctx, lazy, true, func(ctx context.Context, jw *jsonWriter) error {
 		popts.Progress = func(p cimage.Progress) { jw.write(progressMessage(p)) }
-		_, err := i.store.Pull(ctx, named.String(), popts)
-		return err
+		if _, err := i.store.Pull(ctx, named.String(), popts); err != nil {
+			return err
+		}
+		i.events.image(events.ActionPull, reference.FamiliarString(named), reference.FamiliarName(named))
+		return nil
 	})
 	return rc, manifestNotFound(named, err)
 }
@@ -120,8 +124,11 @@ func (i *Images) ImagePush(ctx context.Context, ref string, opts api.ImagePushOp
 				jw.write(message{Message: jsonstream.Message{Progress: &jsonstream.Progress{}, Aux: &msg}})
 			}
 		}
-		_, err := i.store.Push(ctx, named.String(), cimage.PushOptions{Progress: progress})
-		return err
+		if _, err := i.store.Push(ctx, named.String(), cimage.PushOptions{Progress: progress}); err != nil {
+			return err
+		}
+		i.events.image(events.ActionPush, reference.FamiliarString(named), reference.FamiliarName(named))
+		return nil
 	})
 }
 
@@ -139,6 +146,7 @@ func (i *Images) ImageLoad(ctx context.Context, input io.Reader, opts api.ImageL
 			return err
 		}
 		for _, l := range loaded {
+			i.events.image(events.ActionLoad, l.ID.String(), l.ID.String())
 			line := "Loaded image ID: " + l.ID.String() + "\n"
 			if l.Name != "" {
 				line = "Loaded image: " + l.Name + "\n"
@@ -151,13 +159,22 @@ func (i *Images) ImageLoad(ctx context.Context, input io.Reader, opts api.ImageL
 
 // ImageSave is GET /images/get: a docker-archive of the images.
 func (i *Images) ImageSave(ctx context.Context, refs []string) (io.ReadCloser, error) {
+	var ids []string
 	for _, ref := range refs {
-		if _, err := i.get(ctx, ref); err != nil {
+		img, err := i.get(ctx, ref)
+		if err != nil {
 			return nil, err
 		}
+		ids = append(ids, img.ID.String())
 	}
 	return startStream(ctx, lazy, func(ctx context.Context, w io.Writer) error {
-		return i.store.Save(ctx, refs, w, cimage.SaveOptions{})
+		if err := i.store.Save(ctx, refs, w, cimage.SaveOptions{}); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			i.events.image(events.ActionSave, id, id)
+		}
+		return nil
 	}, nil)
 }
 
@@ -186,6 +203,7 @@ func (i *Images) ImageImport(ctx context.Context, source io.Reader, ref string, 
 		if err != nil {
 			return err
 		}
+		i.events.image(events.ActionImport, img.ID.String(), img.ID.String())
 		jw.write(message{Message: jsonstream.Message{Status: img.ID.String()}})
 		return nil
 	})

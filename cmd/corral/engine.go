@@ -7,40 +7,29 @@ import (
 	"syscall"
 
 	"github.com/corral-dev/corral/cli"
-	"github.com/corral-dev/corral/daemon"
-	"github.com/corral-dev/corral/image"
+	"github.com/corral-dev/corral/client"
 	"github.com/corral-dev/corral/registry"
 )
 
-// engineMain runs the engine's command line (pull, images, ...) against
-// the image service in process, on the state directory given by
-// --data-root, $CORRAL_ROOT, data-root of /etc/corral/daemon.json or
-// /var/lib/corral, with the insecure registries of that file and
-// $CORRAL_INSECURE_REGISTRIES, and the user's registry credentials file. The engine issue replaces Connect with a client of the
-// daemon's socket.
+// The API client is what the command line talks to.
+var _ cli.ImageAPI = (*client.Client)(nil)
+
+// engineMain runs the engine's command line (pull, images, ...) as a
+// client of the daemon's API, found as docker finds it (--host,
+// $CORRAL_HOST, $DOCKER_HOST, the default socket) and started on first use
+// when the default socket has no daemon (connect.go), with the user's
+// registry credentials file.
 func engineMain(args []string) int {
 	ctx, stop := signalContext()
 	defer stop()
 	return cli.Main(args, cli.Options{
 		Context: ctx,
 		Connect: func(ctx context.Context, g cli.Globals) (cli.ImageAPI, error) {
-			cfg, err := daemon.LoadConfig(daemon.DefaultConfigPath)
+			c, err := connect(ctx, g)
 			if err != nil {
-				return nil, err
+				return nil, err // not a nil *Client in the interface
 			}
-			cfg = cfg.WithEnv(os.Getenv)
-			root := g.DataRoot
-			if root == "" {
-				root = cfg.DataRoot
-			}
-			if root == "" {
-				root = image.DefaultRoot
-			}
-			imgs, err := daemon.NewImages(ctx, daemon.ImagesOptions{Root: root, Insecure: cfg.InsecureRegistries})
-			if err != nil {
-				return nil, err
-			}
-			return daemon.Local{Images: imgs}, nil
+			return c, nil
 		},
 		Credentials: func() (cli.Credentials, error) {
 			path, err := registry.DefaultAuthFilePath()

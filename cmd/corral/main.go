@@ -47,6 +47,8 @@ func dispatch(args []string) int {
 	switch args[0] {
 	case "runtime":
 		return runcli.Main(args[1:])
+	case "daemon":
+		return daemonMain(args[1:])
 	case "monitor": // hidden: the daemon starts it (monitor.Start)
 		return monitor.Main(args[1:])
 	case "version", "--version":

@@ -263,7 +263,7 @@ func TestBadInputInterruptedPull(t *testing.T) {
 	}
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
-	// The next command's start-up sweep removes what the pull left.
+	// The daemon notices that its client left and removes what the pull wrote.
 	c.requireUnchanged(before, "a pull killed mid-download")
 	proxy.heal()
 	c.ok("pull", ref)

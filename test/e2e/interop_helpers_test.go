@@ -36,6 +36,7 @@ func newCorralStore(t *testing.T) *corralStore {
 	t.Helper()
 	testutil.RequireRoot(t)
 	dir := t.TempDir()
+	stopRootDaemon(t, filepath.Join(dir, "root"))
 	return &corralStore{t: t, bin: testutil.CorralBinary(t), root: filepath.Join(dir, "root"), home: dir}
 }
 
@@ -141,12 +142,21 @@ func (c *corralStore) fingerprint() []string {
 	return fp
 }
 
-// requireUnchanged fails the test unless the store's fingerprint is before.
+// requireUnchanged fails the test unless the store's fingerprint is before,
+// or comes back to it within a few seconds: a command killed mid-pull
+// leaves the daemon to notice that its client left and clean up.
 func (c *corralStore) requireUnchanged(before []string, what string) {
 	c.t.Helper()
-	after := c.fingerprint()
-	if strings.Join(before, "\n") != strings.Join(after, "\n") {
-		c.t.Fatalf("after %s the store changed:\nbefore: %q\nafter:  %q", what, before, after)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		after := c.fingerprint()
+		if strings.Join(before, "\n") == strings.Join(after, "\n") {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("after %s the store changed:\nbefore: %q\nafter:  %q", what, before, after)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

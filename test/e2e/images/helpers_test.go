@@ -1,7 +1,8 @@
 // Package images_test tests the image commands of the built corral binary
 // from the outside, as a user runs them: as root inside testutil's sandbox
 // (private mount and network namespaces), each test on its own --data-root
-// and $HOME, with Debian's docker-registry for push, pull and login.
+// (whose daemon the first command starts, and the test stops) and $HOME,
+// with Debian's docker-registry for push, pull and login.
 package images_test
 
 import (
@@ -14,7 +15,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -34,13 +37,49 @@ type engine struct {
 func newEngine(t *testing.T) *engine {
 	t.Helper()
 	testutil.RequireRoot(t)
-	return &engine{t: t, bin: testutil.CorralBinary(t), root: t.TempDir(), home: t.TempDir()}
+	e := &engine{t: t, bin: testutil.CorralBinary(t), root: t.TempDir(), home: t.TempDir()}
+	t.Cleanup(e.stopDaemon)
+	return e
 }
 
 // withRoot is an engine on a fresh data root sharing e's home (and so its
 // credentials).
 func (e *engine) withRoot() *engine {
-	return &engine{t: e.t, bin: e.bin, root: e.t.TempDir(), home: e.home}
+	f := &engine{t: e.t, bin: e.bin, root: e.t.TempDir(), home: e.home}
+	e.t.Cleanup(f.stopDaemon)
+	return f
+}
+
+// stopDaemon stops the daemon the first command on e's data root started
+// (corral --data-root DIR talks to DIR's own daemon, on DIR/corral.sock),
+// and waits until it is gone.
+func (e *engine) stopDaemon() {
+	b, err := os.ReadFile(filepath.Join(e.root, "corral.pid"))
+	if err != nil {
+		return // no command started one
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		e.t.Errorf("pid file of %s: %q", e.root, b)
+		return
+	}
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	deadline := time.Now().Add(20 * time.Second)
+	for syscall.Kill(pid, 0) == nil && !isZombie(pid) {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			e.t.Errorf("daemon %d of %s did not stop on SIGTERM", pid, e.root)
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// isZombie reports whether pid has exited and waits for its reaper.
+func isZombie(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	i := bytes.LastIndexByte(b, ')')
+	return err != nil || i < 0 || i+2 >= len(b) || b[i+2] == 'Z'
 }
 
 // result is what a command did.
@@ -61,7 +100,7 @@ func (e *engine) run(stdin string, args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, e.bin, append([]string{"--data-root", e.root}, args...)...)
-	cmd.Env = append(os.Environ(), "HOME="+e.home, "XDG_CONFIG_HOME=", "CORRAL_ROOT=")
+	cmd.Env = append(os.Environ(), "HOME="+e.home, "XDG_CONFIG_HOME=", "CORRAL_ROOT=", "CORRAL_HOST=", "DOCKER_HOST=")
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

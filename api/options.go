@@ -1,11 +1,8 @@
-package apiserver
+package api
 
 // The options of the container, exec, system and build calls: the query
-// parameters of their requests, parsed. They cross from the API server to
-// the daemon, which cannot import apiserver, so they belong in package api
-// beside api.ImagePullOptions; this file only imports what package api may,
-// so that it moves there as it is (rename the package, then qualify the
-// names in apiserver with api.).
+// parameters of their requests, parsed, as the API server hands them to the
+// daemon (which cannot import the server).
 
 import (
 	"io"
@@ -13,8 +10,6 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
-
-	"github.com/corral-dev/corral/api"
 )
 
 // ContainerCreateOptions are POST /containers/create: the name and
@@ -37,7 +32,7 @@ type ContainerListOptions struct {
 	Limit int
 	// Size asks for SizeRw and SizeRootFs.
 	Size    bool
-	Filters api.Filters
+	Filters Filters
 }
 
 // ContainerStopOptions are POST /containers/{id}/stop and restart.
@@ -172,7 +167,7 @@ type EventsOptions struct {
 	// Zero means no bound.
 	Since   time.Time
 	Until   time.Time
-	Filters api.Filters
+	Filters Filters
 }
 
 // BuildOptions are POST /build (the classic builder, version=1).

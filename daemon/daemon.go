@@ -1,0 +1,117 @@
+// Package daemon is the engine's service layer: it sequences the domain
+// packages (image, registry, ...) into the verbs of the Docker Engine API
+// and answers in the API's types, so that the API server only has to move
+// them over HTTP. Daemon ties the parts together and owns the data root
+// while it runs: Images is the image and registry part (pull, push, list,
+// inspect, history, tag, remove, prune, load, save, import, login, disk
+// usage), Events the engine's event bus, and Daemon itself answers the
+// engine-wide calls (info, events, disk usage). Long operations answer the
+// JSON message stream dockerd writes (status, id, progressDetail,
+// errorDetail, aux).
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/system"
+
+	"github.com/corral-dev/corral/api"
+	cimage "github.com/corral-dev/corral/image"
+)
+
+// Daemon is the engine over one data root. Only one Daemon runs on a data
+// root at a time (a lock file in it says so).
+type Daemon struct {
+	cfg     Config
+	root    string
+	id      string
+	started time.Time
+	lock    *rootLock
+	pidFile *pidFile
+	events  *Events
+	images  *Images
+}
+
+// New opens the engine on cfg.DataRoot: it locks the data root (failing
+// with errdefs.ErrConflict if another daemon holds it), writes the pid file
+// and opens the image store. Close releases all of it.
+func New(ctx context.Context, cfg Config) (*Daemon, error) {
+	d := &Daemon{cfg: cfg, root: cfg.DataRoot, started: time.Now(), events: NewEvents()}
+	if d.root == "" {
+		d.root = cimage.DefaultRoot
+	}
+	var err error
+	if d.root, err = filepath.Abs(d.root); err != nil {
+		return nil, fmt.Errorf("data root: %w", err)
+	}
+	if err := d.open(ctx); err != nil {
+		return nil, errors.Join(err, d.Close())
+	}
+	return d, nil
+}
+
+func (d *Daemon) open(ctx context.Context) error {
+	// Root's alone to write, as dockerd makes its own (the socket of a
+	// daemon started for a data root lives in it).
+	if err := os.MkdirAll(d.root, 0o711); err != nil {
+		return fmt.Errorf("create data root: %w", err)
+	}
+	if err := os.Chmod(d.root, 0o711); err != nil {
+		return fmt.Errorf("set data root mode: %w", err)
+	}
+	var err error
+	if d.lock, err = lockRoot(d.root); err != nil {
+		return err
+	}
+	path := d.cfg.PIDFile
+	if path == "" {
+		path = DefaultPIDFile
+	}
+	if d.pidFile, err = writePIDFile(path); err != nil {
+		return err
+	}
+	if d.id, err = engineID(d.root); err != nil {
+		return err
+	}
+	d.images, err = NewImages(ctx, ImagesOptions{Root: d.root, Insecure: d.cfg.InsecureRegistries, Events: d.events})
+	return err
+}
+
+// Close stops the engine: it closes the event streams and the image store,
+// removes the pid file and unlocks the data root.
+func (d *Daemon) Close() error {
+	var errs []error
+	d.events.Close()
+	if d.images != nil {
+		errs = append(errs, d.images.Close())
+	}
+	if d.pidFile != nil {
+		errs = append(errs, d.pidFile.remove())
+	}
+	if d.lock != nil {
+		errs = append(errs, d.lock.unlock())
+	}
+	return errors.Join(errs...)
+}
+
+// Root is the data root, absolute.
+func (d *Daemon) Root() string { return d.root }
+
+// Images is the image service.
+func (d *Daemon) Images() *Images { return d.images }
+
+// Events is GET /events.
+func (d *Daemon) Events(ctx context.Context, opts api.EventsOptions) (<-chan events.Message, error) {
+	return d.events.Subscribe(ctx, opts)
+}
+
+// DiskUsage is GET /system/df: images only so far.
+func (d *Daemon) DiskUsage(ctx context.Context) (system.DiskUsage, error) {
+	return d.images.DiskUsage(ctx)
+}
