@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -57,7 +58,9 @@ func recvConsole(sock *os.File) (*os.File, error) {
 // passes window size changes on. The returned func restores the terminal.
 func proxyConsole(master *os.File, stdio Stdio) (restore func()) {
 	restore = func() {}
+	var in io.Reader = stdio.In
 	if term.IsTerminal(int(stdio.In.Fd())) {
+		in = io.MultiReader(bytes.NewReader(typedAhead(int(stdio.In.Fd()))), stdio.In)
 		if st, err := term.MakeRaw(int(stdio.In.Fd())); err == nil {
 			restore = func() { term.Restore(int(stdio.In.Fd()), st) }
 		}
@@ -70,6 +73,32 @@ func proxyConsole(master *os.File, stdio Stdio) (restore func()) {
 			}
 		}()
 	}
-	go io.Copy(master, stdio.In)
+	go io.Copy(master, in)
 	return restore
+}
+
+// typedAhead takes from a terminal still in canonical mode the complete
+// lines it holds, before it is made raw. Left there, they would be read raw
+// as typed except that each end of file (a ^D typed, or the one script(1)
+// sends when its own input ends) becomes a NUL byte, the kernel's marker
+// for it, which the container's terminal echoes into the output as "^@".
+// The lines go to the container; an end of file is dropped: typed before
+// the container's terminal existed, it cannot mean the same there (runc
+// passes the NUL on). Poll first: a canonical read would wait for a line.
+func typedAhead(fd int) []byte {
+	var typed []byte
+	buf := make([]byte, 4096)
+	for i := 0; i < 64; i++ { // it holds 4096 bytes; one hung up reads 0 forever
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(pfd, 0)
+		if err != nil || n != 1 || pfd[0].Revents&unix.POLLIN == 0 ||
+			pfd[0].Revents&(unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0 {
+			break
+		}
+		if n, err = unix.Read(fd, buf); err != nil {
+			break
+		}
+		typed = append(typed, buf[:n]...)
+	}
+	return typed
 }
