@@ -50,6 +50,16 @@ type ApplyOptions struct {
 	// The parents must be complete: apply layers in order. Ignored with
 	// RemoveWhiteouts (the layers below are in root already).
 	Parents []string
+	// Workers is how many regular files and symlinks are created at once,
+	// while Apply reads on; 0 means a default (8), 1 creates them one at a
+	// time. Whatever it is, the result is the same as applying the entries
+	// in tar order: an entry waits for the ones it replaces or depends on.
+	Workers int
+	// Observe, when not nil, is called with the header of every entry, in
+	// tar order, before the entry is applied: a caller learns what the
+	// layer holds without reading it twice. It must not keep hdr past the
+	// call nor change it.
+	Observe func(hdr *tar.Header)
 }
 
 // Apply extracts the uncompressed layer tar r into the existing directory
@@ -103,6 +113,9 @@ type applier struct {
 	// unpacked holds the paths this layer created and their ancestors:
 	// whiteouts do not remove them.
 	unpacked map[string]struct{}
+	// pool creates files and symlinks while the tar is read on; nil with
+	// one worker.
+	pool *pool
 }
 
 type dirTime struct {
@@ -116,6 +129,14 @@ func newApplier(ctx context.Context, dir string, opts ApplyOptions) (*applier, e
 		return nil, err
 	}
 	a := &applier{ctx: ctx, opts: opts, root: r, buf: getBuf(), unpacked: make(map[string]struct{})}
+	if workers := opts.Workers; workers != 1 {
+		if workers <= 0 {
+			workers = defaultWorkers
+		}
+		a.pool = newPool(workers)
+		r.quiesce = a.quiesce
+		r.claim = a.claim
+	}
 	if opts.Whiteouts != OverlayWhiteouts {
 		return a, nil // parents only matter for an upper dir
 	}
@@ -131,6 +152,9 @@ func newApplier(ctx context.Context, dir string, opts ApplyOptions) (*applier, e
 }
 
 func (a *applier) close() {
+	if a.pool != nil {
+		a.pool.close()
+	}
 	a.root.close()
 	for _, p := range a.parents {
 		p.close()
@@ -145,6 +169,9 @@ func (a *applier) run() error {
 			return err
 		}
 		a.root.checkpoint()
+		if err := a.failed(); err != nil {
+			return err
+		}
 		hdr, err := a.tr.Next()
 		if err == io.EOF {
 			return nil
@@ -154,7 +181,13 @@ func (a *applier) run() error {
 		if err != nil && (hdr == nil || !errors.Is(err, tar.ErrInsecurePath)) {
 			return tarError(err)
 		}
+		if a.opts.Observe != nil {
+			a.opts.Observe(hdr)
+		}
 		if err := a.entry(hdr); err != nil {
+			if werr := a.failed(); werr != nil {
+				return werr // a worker's, which names its own entry
+			}
 			return fmt.Errorf("apply %q: %w", hdr.Name, err)
 		}
 	}
@@ -192,6 +225,10 @@ func (a *applier) entry(hdr *tar.Header) error {
 	}
 	parent, base := splitPath(name)
 	if strings.HasPrefix(base, whiteoutPrefix) {
+		// What it hides, or a symlink on the way there, may be in flight.
+		if err := a.drain(); err != nil {
+			return err
+		}
 		return a.whiteout(parent, base, hdr)
 	}
 	pfd, err := a.root.mkdirAll(parent, a.parentCreated)
@@ -205,16 +242,31 @@ func (a *applier) entry(hdr *tar.Header) error {
 	return nil
 }
 
-// create makes the file of hdr as base in the directory pfd.
+// create makes the file of hdr as base in the directory pfd, first
+// waiting for an entry in flight there, if any.
 func (a *applier) create(pfd int, name, base string, hdr *tar.Header) error {
+	if err := a.settle(pfd, base); err != nil {
+		return err
+	}
+	async := a.pool != nil
 	switch hdr.Typeflag {
 	case tar.TypeDir:
 		return a.mkdir(pfd, name, base, hdr)
 	case tar.TypeReg, tar.TypeCont: // contiguous files are regular files on Linux
+		if async && hdr.Size <= maxPooledFile {
+			return a.fileAsync(pfd, base, hdr)
+		}
 		return a.file(pfd, base, hdr)
 	case tar.TypeSymlink:
+		if async {
+			return a.symlinkAsync(pfd, base, hdr)
+		}
 		return a.symlink(pfd, base, hdr)
 	case tar.TypeLink:
+		// Its target, or a symlink on the way there, may be in flight.
+		if err := a.drain(); err != nil {
+			return err
+		}
 		return a.hardlink(pfd, name, base, hdr)
 	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 		return a.node(pfd, base, hdr)
@@ -252,6 +304,9 @@ func (a *applier) markUnpacked(name string) {
 // finish sets the times of the directories the layer listed (and of the
 // parents it copied from lower layers), now that their content is written.
 func (a *applier) finish() error {
+	if err := a.drain(); err != nil {
+		return err
+	}
 	for _, d := range a.dirs {
 		a.root.checkpoint()
 		parent, base := splitPath(d.rel)

@@ -55,36 +55,45 @@ func TestAttacks(t *testing.T) {
 	attacks = append(attacks, replaceAttacks()...)
 	attacks = append(attacks, whiteoutAttacks()...)
 	attacks = append(attacks, deviceAttacks()...)
+	// Each attack is tried with entries created one at a time and with
+	// Apply's workers (symlinks planted by a worker, files written by one).
 	for _, at := range attacks {
-		t.Run(at.name, func(t *testing.T) {
-			if at.root {
-				testutil.RequireRoot(t)
-			}
-			a := newArena(t)
-			opts := plain
-			if at.overlay {
-				opts = ApplyOptions{Whiteouts: OverlayWhiteouts}
-			}
-			layers := at.layers(a)
-			var err error
-			for i, l := range layers {
-				err = applyTar(t, a.root, mkTar(t, l...), opts)
-				if err != nil && i < len(layers)-1 {
-					t.Fatalf("layer %d: %v", i, err)
-				}
-			}
-			switch {
-			case at.want == mustSucceed && err != nil:
-				t.Fatalf("Apply: %v", err)
-			case at.want == mustFail && err == nil:
-				t.Fatal("Apply succeeded; want an error")
-			}
-			t.Logf("Apply: %v", err)
-			a.check(t)
-			if at.check != nil && err == nil {
-				at.check(t, a)
-			}
-		})
+		for _, workers := range []int{1, 0} {
+			t.Run(fmt.Sprintf("%s/workers=%d", at.name, workers), func(t *testing.T) {
+				runAttack(t, at, workers)
+			})
+		}
+	}
+}
+
+func runAttack(t *testing.T, at attack, workers int) {
+	if at.root {
+		testutil.RequireRoot(t)
+	}
+	a := newArena(t)
+	opts := plain
+	if at.overlay {
+		opts = ApplyOptions{Whiteouts: OverlayWhiteouts}
+	}
+	opts.Workers = workers
+	layers := at.layers(a)
+	var err error
+	for i, l := range layers {
+		err = applyTar(t, a.root, mkTar(t, l...), opts)
+		if err != nil && i < len(layers)-1 {
+			t.Fatalf("layer %d: %v", i, err)
+		}
+	}
+	switch {
+	case at.want == mustSucceed && err != nil:
+		t.Fatalf("Apply: %v", err)
+	case at.want == mustFail && err == nil:
+		t.Fatal("Apply succeeded; want an error")
+	}
+	t.Logf("Apply: %v", err)
+	a.check(t)
+	if at.check != nil && err == nil {
+		at.check(t, a)
 	}
 }
 

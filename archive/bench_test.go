@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 var (
@@ -87,10 +89,22 @@ func benchDir(b *testing.B) string {
 	return b.TempDir()
 }
 
+// benchApply times Apply of blob (compressed when decompress is set) with
+// one worker and with the default, as sub-benchmarks.
 func benchApply(b *testing.B, blob []byte, decompress bool) {
-	layer := syntheticLayer(b)
-	b.SetBytes(int64(len(layer)))
+	for _, workers := range []int{1, 0} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			opts := plain
+			opts.Workers = workers
+			benchApplyOpts(b, blob, decompress, opts)
+		})
+	}
+}
+
+func benchApplyOpts(b *testing.B, blob []byte, decompress bool, opts ApplyOptions) {
 	base := benchDir(b)
+	cpu0 := cpuTime()
+	defer func() { b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/1e6, "cpu-ms/op") }()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -108,13 +122,22 @@ func benchApply(b *testing.B, blob []byte, decompress bool) {
 			defer rc.Close()
 			r = rc
 		}
-		if _, err := Apply(context.Background(), dir, r, plain); err != nil {
+		n, err := Apply(context.Background(), dir, r, opts)
+		if err != nil {
 			b.Fatal(err)
 		}
+		b.SetBytes(n)
 		b.StopTimer()
 		os.RemoveAll(dir)
 		b.StartTimer()
 	}
+}
+
+// cpuTime returns the CPU time (user and system) of the process so far.
+func cpuTime() time.Duration {
+	var ru unix.Rusage
+	_ = unix.Getrusage(unix.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkApply applies the ~100 MB synthetic layer, uncompressed.
@@ -128,6 +151,20 @@ func BenchmarkApplyGzip(b *testing.B) {
 	w.Close()
 	b.Logf("layer %d MB, gzip %d MB", len(syntheticLayer(b))>>20, buf.Len()>>20)
 	benchApply(b, buf.Bytes(), true)
+}
+
+// BenchmarkApplyLayer applies the layer blob $ARCHIVE_BENCH_LAYER (a
+// real image's, compressed or not), as a pull does.
+func BenchmarkApplyLayer(b *testing.B) {
+	p := os.Getenv("ARCHIVE_BENCH_LAYER")
+	if p == "" {
+		b.Skip("set ARCHIVE_BENCH_LAYER to a layer blob")
+	}
+	blob, err := os.ReadFile(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchApply(b, blob, true)
 }
 
 // BenchmarkWriteDir archives the applied layer.

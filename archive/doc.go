@@ -10,6 +10,15 @@
 // symlinks planted by earlier entries or layers and hardlinks to outside are
 // all contained in the root.
 //
+// Apply reads the tar in one goroutine, which resolves every path, and
+// hands small regular files and symlinks to a few workers that create them
+// (ApplyOptions.Workers), each relative to the parent descriptor Apply
+// resolved, with O_EXCL|O_NOFOLLOW or symlinkat, and only where nothing is
+// yet. Apply waits for the workers wherever an entry could depend on one in
+// flight (the same entry again, a path that does not resolve, hardlinks,
+// whiteouts, removals, directory times), so the result is that of applying
+// the entries in tar order; the attack tests run both ways.
+//
 // Decompress and Compress handle the layer compressions (gzip, zstd, none).
 //
 // Limits: sparse entries are refused (they could expand far beyond their

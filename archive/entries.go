@@ -22,24 +22,39 @@ func (a *applier) replacing(pfd int, base string, mk func() error) error {
 	if err != unix.EEXIST {
 		return err
 	}
+	if err := a.drain(); err != nil {
+		return err
+	}
 	if err := a.root.removeAll(pfd, base); err != nil {
 		return err
 	}
 	return mk()
 }
 
-// file writes a regular file.
+// file writes a regular file, replacing what is at its place, with its
+// data from the tar.
 func (a *applier) file(pfd int, base string, hdr *tar.Header) error {
-	fd := -1
-	err := a.replacing(pfd, base, func() (err error) {
-		fd, err = unix.Openat(pfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
-		return err
+	err := a.replacing(pfd, base, func() error {
+		return a.newFile(pfd, base, hdr, func(fd int) error { return a.copyData(fd, hdr.Size) })
 	})
+	if err == unix.EEXIST {
+		return fmt.Errorf("create file: %w", err)
+	}
+	return err
+}
+
+// newFile creates the regular file base in pfd (EEXIST if something is
+// there), fills it with fill and sets its metadata.
+func (a *applier) newFile(pfd int, base string, hdr *tar.Header, fill func(fd int) error) error {
+	fd, err := unix.Openat(pfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err == unix.EEXIST {
+		return err // for replacing
+	}
 	if err != nil {
 		return fmt.Errorf("create file: %w", err)
 	}
 	defer unix.Close(fd)
-	if err := a.copyData(fd, hdr.Size); err != nil {
+	if err := fill(fd); err != nil {
 		return err
 	}
 	if err := a.fdMeta(fd, hdr); err != nil {

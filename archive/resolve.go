@@ -21,11 +21,20 @@ const maxCachedDirs = 256
 // or a symlink (which could change what a cached path resolves to) calls
 // invalidate. Invalidated descriptors are closed only at the next
 // checkpoint, so that descriptors handed out for the current entry stay
-// open.
+// open; with Apply's workers, whose jobs hold descriptors of the root,
+// quiesce runs first.
 type root struct {
 	fd      int
 	dirs    map[string]int
 	retired []int
+	// ids caches the identity of the descriptors dir returned, for keys.
+	ids map[int]entryKey
+	// quiesce, when set, is called before anything is removed and before
+	// retired descriptors are closed: Apply waits for its workers then.
+	quiesce func()
+	// claim, when set, is called before mkdirAll creates base in the
+	// directory pfd (after rel did not resolve).
+	claim func(pfd int, base string) error
 }
 
 // openRoot opens dir as a root.
@@ -34,7 +43,7 @@ func openRoot(dir string) (*root, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open root %s: %w", dir, err)
 	}
-	return &root{fd: fd, dirs: make(map[string]int)}, nil
+	return &root{fd: fd, dirs: make(map[string]int), ids: make(map[int]entryKey)}, nil
 }
 
 // close closes every descriptor of r.
@@ -58,10 +67,30 @@ func (r *root) checkpoint() {
 	if len(r.dirs) > maxCachedDirs {
 		r.invalidate()
 	}
+	if len(r.retired) > 0 && r.quiesce != nil {
+		r.quiesce()
+	}
 	for _, fd := range r.retired {
+		delete(r.ids, fd)
 		unix.Close(fd)
 	}
 	r.retired = r.retired[:0]
+}
+
+// key returns the key of the entry base in the directory pfd, which is
+// the root's descriptor or one that dir returned.
+func (r *root) key(pfd int, base string) (entryKey, error) {
+	k, ok := r.ids[pfd]
+	if !ok {
+		var st unix.Stat_t
+		if err := unix.Fstat(pfd, &st); err != nil {
+			return k, fmt.Errorf("stat directory: %w", err)
+		}
+		k = entryKey{dev: st.Dev, ino: st.Ino}
+		r.ids[pfd] = k
+	}
+	k.name = base
+	return k, nil
 }
 
 // dir returns a descriptor of the directory rel (cleaned, relative to the
@@ -127,6 +156,11 @@ func (r *root) mkdirAll(rel string, created func(rel string, pfd int) error) (in
 	if err != nil {
 		return -1, err
 	}
+	if r.claim != nil {
+		if err := r.claim(pfd, base); err != nil {
+			return -1, err
+		}
+	}
 	switch err := unix.Mkdirat(pfd, base, 0o755); {
 	case err == nil:
 		if created != nil {
@@ -151,6 +185,9 @@ func (r *root) mkdirAll(rel string, created func(rel string, pfd int) error) (in
 func (r *root) removeAll(pfd int, name string) error {
 	// What is removed may be a directory or a symlink that cached paths
 	// resolved through.
+	if r.quiesce != nil {
+		r.quiesce()
+	}
 	r.invalidate()
 	err := unix.Unlinkat(pfd, name, 0)
 	if err == nil || err == unix.ENOENT {

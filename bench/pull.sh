@@ -226,8 +226,11 @@ unmount_under() {
 # clear_turn removes a tool's store $1 and the state any tool keeps
 # outside it, and drops the page cache when the stores are on disk.
 clear_turn() {
+	local run
+	run=$(podman_runroot "$1")
 	unmount_under "$1"
-	rm -rf "$1"
+	unmount_under "$run"
+	rm -rf "$1" "$run"
 	fresh_containers_state
 	if [[ -n ${DISK:-} ]]; then
 		sync
@@ -237,8 +240,13 @@ clear_turn() {
 
 pull_corral() { "$CORRAL" --data-root "$1" pull -q "$REGISTRY/$REPO_NAME:${2:-v1}"; }
 
+# podman_runroot prints podman's run root for store $1: on the sitting's
+# tmpfs, as podman refuses a run root longer than 50 characters (a DISK
+# path can make one).
+podman_runroot() { printf '%s/run.%s\n' "$SCRATCH" "${1##*/}"; }
+
 pull_podman() {
-	podman --root "$1/root" --runroot "$1/run" --tmpdir "$1/tmp" --storage-driver overlay \
+	podman --root "$1/root" --runroot "$(podman_runroot "$1")" --tmpdir "$1/tmp" --storage-driver overlay \
 		--events-backend none --cgroup-manager cgroupfs \
 		pull -q --tls-verify=false "$REGISTRY/$REPO_NAME:${2:-v1}"
 }
@@ -256,7 +264,7 @@ check_turn() {
 	want=$(jq -r '.config.digest' "$CACHE/layout/blobs/sha256/$(manifest_hex v1)")
 	case $label in
 	corral) got=$("$CORRAL" --data-root "$dir" image inspect --format '{{.Id}}' "$REGISTRY/$REPO_NAME:v1" 2>&1) ;;
-	podman) got=sha256:$(podman --root "$dir/root" --runroot "$dir/run" --storage-driver overlay \
+	podman) got=sha256:$(podman --root "$dir/root" --runroot "$(podman_runroot "$dir")" --storage-driver overlay \
 		image inspect --format '{{.Id}}' "$REGISTRY/$REPO_NAME:v1" 2>&1) ;;
 	skopeo-umoci) [[ ! -x $dir/bundle/rootfs/usr/bin/bash ]] || got=$want ;;
 	esac

@@ -11,6 +11,11 @@
 // image records and from leases (kept while a pull, load or import runs) and
 // sweeps the content and snapshots nothing reaches.
 //
+// A pull unpacks each layer as it downloads (stream.go): the download tees
+// the blob into the unpacker, which commits the layer only once the blob is
+// verified and stored. Layers whose parent is not committed yet are
+// unpacked into scratch snapshots and moved into place in order (stage.go).
+//
 // Locking: a store-wide flock (<root>/image/lock) is held shared by the verbs
 // that add content (pull, load, import, tag, remove) and exclusively by the
 // garbage collector; images.db is opened per transaction, so several corral

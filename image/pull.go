@@ -181,7 +181,7 @@ func (p *pull) config(ctx context.Context, desc ocispec.Descriptor) (Config, err
 		return Config{}, err
 	}
 	if !p.s.hasBlob(ctx, desc.Digest) {
-		if err := p.fetchBlob(ctx, desc, nil); err != nil {
+		if err := p.fetchBlob(ctx, desc, nil, nil); err != nil {
 			return Config{}, fmt.Errorf("fetch config: %w", err)
 		}
 	}
@@ -204,8 +204,9 @@ func (p *pull) config(ctx context.Context, desc ocispec.Descriptor) (Config, err
 }
 
 // fetchBlob downloads a blob into the content store, verified; rep, when
-// not nil, gets "Downloading" events.
-func (p *pull) fetchBlob(ctx context.Context, desc ocispec.Descriptor, rep *reporter) error {
+// not nil, gets "Downloading" events; ls, when not nil, gets the blob's
+// bytes as they arrive (it is not ended here).
+func (p *pull) fetchBlob(ctx context.Context, desc ocispec.Descriptor, rep *reporter, ls *layerStream) error {
 	rc, err := p.s.registry.FetchBlob(ctx, p.named, desc)
 	if err != nil {
 		return err
@@ -214,6 +215,9 @@ func (p *pull) fetchBlob(ctx context.Context, desc ocispec.Descriptor, rep *repo
 	var r io.Reader = rc
 	if rep != nil {
 		r = &progressReader{r: rc, rep: rep, id: ShortID(desc.Digest), action: ActionDownloading, total: desc.Size}
+	}
+	if ls != nil {
+		r = ls.tee(r)
 	}
 	p.fetched.Store(true)
 	return p.s.copyBlob(ctx, r, content.WriterOpts{Ref: "pull-" + desc.Digest.Encoded(), Expected: desc.Digest, Size: desc.Size})
@@ -248,11 +252,15 @@ type layerPlan struct {
 	fetch  []bool                          // download the blob (first occurrence)
 	unpack []bool                          // unpack into a snapshot
 	done   map[digest.Digest]chan struct{} // closed when a download completes
+	// streams are the layers unpacked as they download (those both
+	// fetched and unpacked), by index.
+	streams map[int]*layerStream
 }
 
 func (p *pull) plan(ctx context.Context, man ocispec.Manifest, chain []digest.Digest) layerPlan {
 	n := len(man.Layers)
-	pl := layerPlan{fetch: make([]bool, n), unpack: make([]bool, n), done: map[digest.Digest]chan struct{}{}}
+	pl := layerPlan{fetch: make([]bool, n), unpack: make([]bool, n), done: map[digest.Digest]chan struct{}{},
+		streams: map[int]*layerStream{}}
 	queued := 0
 	for i, l := range man.Layers {
 		pl.unpack[i] = !p.s.committed(ctx, chain[i])
@@ -264,6 +272,9 @@ func (p *pull) plan(ctx context.Context, man ocispec.Manifest, chain []digest.Di
 			p.rep.status(id, ActionAlreadyExists)
 		case pl.fetch[i]:
 			pl.done[l.Digest] = make(chan struct{})
+			if pl.unpack[i] {
+				pl.streams[i] = newLayerStream()
+			}
 			p.rep.status(id, ActionPullingLayer)
 			if queued >= p.s.parallel {
 				p.rep.status(id, ActionWaiting)
@@ -297,11 +308,18 @@ func (p *pull) download(ctx context.Context, g *errgroup.Group, man ocispec.Mani
 		g.Go(func() error {
 			for i := range work {
 				l := man.Layers[i]
-				if err := p.fetchBlob(ctx, l, p.rep); err != nil {
+				ls := pl.streams[i]
+				err := p.fetchBlob(ctx, l, p.rep, ls)
+				if err == nil {
+					p.rep.status(ShortID(l.Digest), ActionVerifying)
+					p.rep.status(ShortID(l.Digest), ActionDownloadComplete)
+				}
+				if ls != nil {
+					ls.end(err) // after the statuses: the unpacker reports next
+				}
+				if err != nil {
 					return fmt.Errorf("fetch layer %s: %w", ShortID(l.Digest), err)
 				}
-				p.rep.status(ShortID(l.Digest), ActionVerifying)
-				p.rep.status(ShortID(l.Digest), ActionDownloadComplete)
 				if !pl.unpack[i] {
 					p.rep.status(ShortID(l.Digest), ActionPullComplete)
 				}
@@ -325,7 +343,8 @@ func (p *pull) unpack(ctx context.Context, man ocispec.Manifest, cfg Config, cha
 		if i > 0 {
 			parent = chain[i-1].String()
 		}
-		jobs = append(jobs, layerJob{desc: l, diffID: cfg.RootFS.DiffIDs[i], chain: chain[i], parent: parent, ready: pl.done[l.Digest]})
+		jobs = append(jobs, layerJob{desc: l, diffID: cfg.RootFS.DiffIDs[i], chain: chain[i], parent: parent,
+			ready: pl.done[l.Digest], stream: pl.streams[i]})
 		idx = append(idx, i)
 	}
 	return p.s.unpackLayers(ctx, p.lease, jobs, p.rep, func(k int) {

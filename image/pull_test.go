@@ -196,6 +196,13 @@ func TestPullBadInput(t *testing.T) {
 		"corrupt layer": func(ts *testStore, ti testImage) {
 			ts.reg.corrupt[digest.FromBytes(ti.layers[1])] = gzipBytes(t, layerTar(t, file{name: "evil", body: "x"}))
 		},
+		// The first layer is unpacked in place as it downloads, not staged.
+		"corrupt first layer": func(ts *testStore, ti testImage) {
+			ts.reg.corrupt[digest.FromBytes(ti.layers[0])] = gzipBytes(t, layerTar(t, file{name: "evil", body: "x"}))
+		},
+		"truncated first layer": func(ts *testStore, ti testImage) {
+			ts.reg.corrupt[digest.FromBytes(ti.layers[0])] = ti.layers[0][:len(ti.layers[0])/2]
+		},
 		"truncated layer": func(ts *testStore, ti testImage) {
 			ts.reg.corrupt[digest.FromBytes(ti.layers[2])] = ti.layers[2][:len(ti.layers[2])/2]
 		},

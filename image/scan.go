@@ -19,11 +19,15 @@ type layerScan struct {
 	foreignLinks bool            // a hardlink to a file not earlier in the tar
 }
 
+func newLayerScan() *layerScan {
+	return &layerScan{listed: map[string]bool{}, needed: map[string]bool{}, seen: map[string]bool{}}
+}
+
 // scanTar reads the tar r to its end, recording what layerScan says. A
-// malformed tar ends the scan quietly (Apply reports it).
+// malformed tar ends the scan quietly (Apply reports it). Apply does the
+// same as it goes with ApplyOptions.Observe set to add.
 func scanTar(r io.Reader) *layerScan {
-	sc := &layerScan{listed: map[string]bool{}, needed: map[string]bool{}, seen: map[string]bool{}}
-	defer io.Copy(io.Discard, r) //nolint:errcheck // drain so that the writer never blocks
+	sc := newLayerScan()
 	tr := tar.NewReader(r)
 	for {
 		hdr, err := tr.Next()

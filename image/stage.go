@@ -36,6 +36,9 @@ type layerJob struct {
 	chain  digest.Digest
 	parent string          // chain ID of the layer below, "" for none
 	ready  <-chan struct{} // closed once the blob is stored; nil if it is
+	// stream, when not nil, is the blob as it downloads: the layer is
+	// unpacked from it at once, without waiting for ready.
+	stream *layerStream
 }
 
 // stagedLayer is a layer unpacked ahead of the layers below it into a
@@ -62,12 +65,17 @@ func (s *Store) unpackLayers(ctx context.Context, lease string, jobs []layerJob,
 		staged[i] = make(chan *stagedLayer, 1)
 		direct := i == 0 || j.parent != jobs[i-1].chain.String()
 		g.Go(func() error {
-			if err := waitReady(gctx, j.ready, sem); err != nil {
-				return err
+			// A streamed layer is bounded by the downloads, not by sem:
+			// its download waits for it.
+			if j.stream == nil {
+				if err := waitReady(gctx, j.ready, sem); err != nil {
+					return err
+				}
+				defer func() { <-sem }()
 			}
-			defer func() { <-sem }()
 			if direct {
-				err := s.unpackLayer(gctx, lease, j.desc, j.diffID, j.chain, j.parent, rep)
+				err := s.unpackLayer(gctx, lease, j, rep)
+				j.stream.abort(err)
 				staged[i] <- &stagedLayer{direct: true, err: err}
 				return err
 			}
@@ -129,8 +137,23 @@ func (s *Store) mergeLayers(ctx context.Context, lease string, jobs []layerJob, 
 }
 
 // stageLayer unpacks a layer into a scratch snapshot without parents,
-// scanning its tar for what needs the layers below.
+// scanning its tar for what needs the layers below. A streamed layer's
+// download has ended, successfully or not, when it returns.
 func (s *Store) stageLayer(ctx context.Context, lease string, j layerJob, rep *reporter) *stagedLayer {
+	st := s.stageLayerFiles(ctx, lease, j, rep)
+	if j.stream != nil {
+		// Drain what staging left (all of it if it failed early), so that
+		// the download completes, for a retry in place if need be.
+		if err := j.stream.wait(ctx, rep, j.desc); err != nil {
+			st.err = err // the download failed: what was unpacked is of no use
+		}
+	}
+	return st
+}
+
+// stageLayerFiles is stageLayer but for the stream: the scratch snapshot
+// and the files in it.
+func (s *Store) stageLayerFiles(ctx context.Context, lease string, j layerJob, rep *reporter) *stagedLayer {
 	st := &stagedLayer{key: randomID(extractPrefix)}
 	if st.err = s.db.addToLease(lease, leaseRef{Snapshots: []string{st.key}}); st.err != nil {
 		st.key = ""
@@ -144,16 +167,14 @@ func (s *Store) stageLayer(ctx context.Context, lease string, j layerJob, rep *r
 	if st.dir, st.err = snapshot.WritableDir(mounts); st.err != nil {
 		return st
 	}
-	ra, err := s.content.ReaderAt(ctx, j.desc.Digest)
+	src, closeSrc, err := s.layerReader(ctx, j, rep)
 	if err != nil {
 		st.err = err
 		return st
 	}
-	defer ra.Close()
-	src := &progressReader{r: io.NewSectionReader(ra, 0, ra.Size()), rep: rep, id: ShortID(j.desc.Digest),
-		action: rep.extractAction(), total: ra.Size()}
 	var got digest.Digest
 	got, st.size, st.scan, st.err = applyScanned(ctx, st.dir, src)
+	closeSrc()
 	if st.err == nil && got != j.diffID {
 		st.err = errdefs.InvalidArgument(fmt.Errorf("unpack layer %s: uncompressed digest %s, but the image config says %s",
 			ShortID(j.desc.Digest), got, j.diffID))
@@ -163,28 +184,9 @@ func (s *Store) stageLayer(ctx context.Context, lease string, j layerJob, rep *r
 
 // applyScanned is applyLayer without parents, scanning the tar as it goes.
 func applyScanned(ctx context.Context, dir string, r io.Reader) (digest.Digest, int64, *layerScan, error) {
-	dr, _, err := archive.Decompress(r)
-	if err != nil {
-		return "", 0, nil, err
-	}
-	defer dr.Close()
-	pr, pw := io.Pipe()
-	scanned := make(chan *layerScan, 1)
-	go func() { scanned <- scanTar(pr) }()
-	ahead := newReadAhead(dr, digest.SHA256.Hash(), pw)
-	n, err := archive.Apply(ctx, dir, ahead, archive.ApplyOptions{Whiteouts: archive.OverlayWhiteouts})
-	if err == nil {
-		var rest int64
-		rest, err = io.Copy(io.Discard, ahead)
-		n += rest
-	}
-	ahead.Close()
-	pw.Close()
-	sc := <-scanned
-	if err != nil {
-		return "", 0, sc, err
-	}
-	return digest.NewDigest(digest.SHA256, ahead.h), n, sc, nil
+	sc := newLayerScan()
+	got, n, err := applyLayerOpts(ctx, dir, r, archive.ApplyOptions{Whiteouts: archive.OverlayWhiteouts, Observe: sc.add})
+	return got, n, sc, err
 }
 
 // mergeLayer moves a staged layer onto its parent and commits it; when
@@ -205,7 +207,8 @@ func (s *Store) mergeLayer(ctx context.Context, lease string, j layerJob, st *st
 		_ = s.snapshots.Remove(ctx, st.key)
 		st.key = ""
 	}
-	return s.unpackLayer(ctx, lease, j.desc, j.diffID, j.chain, j.parent, rep)
+	j.stream = nil // consumed: the blob is in the content store now
+	return s.unpackLayer(ctx, lease, j, rep)
 }
 
 // moveStaged prepares the layer's snapshot on its parent, gives the

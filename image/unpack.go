@@ -2,15 +2,11 @@ package image
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"strings"
-	"sync"
 
 	"github.com/opencontainers/go-digest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/corral-dev/corral/archive"
@@ -21,11 +17,13 @@ import (
 // labelChainID marks an unpack snapshot with the chain ID it becomes.
 const labelChainID = "corral.image/chain-id"
 
-// unpackLayer unpacks the layer blob desc (compressed or not, from the
-// content store) on top of snapshot parent ("" for none) and commits it as
-// snapshot chainID, checking that the uncompressed tar has digest diffID. A
-// chainID that appears meanwhile (another pull) is fine.
-func (s *Store) unpackLayer(ctx context.Context, lease string, desc ocispec.Descriptor, diffID, chainID digest.Digest, parent string, rep *reporter) error {
+// unpackLayer unpacks the layer blob j.desc (compressed or not, from the
+// content store or, streamed, from its download) on top of snapshot
+// j.parent ("" for none) and commits it as snapshot j.chain, checking that
+// the uncompressed tar has digest j.diffID. A chain ID that appears
+// meanwhile (another pull) is fine.
+func (s *Store) unpackLayer(ctx context.Context, lease string, j layerJob, rep *reporter) error {
+	desc, chainID, parent := j.desc, j.chain, j.parent
 	key := randomID(extractPrefix)
 	if err := s.db.addToLease(lease, leaseRef{Snapshots: []string{key, chainID.String()}}); err != nil {
 		return err
@@ -40,7 +38,15 @@ func (s *Store) unpackLayer(ctx context.Context, lease string, desc ocispec.Desc
 			_ = s.snapshots.Remove(context.WithoutCancel(ctx), key)
 		}
 	}()
-	if err := s.applyBlob(ctx, desc, diffID, mounts, rep); err != nil {
+	err = s.applyBlob(ctx, j, mounts, rep)
+	if j.stream != nil {
+		// A failed download explains a failed unpack (a corrupt blob makes
+		// a wrong uncompressed digest): it comes first.
+		if werr := j.stream.wait(ctx, rep, desc); werr != nil {
+			return werr
+		}
+	}
+	if err != nil {
 		return err
 	}
 	err = s.snapshots.Commit(ctx, chainID.String(), key)
@@ -51,19 +57,18 @@ func (s *Store) unpackLayer(ctx context.Context, lease string, desc ocispec.Desc
 	return nil
 }
 
-// applyBlob extracts blob desc into the writable dir of mounts.
-func (s *Store) applyBlob(ctx context.Context, desc ocispec.Descriptor, diffID digest.Digest, mounts []snapshot.Mount, rep *reporter) error {
+// applyBlob extracts the blob of j into the writable dir of mounts.
+func (s *Store) applyBlob(ctx context.Context, j layerJob, mounts []snapshot.Mount, rep *reporter) error {
+	desc, diffID := j.desc, j.diffID
 	dir, err := snapshot.WritableDir(mounts)
 	if err != nil {
 		return fmt.Errorf("unpack layer %s: %w", ShortID(desc.Digest), err)
 	}
-	ra, err := s.content.ReaderAt(ctx, desc.Digest)
+	src, closeSrc, err := s.layerReader(ctx, j, rep)
 	if err != nil {
 		return fmt.Errorf("unpack layer %s: %w", ShortID(desc.Digest), err)
 	}
-	defer ra.Close()
-	src := &progressReader{r: io.NewSectionReader(ra, 0, ra.Size()), rep: rep, id: ShortID(desc.Digest),
-		action: rep.extractAction(), total: ra.Size()}
+	defer closeSrc()
 	got, n, err := applyLayer(ctx, dir, src, lowerDirs(mounts))
 	if err != nil {
 		return fmt.Errorf("unpack layer %s: %w", ShortID(desc.Digest), err)
@@ -75,27 +80,53 @@ func (s *Store) applyBlob(ctx context.Context, desc ocispec.Descriptor, diffID d
 	return s.db.update(func(tx *bolt.Tx) error { return putSize(tx, bucketDiffs, diffID, n) })
 }
 
+// layerReader returns the compressed blob of j to unpack, reporting
+// extraction progress: its download as it arrives when j is streamed, else
+// the blob in the content store. Call the returned func when done.
+func (s *Store) layerReader(ctx context.Context, j layerJob, rep *reporter) (io.Reader, func(), error) {
+	if j.stream != nil {
+		// Its download reports the progress (it goes at the unpacker's
+		// pace); the stream's wait reports the extraction once it is done.
+		r, done := j.stream.reader(ctx)
+		return r, done, nil
+	}
+	ra, err := s.content.ReaderAt(ctx, j.desc.Digest)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &progressReader{r: io.NewSectionReader(ra, 0, ra.Size()), rep: rep, id: ShortID(j.desc.Digest),
+		action: rep.extractAction(), total: ra.Size()}, func() { ra.Close() }, nil
+}
+
 // applyLayer decompresses the layer r and applies it to dir (an overlay
 // upper dir over parents, topmost first); it returns the digest of the
 // uncompressed tar and its size. Decompression and hashing run ahead in their own
 // goroutine while Apply creates the files.
 func applyLayer(ctx context.Context, dir string, r io.Reader, parents []string) (digest.Digest, int64, error) {
+	return applyLayerOpts(ctx, dir, r, archive.ApplyOptions{Whiteouts: archive.OverlayWhiteouts, Parents: parents})
+}
+
+// applyLayerOpts decompresses the layer r and applies it to dir with opts;
+// it returns the digest of the uncompressed tar and its size. The digest is
+// computed as Apply reads (decompression runs ahead in its own goroutine).
+func applyLayerOpts(ctx context.Context, dir string, r io.Reader, opts archive.ApplyOptions) (digest.Digest, int64, error) {
 	dr, _, err := archive.Decompress(r)
 	if err != nil {
 		return "", 0, err
 	}
 	defer dr.Close()
-	ahead := newReadAhead(dr, digest.SHA256.Hash(), nil)
-	defer ahead.Close()
-	n, err := archive.Apply(ctx, dir, ahead, archive.ApplyOptions{Whiteouts: archive.OverlayWhiteouts, Parents: parents})
+	h := digest.SHA256.Hash()
+	tee := io.TeeReader(dr, h)
+	n, err := archive.Apply(ctx, dir, tee, opts)
 	if err != nil {
 		return "", 0, err
 	}
-	rest, err := io.Copy(io.Discard, ahead)
+	// Apply reads to the end; anything after it still counts for the digest.
+	rest, err := io.Copy(io.Discard, tee)
 	if err != nil {
 		return "", 0, err
 	}
-	return digest.NewDigest(digest.SHA256, ahead.h), n + rest, nil
+	return digest.NewDigest(digest.SHA256, h), n + rest, nil
 }
 
 // lowerDirs returns the lowerdirs of an overlay mount, topmost first.
@@ -110,96 +141,5 @@ func lowerDirs(mounts []snapshot.Mount) []string {
 			}
 		}
 	}
-	return nil
-}
-
-// readAhead reads its source in a goroutine, hashing what it reads, and
-// hands the data over in chunks: decompression runs on one core while the
-// consumer (tar extraction) runs on another.
-type readAhead struct {
-	h hash.Hash
-	// tee, if not nil, gets everything read too, from the reader goroutine.
-	tee  io.Writer
-	data chan []byte
-	free chan []byte
-	stop chan struct{}
-	wg   sync.WaitGroup
-	cur  []byte
-	buf  []byte // the chunk cur points into, to recycle
-	err  error  // the source's error, read after data is closed
-	once sync.Once
-}
-
-const (
-	aheadChunk  = 256 << 10
-	aheadChunks = 16
-)
-
-func newReadAhead(src io.Reader, h hash.Hash, tee io.Writer) *readAhead {
-	a := &readAhead{h: h, tee: tee, data: make(chan []byte, aheadChunks), free: make(chan []byte, aheadChunks+1), stop: make(chan struct{})}
-	for range aheadChunks + 1 {
-		a.free <- make([]byte, aheadChunk)
-	}
-	a.wg.Add(1)
-	go a.fill(src)
-	return a
-}
-
-func (a *readAhead) fill(src io.Reader) {
-	defer a.wg.Done()
-	defer close(a.data)
-	for {
-		var buf []byte
-		select {
-		case buf = <-a.free:
-		case <-a.stop:
-			return
-		}
-		n, err := io.ReadFull(src, buf)
-		if n > 0 {
-			a.h.Write(buf[:n])
-			if a.tee != nil {
-				_, _ = a.tee.Write(buf[:n])
-			}
-			a.data <- buf[:n]
-		}
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return
-		}
-		if err != nil {
-			a.err = err
-			return
-		}
-	}
-}
-
-func (a *readAhead) Read(p []byte) (int, error) {
-	for len(a.cur) == 0 {
-		if a.buf != nil {
-			a.free <- a.buf[:cap(a.buf)]
-			a.buf = nil
-		}
-		chunk, ok := <-a.data
-		if !ok {
-			if a.err != nil {
-				return 0, a.err
-			}
-			return 0, io.EOF
-		}
-		a.cur, a.buf = chunk, chunk
-	}
-	n := copy(p, a.cur)
-	a.cur = a.cur[n:]
-	return n, nil
-}
-
-// Close stops the reader goroutine and waits for it.
-func (a *readAhead) Close() error {
-	a.once.Do(func() {
-		close(a.stop)
-		for range a.data { // unblock a pending send
-		}
-		a.wg.Wait()
-	})
 	return nil
 }
