@@ -228,6 +228,7 @@ unmount_under() {
 clear_turn() {
 	local run
 	run=$(podman_runroot "$1")
+	stop_corral_daemon "$1"
 	unmount_under "$1"
 	unmount_under "$run"
 	rm -rf "$1" "$run"
@@ -238,6 +239,22 @@ clear_turn() {
 	fi
 }
 
+# stop_corral_daemon stops the daemon that a corral command with
+# --data-root $1 started for that store, and waits for it to go.
+stop_corral_daemon() {
+	local pid
+	[[ -f $1/corral.pid ]] || return 0
+	pid=$(cat "$1/corral.pid")
+	kill "$pid" 2>/dev/null || return 0
+	for _ in $(seq 100); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.05
+	done
+	kill -9 "$pid" 2>/dev/null || true
+}
+
+# pull_corral pulls into store $1; the timing includes starting the
+# store's daemon (corral starts it on first use, about 30 ms).
 pull_corral() { "$CORRAL" --data-root "$1" pull -q "$REGISTRY/$REPO_NAME:${2:-v1}"; }
 
 # podman_runroot prints podman's run root for store $1: on the sitting's
