@@ -11,6 +11,7 @@
 # Environment:
 #   N         timed rounds (default 50)
 #   WARMUP    untimed rounds first (default 3)
+#   SCENARIOS which of run, exec and pause to time (default all three)
 #   PROFILE   run|exec|pause: after the timing, profile such operations of
 #             each runtime: perf stat means, perf trace of the syscalls over
 #             1 ms, strace -f -c -w summary
@@ -18,6 +19,8 @@
 #   CORRAL    runc-compatible corral binary (default /usr/local/bin/corral-runc;
 #             a binary named `corral` is called as `corral runtime ...`)
 #   RUNC      default /usr/sbin/runc       CRUN  default /usr/bin/crun
+#   CORRAL_BASE  a second corral binary (say, the build before a change),
+#             timed in the same sitting under the label "base"
 #   GAP       seconds of quiet before each runtime's turn (default 0.1)
 #   SEED      seed of the per-round random order (default: the script's pid)
 set -euo pipefail
@@ -220,31 +223,53 @@ profile() {
 	WRAP=()
 }
 
+# wants reports whether scenario $1 is in SCENARIOS.
+wants() { [[ " $SCENARIOS " == *" $1 "* ]]; }
+
 inner() {
 	inner_setup "$1"
+	if [[ -n $CORRAL_BASE ]]; then
+		BIN[base]=$CORRAL_BASE
+		LABELS+=(base)
+	fi
 	make_bundles
 	local scen i
-	log "${#LABELS[@]} runtimes, $WARMUP warm-up + $N timed rounds per scenario, round robin"
-	check_limits
+	log "${#LABELS[@]} runtimes, $WARMUP warm-up + $N timed rounds per scenario ($SCENARIOS), round robin"
 	at_exit stop_sleepers
-	for ((i = 1 - WARMUP; i <= N; i++)); do round run "$i"; done
-	start_sleepers
-	check_sleepers
+	if wants run; then
+		check_limits
+		for ((i = 1 - WARMUP; i <= N; i++)); do round run "$i"; done
+	fi
+	if wants exec || wants pause || [[ $PROFILE == exec || $PROFILE == pause ]]; then
+		start_sleepers
+		check_sleepers
+	fi
 	for scen in exec pause; do
+		wants "$scen" || continue
 		for ((i = 1 - WARMUP; i <= N; i++)); do round "$scen" "$i"; done
 	done
-	[[ -z ${PROFILE:-} ]] || profile "$PROFILE"
+	[[ -z $PROFILE ]] || profile "$PROFILE"
 	stop_sleepers
-	table run "run /bin/true, memory $((MEM_LIMIT >> 20)) MiB + pids $PIDS_LIMIT limits"
-	table exec "exec /bin/true in a running container"
-	table pair "pause + resume (the pair)"
-	table pause "pause"
-	table resume "resume"
+	! wants run || table run "run /bin/true, memory $((MEM_LIMIT >> 20)) MiB + pids $PIDS_LIMIT limits"
+	! wants exec || table exec "exec /bin/true in a running container"
+	if wants pause; then
+		table pair "pause + resume (the pair)"
+		table pause "pause"
+		table resume "resume"
+	fi
 	show_failures
 }
 
 main() {
 	export N=${N:-50} WARMUP=${WARMUP:-3} PROFILE=${PROFILE:-} PERF_RUNS=${PERF_RUNS:-10}
+	export SCENARIOS=${SCENARIOS:-run exec pause}
+	local scen
+	for scen in $SCENARIOS; do
+		case $scen in
+		run | exec | pause) ;;
+		*) die "SCENARIOS=$SCENARIOS: want some of run, exec and pause" ;;
+		esac
+	done
 	case $PROFILE in
 	'' | run | exec | pause) ;;
 	*) die "PROFILE=$PROFILE: want run, exec or pause" ;;
@@ -254,6 +279,11 @@ main() {
 		command -v strace >/dev/null || die "PROFILE needs strace"
 	fi
 	command -v jq >/dev/null || die "need jq (apt-get install jq)"
+	export CORRAL_BASE=${CORRAL_BASE:-}
+	if [[ -n $CORRAL_BASE ]]; then
+		[[ -x $CORRAL_BASE ]] || die "CORRAL_BASE=$CORRAL_BASE: not an executable"
+		log "base: $CORRAL_BASE"
+	fi
 	bench_main "${BASH_SOURCE[0]}"
 }
 

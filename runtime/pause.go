@@ -9,7 +9,7 @@ import (
 
 // Pause freezes every process of a running container.
 func (r *Runtime) Pause(id string) error {
-	rec, err := r.load(id)
+	rec, err := r.loadHead(id)
 	if err != nil {
 		return err
 	}
@@ -24,7 +24,7 @@ func (r *Runtime) Pause(id string) error {
 
 // Resume thaws a paused container.
 func (r *Runtime) Resume(id string) error {
-	rec, err := r.load(id)
+	rec, err := r.loadHead(id)
 	if err != nil {
 		return err
 	}
@@ -39,7 +39,7 @@ func (r *Runtime) Resume(id string) error {
 
 // Pids lists the host pids of every process in the container.
 func (r *Runtime) Pids(id string) ([]int, error) {
-	rec, err := r.load(id)
+	rec, err := r.loadHead(id)
 	if err != nil {
 		return nil, err
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -76,34 +75,79 @@ type State struct {
 	Owner       string               `json:"owner"`
 }
 
-var validID = regexp.MustCompile(`^[\w+\-.]+$`)
-
 func checkID(id string) error {
-	if id == "" || len(id) > 1024 || !validID.MatchString(id) || id == "." || id == ".." {
+	if id == "" || len(id) > 1024 || !validID(id) || id == "." || id == ".." {
 		return fmt.Errorf("invalid container id %q: only letters, digits and the characters _ + - . are allowed", id)
 	}
 	return nil
+}
+
+// validID reports whether id is not empty and holds only ASCII letters,
+// digits and _ + - . (the regexp ^[\w+\-.]+$ without the cost of compiling
+// one at start-up).
+func validID(id string) bool {
+	if id == "" {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '_' || c == '+' || c == '-' || c == '.'
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
 
 func (r *Runtime) dir(id string) string { return filepath.Join(r.Root, id) }
 
 // load reads a container's record.
 func (r *Runtime) load(id string) (*record, error) {
-	if err := checkID(id); err != nil {
+	var rec record
+	if err := r.decodeState(id, &rec); err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(filepath.Join(r.dir(id), stateFile))
+	return &rec, nil
+}
+
+// recordHead is the part of a record that status, pause and resume need.
+// Decoding the spec too would make encoding/json build its tables for
+// every type in specs.Spec, which costs a command like pause more than all
+// the rest of its work.
+type recordHead struct {
+	ID       string            `json:"id"`
+	Pid      int               `json:"pid"`
+	PidStart uint64            `json:"pidStart"`
+	Cgroups  map[string]string `json:"cgroups"`
+}
+
+// loadHead reads a container's record without the spec (Spec is nil, and
+// so are the fields recordHead leaves out): enough for status and cgroups.
+func (r *Runtime) loadHead(id string) (*record, error) {
+	var h recordHead
+	if err := r.decodeState(id, &h); err != nil {
+		return nil, err
+	}
+	return &record{ID: h.ID, Pid: h.Pid, PidStart: h.PidStart, Cgroups: h.Cgroups}, nil
+}
+
+// decodeState reads container id's state.json into v.
+func (r *Runtime) decodeState(id string, v any) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	b, err := readFile(filepath.Join(r.dir(id), stateFile))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("container %s: %w", id, ErrNotExist)
+		return fmt.Errorf("container %s: %w", id, ErrNotExist)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read state of %s: %w", id, err)
+		return fmt.Errorf("read state of %s: %w", id, err)
 	}
-	var rec record
-	if err := json.Unmarshal(b, &rec); err != nil {
-		return nil, fmt.Errorf("decode state of %s: %w", id, err)
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("decode state of %s: %w", id, err)
 	}
-	return &rec, nil
+	return nil
 }
 
 // save writes the record atomically.
@@ -145,7 +189,7 @@ func (r *Runtime) status(rec *record) specs.ContainerState {
 // cgroup.freeze on v2).
 func frozen(rec *record) bool {
 	if dir, ok := rec.Cgroups["freezer"]; ok {
-		b, err := os.ReadFile(filepath.Join(dir, "freezer.state"))
+		b, err := readFile(filepath.Join(dir, "freezer.state"))
 		return err == nil && strings.TrimSpace(string(b)) == "FROZEN"
 	}
 	// cgroup v2: cgroup.freeze holds what pause asked for.
@@ -168,7 +212,7 @@ func processAlive(pid int, start uint64) bool {
 
 // procStat returns the start time and state letter of /proc/<pid>/stat.
 func procStat(pid int) (uint64, byte, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	b, err := readFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0, 0, err
 	}
@@ -212,5 +256,35 @@ func (rec *record) ociState(status specs.ContainerState) *specs.State {
 	return &specs.State{
 		Version: specs.Version, ID: rec.ID, Status: status, Pid: rec.Pid,
 		Bundle: rec.Bundle, Annotations: rec.Annotations,
+	}
+}
+
+// readFile is os.ReadFile on plain descriptors, for the small files that
+// status reads: an *os.File would register each of them (procfs and
+// cgroupfs files count as pollable) with the Go runtime's poller, and set
+// that up first, which a short command like pause pays for in full.
+// Errors are *os.PathError, as os.ReadFile's.
+func readFile(path string) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	b := make([]byte, 0, 4096)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := unix.Read(fd, b[len(b):cap(b)])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &os.PathError{Op: "read", Path: path, Err: err}
+		}
+		if n == 0 {
+			return b, nil
+		}
+		b = b[:len(b)+n]
 	}
 }

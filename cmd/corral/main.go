@@ -34,9 +34,18 @@ func main() {
 		return
 	}
 	if strings.HasSuffix(filepath.Base(os.Args[0]), "runc") {
-		os.Exit(runcli.Main(os.Args[1:]))
+		os.Exit(runtimeMain(os.Args[1:]))
 	}
 	os.Exit(dispatch(os.Args[1:]))
+}
+
+// runtimeMain runs the runtime's command line, the plain pause and resume
+// on a fast path.
+func runtimeMain(args []string) int {
+	if fastPath(args) {
+		return 0
+	}
+	return runcli.Main(args)
 }
 
 func dispatch(args []string) int {
@@ -46,11 +55,11 @@ func dispatch(args []string) int {
 	}
 	switch args[0] {
 	case "runtime":
-		return runcli.Main(args[1:])
-	case "daemon":
-		return daemonMain(args[1:])
+		return runtimeMain(args[1:])
 	case "monitor": // hidden: the daemon starts it (monitor.Start)
 		return monitor.Main(args[1:])
+	case "daemon":
+		return daemonMain(args[1:])
 	case "version", "--version":
 		fmt.Println("corral version", version)
 		return 0

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // errNoFreezer says the container has neither a v1 freezer nor a v2
@@ -42,14 +44,7 @@ func (m *Manager) setFrozen(frozen bool) error {
 		v1State, v2State = "FROZEN", "1"
 	}
 	if dir, ok := m.paths["freezer"]; ok {
-		want := v1State
-		return waitState(func() (bool, error) {
-			if err := writeFile(filepath.Join(dir, "freezer.state"), want); err != nil {
-				return false, err
-			}
-			state, err := os.ReadFile(filepath.Join(dir, "freezer.state"))
-			return strings.TrimSpace(string(state)) == want, err
-		})
+		return setFreezerState(filepath.Join(dir, "freezer.state"), v1State)
 	}
 	if dir, ok := m.paths[UnifiedKey]; ok {
 		want := v2State
@@ -64,10 +59,43 @@ func (m *Manager) setFrozen(frozen bool) error {
 	return errNoFreezer
 }
 
+// setFreezerState writes want (FROZEN or THAWED) to the v1 freezer.state
+// at path until the file reads back want. Freezing passes through FREEZING
+// until every task has stopped, and writing FROZEN again also catches tasks
+// forked in the meantime. One descriptor serves every write and read.
+func setFreezerState(path, want string) error {
+	// A plain descriptor: an *os.File would set up the Go runtime's poller
+	// for it (cgroupfs files count as pollable).
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, 32)
+	return waitState(func() (bool, error) {
+		if _, err := unix.Write(fd, []byte(want)); err != nil {
+			return false, &os.PathError{Op: "write", Path: path, Err: err}
+		}
+		n, err := unix.Pread(fd, buf, 0)
+		if err != nil {
+			return false, &os.PathError{Op: "read", Path: path, Err: err}
+		}
+		return strings.TrimSpace(string(buf[:n])) == want, nil
+	})
+}
+
+// Poll intervals of waitState: a sleeping task freezes at once, a running
+// one on its way back to user space, so most freezes are done at the first
+// read or soon after; the interval doubles from firstPoll up to maxPoll.
+const (
+	firstPoll = 100 * time.Microsecond
+	maxPoll   = 10 * time.Millisecond
+)
+
 // waitState polls done until it reports true, fails, or freezeTimeout passes.
 func waitState(done func() (bool, error)) error {
 	deadline := time.Now().Add(freezeTimeout)
-	delay := time.Millisecond
+	delay := firstPoll
 	for {
 		ok, err := done()
 		if ok || err != nil {
@@ -76,8 +104,18 @@ func waitState(done func() (bool, error)) error {
 		if time.Now().After(deadline) {
 			return errors.New("timed out waiting for the freezer")
 		}
-		time.Sleep(delay)
-		delay = min(2*delay, 50*time.Millisecond)
+		sleep(delay)
+		delay = min(2*delay, maxPoll)
+	}
+}
+
+// sleep pauses the calling thread for d. Unlike time.Sleep, whose wake-up
+// the Go scheduler may round up to a whole millisecond (its epoll wait
+// takes milliseconds), it keeps sub-millisecond polls short; the thread
+// blocks, which costs nothing in a short-lived runtime command.
+func sleep(d time.Duration) {
+	ts := unix.NsecToTimespec(d.Nanoseconds())
+	for unix.Nanosleep(&ts, &ts) == unix.EINTR {
 	}
 }
 

@@ -1,0 +1,97 @@
+package runtime
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestValidIDMatchesRegexp: the hand-written check accepts exactly what the
+// regexp it replaced accepted, path separators and traversal included.
+func TestValidIDMatchesRegexp(t *testing.T) {
+	re := regexp.MustCompile(`^[\w+\-.]+$`)
+	ids := []string{"abc", "A-Z_0.9+x", "..", ".", "a/b", "../etc", "/abs", "a\\b",
+		"a b", "a\x00b", "a\n", "\nab", "é", "ab\xff", "a:b", "a$", "-", "+", "_", "",
+		"x\u2028", "ID*", "tab\t", strings.Repeat("z", 300)}
+	for c := 0; c < 256; c++ {
+		ids = append(ids, "a"+string(rune(c)), string([]byte{byte(c)}))
+	}
+	for _, id := range ids {
+		if got, want := validID(id), re.MatchString(id); got != want {
+			t.Errorf("validID(%q) = %v, regexp says %v", id, got, want)
+		}
+	}
+}
+
+func TestReadFile(t *testing.T) {
+	dir := t.TempDir()
+	big := strings.Repeat("0123456789abcdef", 1000) // more than one read
+	for _, data := range []string{"", "THAWED\n", big} {
+		p := filepath.Join(dir, "f")
+		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := readFile(p); err != nil || string(got) != data {
+			t.Errorf("readFile of %d bytes: got %d bytes, %v", len(data), len(got), err)
+		}
+	}
+	missing := filepath.Join(dir, "missing")
+	_, err := readFile(missing)
+	_, osErr := os.ReadFile(missing)
+	if !errors.Is(err, os.ErrNotExist) || err.Error() != osErr.Error() {
+		t.Errorf("readFile(missing) = %v, want %v", err, osErr)
+	}
+}
+
+// TestLoadHead: the head has what load has but the spec.
+func TestLoadHead(t *testing.T) {
+	r, _ := fakeContainer(t, nil, map[string]map[string]string{"freezer": {"freezer.state": "THAWED\n"}})
+	full, err := r.load("c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := r.loadHead("c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if head.Spec != nil || head.ID != full.ID || head.Pid != full.Pid ||
+		head.PidStart != full.PidStart || !reflect.DeepEqual(head.Cgroups, full.Cgroups) {
+		t.Errorf("loadHead = %+v, load = %+v", head, full)
+	}
+	for _, id := range []string{"nope", "../c1"} {
+		_, errHead := r.loadHead(id)
+		_, errFull := r.load(id)
+		if errHead == nil || errFull == nil || errHead.Error() != errFull.Error() {
+			t.Errorf("loadHead(%q) = %v, load = %v", id, errHead, errFull)
+		}
+	}
+}
+
+// TestPauseResumeStates drives Pause and Resume on a freezer.state that is
+// a regular file (it reads back what was written, as a freezer does).
+func TestPauseResumeStates(t *testing.T) {
+	r, cg := fakeContainer(t, nil, map[string]map[string]string{"freezer": {"freezer.state": "THAWED\n"}})
+	state := func() string { return strings.TrimSpace(readCg(t, cg, "freezer/freezer.state")) }
+	if err := r.Resume("c1"); !errors.Is(err, ErrBadState) {
+		t.Fatalf("resume of a running container: %v", err)
+	}
+	if err := r.Pause("c1"); err != nil || state() != "FROZEN" {
+		t.Fatalf("pause: %v, freezer.state %q", err, state())
+	}
+	if st, err := r.State("c1"); err != nil || st.Status != statusPaused {
+		t.Fatalf("state after pause: %+v, %v", st, err)
+	}
+	if err := r.Pause("c1"); !errors.Is(err, ErrBadState) || !strings.Contains(err.Error(), "it is paused") {
+		t.Fatalf("pause of a paused container: %v", err)
+	}
+	if err := r.Resume("c1"); err != nil || state() != "THAWED" {
+		t.Fatalf("resume: %v, freezer.state %q", err, state())
+	}
+	if err := r.Pause("missing"); !errors.Is(err, ErrNotExist) {
+		t.Fatalf("pause of a missing container: %v", err)
+	}
+}
