@@ -111,25 +111,24 @@ func (r *Runtime) load(id string) (*record, error) {
 	return &rec, nil
 }
 
-// recordHead is the part of a record that status, pause and resume need.
-// Decoding the spec too would make encoding/json build its tables for
-// every type in specs.Spec, which costs a command like pause more than all
-// the rest of its work.
+// recordHead decodes everything of a record but its spec: the Spec field
+// here, shallower than record's, takes the "spec" key and keeps it raw.
+// Decoding the spec would make encoding/json build its tables for every
+// type in specs.Spec, which costs a command like pause or state more than
+// all the rest of its work.
 type recordHead struct {
-	ID       string            `json:"id"`
-	Pid      int               `json:"pid"`
-	PidStart uint64            `json:"pidStart"`
-	Cgroups  map[string]string `json:"cgroups"`
+	record
+	Spec json.RawMessage `json:"spec"`
 }
 
-// loadHead reads a container's record without the spec (Spec is nil, and
-// so are the fields recordHead leaves out): enough for status and cgroups.
+// loadHead reads a container's record without its spec (Spec is nil):
+// enough for status, cgroups and the State that state and list print.
 func (r *Runtime) loadHead(id string) (*record, error) {
 	var h recordHead
 	if err := r.decodeState(id, &h); err != nil {
 		return nil, err
 	}
-	return &record{ID: h.ID, Pid: h.Pid, PidStart: h.PidStart, Cgroups: h.Cgroups}, nil
+	return &h.record, nil
 }
 
 // decodeState reads container id's state.json into v.

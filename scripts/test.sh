@@ -148,7 +148,7 @@ runc_bats() {
 		log "CORRAL_SKIP_CALLERS=1: test/callers/runc-bats.sh skipped"
 		return 0
 	fi
-	: | bash test/callers/runc-bats.sh "$BUILD/corral"
+	: | bash test/callers/runc-bats.sh "$CORRAL_RUNC"
 }
 
 # vm_tests runs the cgroup v2 tests in a VM, their go test events into $LOG.
@@ -167,7 +167,7 @@ vm_tests() {
 build_tree() {
 	BUILD=$(mktemp -d -t corral-test-bin.XXXXXX)
 	go build -buildvcs=false -o "$BUILD/corral" ./cmd/corral
-	ln -s corral "$BUILD/corral-runc"
+	go build -buildvcs=false -o "$BUILD/corral-runc" ./cmd/corral-runc
 	CORRAL_RUNC=$BUILD/corral-runc
 }
 

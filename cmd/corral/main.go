@@ -34,18 +34,9 @@ func main() {
 		return
 	}
 	if strings.HasSuffix(filepath.Base(os.Args[0]), "runc") {
-		os.Exit(runtimeMain(os.Args[1:]))
+		os.Exit(runcli.Main(os.Args[1:]))
 	}
 	os.Exit(dispatch(os.Args[1:]))
-}
-
-// runtimeMain runs the runtime's command line, the plain pause and resume
-// on a fast path.
-func runtimeMain(args []string) int {
-	if fastPath(args) {
-		return 0
-	}
-	return runcli.Main(args)
 }
 
 func dispatch(args []string) int {
@@ -55,7 +46,7 @@ func dispatch(args []string) int {
 	}
 	switch args[0] {
 	case "runtime":
-		return runtimeMain(args[1:])
+		return runcli.Main(args[1:])
 	case "monitor": // hidden: the daemon starts it (monitor.Start)
 		return monitor.Main(args[1:])
 	case "daemon":
@@ -74,11 +65,18 @@ func dispatch(args []string) int {
 var version = "0.1.0-dev"
 
 func usage() {
-	fmt.Fprint(os.Stderr, `usage: corral <command>
+	fmt.Fprint(os.Stderr, `usage: corral [-H HOST] [--data-root DIR] <command>
 
-commands:
+image commands (docker's flags and output; through the daemon's Engine API):
+  pull, push, images, tag, rmi, load, save, import, login, logout,
+  image (ls, inspect, history, rm, prune, ...), system df
+engine:
+  daemon    serve the Docker Engine API (the commands above start it
+            themselves when it is not running)
+runtime:
   runtime   the OCI runtime (runc-compatible): spec, create, start, run, state,
-            kill, delete, list, exec
+            kill, delete, list, exec, pause, resume, ps, update, events
+            (also the corral-runc binary, with runc's argv)
   version   print the version
 `)
 }

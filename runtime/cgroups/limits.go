@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -29,7 +30,7 @@ func (m *Manager) planPids(p *plan, r *specs.LinuxResources) error {
 }
 
 // pageSizeRe is a hugetlb page size as the kernel names it in file names.
-var pageSizeRe = regexp.MustCompile(`^[1-9][0-9]*[KMG]B$`)
+var pageSizeRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[1-9][0-9]*[KMG]B$`) })
 
 // planHugetlb writes each page size's limit, and its reservation limit
 // where the kernel has one, as runc does.
@@ -47,7 +48,7 @@ func (m *Manager) planHugetlb(p *plan, r *specs.LinuxResources) error {
 		limit, rsvd = "max", "rsvd.max"
 	}
 	for _, h := range r.HugepageLimits {
-		if !pageSizeRe.MatchString(h.Pagesize) {
+		if !pageSizeRe().MatchString(h.Pagesize) {
 			return &LimitError{Field: field + ".pageSize", Value: fmt.Sprintf("%q", h.Pagesize),
 				Err: errors.New(`not a page size like "2MB"`)}
 		}

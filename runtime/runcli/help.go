@@ -5,6 +5,7 @@ import (
 	"io"
 	"regexp"
 	"slices"
+	"sync"
 
 	"github.com/spf13/cobra"
 )
@@ -41,12 +42,15 @@ func unsupportedCmd(name, short, why string) *cobra.Command {
 	}
 }
 
-var unknownCommand = regexp.MustCompile(`^unknown command "([^"]*)"`)
+// unknownCommand is compiled on first use, not at every start-up.
+var unknownCommand = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^unknown command "([^"]*)"`)
+})
 
 // helpTopicError turns "unknown command" for a help request into runc's
 // answer; ok is false for any other error.
 func helpTopicError(err error, args []string, w io.Writer) bool {
-	m := unknownCommand.FindStringSubmatch(err.Error())
+	m := unknownCommand().FindStringSubmatch(err.Error())
 	if m == nil || !(slices.Contains(args, "-h") || slices.Contains(args, "--help")) {
 		return false
 	}

@@ -54,6 +54,9 @@ func (e codeError) Unwrap() error { return e.err }
 // Main runs the runtime command line with args (without the program name)
 // and returns the process exit code.
 func Main(args []string) int {
+	if fastPath(args) {
+		return 0
+	}
 	g := &globals{}
 	root := newRoot(g)
 	root.SetArgs(args)

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
@@ -189,14 +190,18 @@ func (u *updateFlags) cpuLimits() (*specs.LinuxCPU, error) {
 
 // sizeRe is a size as docker/go-units' RAMInBytes takes it: a number, an
 // optional binary unit (k, m, g, t, p; optionally "i" and/or "b").
-var sizeRe = regexp.MustCompile(`^(\d+(?:\.\d+)?) ?([kKmMgGtTpP])?[iI]?[bB]?$`)
+// Compiled on first use: a package-level regexp costs every runtime command
+// its compile at start-up.
+var sizeRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(\d+(?:\.\d+)?) ?([kKmMgGtTpP])?[iI]?[bB]?$`)
+})
 
 // parseSize parses "-1", "1024", "512m", "1.5GiB" into bytes (binary units).
 func parseSize(s string) (int64, error) {
 	if s == "-1" {
 		return -1, nil
 	}
-	m := sizeRe.FindStringSubmatch(strings.TrimSpace(s))
+	m := sizeRe().FindStringSubmatch(strings.TrimSpace(s))
 	if m == nil {
 		return 0, fmt.Errorf("%q is not a size like 1024, 512m or 2g", s)
 	}
