@@ -81,7 +81,7 @@ func (r *Runtime) release(id string) error {
 
 // State reports a container's state.
 func (r *Runtime) State(id string) (*State, error) {
-	rec, err := r.load(id)
+	rec, err := r.loadHead(id)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +99,7 @@ func (r *Runtime) List() ([]*State, error) {
 		if !e.IsDir() {
 			continue
 		}
-		rec, err := r.load(e.Name())
+		rec, err := r.loadHead(e.Name())
 		if err != nil {
 			continue // being created or deleted right now
 		}
@@ -112,7 +112,7 @@ func (r *Runtime) List() ([]*State, error) {
 // Kill sends sig to the container's init, or with all to every process in
 // its cgroup.
 func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
-	rec, err := r.load(id)
+	rec, err := r.loadHead(id)
 	if err != nil {
 		return err
 	}
