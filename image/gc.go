@@ -56,6 +56,23 @@ func (s *Store) tryGC(ctx context.Context) (GCStats, error) {
 	return s.collect(ctx)
 }
 
+// shared takes the store lock for a verb that adds or reads content. Its
+// release runs a collection that an earlier removal had to leave pending
+// because a verb was running, once no verb is: a long-lived daemon would
+// otherwise keep that garbage until its next start.
+func (s *Store) shared(ctx context.Context) (func(), error) {
+	unlock, err := s.lock.lock(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		unlock()
+		if err := s.recover(context.WithoutCancel(ctx)); err != nil {
+			slog.Warn("image store: pending garbage collection", "err", err)
+		}
+	}, nil
+}
+
 // recover runs at start: a pending collection or a lease left by a crashed
 // verb means there may be garbage.
 func (s *Store) recover(ctx context.Context) error {

@@ -71,7 +71,7 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (Image, 
 // withLease runs fn holding the store lock shared and a temporary lease;
 // when fn fails, what it wrote is collected (now if no other verb runs).
 func (s *Store) withLease(ctx context.Context, purpose string, fn func(lease string) error) error {
-	unlock, err := s.lock.lock(ctx, false)
+	unlock, err := s.shared(ctx)
 	if err != nil {
 		return err
 	}

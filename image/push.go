@@ -35,7 +35,7 @@ func (s *Store) Push(ctx context.Context, ref string, opts PushOptions) (digest.
 	if s.registry == nil {
 		return "", errdefs.Wrap(errdefs.ErrNotImplemented, errors.New("push: no registry client configured"))
 	}
-	unlock, err := s.lock.lock(ctx, false)
+	unlock, err := s.shared(ctx)
 	if err != nil {
 		return "", err
 	}

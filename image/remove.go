@@ -27,7 +27,7 @@ type RemoveItem struct {
 // at most one tag within one repository; more need force. Freed layers and
 // blobs are collected and reported.
 func (s *Store) Remove(ctx context.Context, ref string, force bool) ([]RemoveItem, error) {
-	unlock, err := s.lock.lock(ctx, false)
+	unlock, err := s.lock.lock(ctx, false) // not shared(): it collects itself, and reports what went
 	if err != nil {
 		return nil, err
 	}
@@ -221,7 +221,7 @@ func (s *Store) Prune(ctx context.Context, opts PruneOptions) (PruneReport, erro
 	if err != nil {
 		return rep, err
 	}
-	unlock, err := s.lock.lock(ctx, false)
+	unlock, err := s.lock.lock(ctx, false) // not shared(): it collects itself, and reports what went
 	if err != nil {
 		return rep, err
 	}

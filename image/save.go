@@ -46,7 +46,7 @@ type saved struct {
 // is saved with its tag; a repository name without tag saves every tag of
 // it; an image ID saves the image without names.
 func (s *Store) Save(ctx context.Context, refs []string, w io.Writer, opts SaveOptions) error {
-	unlock, err := s.lock.lock(ctx, false)
+	unlock, err := s.shared(ctx)
 	if err != nil {
 		return err
 	}

@@ -230,7 +230,7 @@ func recordRank(img Image) int {
 // Tag gives the image source the name target (a tag; a digest is refused).
 // The image target named before becomes dangling if nothing else names it.
 func (s *Store) Tag(ctx context.Context, source, target string) error {
-	unlock, err := s.lock.lock(ctx, false)
+	unlock, err := s.shared(ctx)
 	if err != nil {
 		return err
 	}
@@ -294,7 +294,7 @@ func (s *Store) Untag(ctx context.Context, name string) (Image, error) {
 	if err != nil {
 		return Image{}, err
 	}
-	unlock, err := s.lock.lock(ctx, false)
+	unlock, err := s.shared(ctx)
 	if err != nil {
 		return Image{}, err
 	}

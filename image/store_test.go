@@ -401,6 +401,28 @@ func TestGCPendingAfterRemove(t *testing.T) {
 	}
 }
 
+// TestGCPendingRunsWhenVerbEnds: the pending collection runs when the
+// verb that kept the store busy ends, without a restart (a daemon).
+func TestGCPendingRunsWhenVerbEnds(t *testing.T) {
+	ctx := context.Background()
+	ts := newTestStore(t)
+	a, _ := pullTwo(t, ts)
+	unlock, err := ts.shared(ctx) // a verb is running
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.Remove(ctx, "localhost:5000/a", false); err != nil {
+		t.Fatal(err)
+	}
+	if !ts.mem.has(digest.FromBytes(a.layers[0])) {
+		t.Fatal("collected while the store was busy")
+	}
+	unlock()
+	if ts.mem.has(digest.FromBytes(a.layers[0])) {
+		t.Error("pending collection not done when the verb ended")
+	}
+}
+
 func TestDiskUsage(t *testing.T) {
 	ctx := context.Background()
 	ts := newTestStore(t)
