@@ -104,6 +104,22 @@ make_bundle() {
 		sh -c 'echo hello from corral; uname -a'
 }
 
+# stop_old_daemon stops a corral daemon left running by an earlier install
+# on the default socket, so that the next command starts the binary just
+# built (the CLI starts the daemon when its socket does not answer).
+stop_old_daemon() {
+	local pidfile=/run/corral/corral.pid pid
+	[ -f "$pidfile" ] || return 0
+	pid=$(cat "$pidfile")
+	kill "$pid" 2>/dev/null || return 0
+	log "stopped the running corral daemon ($pid) to start the new binary"
+	for _ in $(seq 50); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -9 "$pid" 2>/dev/null || true
+}
+
 # import_busybox leaves a runnable busybox:latest image in the store (the
 # default data root, /var/lib/corral), imported from Debian's busybox-static:
 # no network needed. An image already there under that name is kept.
@@ -145,6 +161,7 @@ main() {
 	require_go
 	build_corral
 	build_init
+	stop_old_daemon
 	import_busybox
 	make_bundle
 	first_container
