@@ -35,30 +35,37 @@ func fakeSources(t *testing.T, cfg *Config, msgs []sourceMsg) (mountSources, err
 	}
 	defer dir.Close()
 	served := make(chan error, 1)
+	// The runtime end is closed before the result is sent, so a test that
+	// counts descriptors after fakeSources returns never sees it still open.
 	go func() {
-		defer runtimeEnd.Close()
-		var m Msg
-		if err := json.NewDecoder(bufio.NewReader(runtimeEnd)).Decode(&m); err != nil || m.Type != MsgMountSources {
-			served <- err
-			return
-		}
-		for _, msg := range msgs {
-			var oob []byte
-			if msg.withF {
-				oob = unix.UnixRights(int(dir.Fd()))
-			}
-			if err := unix.Sendmsg(int(runtimeEnd.Fd()), []byte{msg.b}, oob, nil, 0); err != nil {
-				served <- err
-				return
-			}
-		}
-		served <- nil
+		err := serveSources(runtimeEnd, dir, msgs)
+		runtimeEnd.Close()
+		served <- err
 	}()
 	srcs, err := receiveMountSources(cfg, newSyncConn(initEnd))
 	if serr := <-served; serr != nil {
 		t.Fatalf("fake runtime: %v", serr)
 	}
 	return srcs, err
+}
+
+// serveSources answers one mount-sources request on conn with msgs, each
+// descriptor being dir.
+func serveSources(conn, dir *os.File, msgs []sourceMsg) error {
+	var m Msg
+	if err := json.NewDecoder(bufio.NewReader(conn)).Decode(&m); err != nil || m.Type != MsgMountSources {
+		return err
+	}
+	for _, msg := range msgs {
+		var oob []byte
+		if msg.withF {
+			oob = unix.UnixRights(int(dir.Fd()))
+		}
+		if err := unix.Sendmsg(int(conn.Fd()), []byte{msg.b}, oob, nil, 0); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func threeMounts(sources ...int) *Config {
