@@ -226,10 +226,12 @@ func (c *cli) rootCommand() *cobra.Command {
 		"Daemon socket to connect to (default $CORRAL_HOST, $DOCKER_HOST or unix:///run/corral/corral.sock)")
 	root.PersistentFlags().StringVar(&c.globals.DataRoot, "data-root", "",
 		"Use the engine on this state directory (default $CORRAL_ROOT; its daemon listens on DIR/corral.sock, started if absent)")
-	root.AddCommand(c.imageCommand(), c.systemCommand(),
+	root.AddCommand(c.imageCommand(), c.systemCommand(), c.containerCommand(),
 		c.pullCommand(), c.pushCommand(), c.imagesCommand(), c.tagCommand(), c.rmiCommand(),
 		c.loadCommand(), c.saveCommand(), c.importCommand(), c.historyCommand(),
 		c.loginCommand(), c.logoutCommand())
+	root.AddCommand(c.containerCommands()...)
+	root.AddCommand(c.engineCommands()...)
 	setup(root, c)
 	return root
 }
@@ -260,6 +262,7 @@ func (c *cli) systemCommand() *cobra.Command {
 		RunE:  showHelp,
 	}
 	cmd.AddCommand(c.dfCommand())
+	cmd.AddCommand(c.systemCommands()...)
 	return cmd
 }
 
