@@ -39,6 +39,17 @@ type Config struct {
 	PIDFile string `json:"pidfile,omitempty"`
 	// Debug logs every request.
 	Debug bool `json:"debug,omitempty"`
+	// ExecRoot holds the state a reboot must clear (monitors, bundles,
+	// the runtime's state); "" means /run/corral for the default data
+	// root, /run/corral/<hash of the data root> for another.
+	ExecRoot string `json:"exec-root,omitempty"`
+	// InitPath is the init of `run --init`; "" means the first of
+	// /usr/local/libexec/corral/corral-init and corral-init beside the
+	// daemon's binary that exists.
+	InitPath string `json:"init-path,omitempty"`
+
+	// Binary is the corral binary monitors run from; "" means this one.
+	Binary string `json:"-"`
 
 	// Version is the engine's version, as the binary was built.
 	Version string `json:"-"`

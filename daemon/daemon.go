@@ -12,6 +12,8 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -23,6 +25,7 @@ import (
 
 	"github.com/corral-dev/corral/api"
 	cimage "github.com/corral-dev/corral/image"
+	"github.com/corral-dev/corral/spec"
 )
 
 // Daemon is the engine over one data root. Only one Daemon runs on a data
@@ -36,6 +39,7 @@ type Daemon struct {
 	pidFile *pidFile
 	events  *Events
 	images  *Images
+	ctrs    *Containers
 }
 
 // New opens the engine on cfg.DataRoot: it locks the data root (failing
@@ -80,13 +84,54 @@ func (d *Daemon) open(ctx context.Context) error {
 		return err
 	}
 	d.images, err = NewImages(ctx, ImagesOptions{Root: d.root, Insecure: d.cfg.InsecureRegistries, Events: d.events})
+	if err != nil {
+		return err
+	}
+	d.ctrs, err = NewContainers(ctx, ContainersOptions{Root: d.root, ExecRoot: d.execRoot(), Images: d.images,
+		Events: d.events, Binary: d.cfg.Binary, Settings: spec.Daemon{InitPath: initPath(d.cfg.InitPath)}})
 	return err
+}
+
+// execRoot is the runtime state root: /run/corral for the default data
+// root, a directory of its own under it for another.
+func (d *Daemon) execRoot() string {
+	if d.cfg.ExecRoot != "" {
+		return d.cfg.ExecRoot
+	}
+	if d.root == cimage.DefaultRoot {
+		return DefaultExecRoot
+	}
+	sum := sha256.Sum256([]byte(d.root))
+	return filepath.Join(DefaultExecRoot, "roots", hex.EncodeToString(sum[:6]))
+}
+
+// DefaultExecRoot is the default runtime state root.
+const DefaultExecRoot = "/run/corral"
+
+// initPath finds the init of `run --init`.
+func initPath(configured string) string {
+	if configured != "" {
+		return configured
+	}
+	candidates := []string{"/usr/local/libexec/corral/corral-init"}
+	if exe, err := os.Executable(); err == nil {
+		candidates = append(candidates, filepath.Join(filepath.Dir(exe), "corral-init"))
+	}
+	for _, p := range candidates {
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			return p
+		}
+	}
+	return candidates[0]
 }
 
 // Close stops the engine: it closes the event streams and the image store,
 // removes the pid file and unlocks the data root.
 func (d *Daemon) Close() error {
 	var errs []error
+	if d.ctrs != nil {
+		errs = append(errs, d.ctrs.Close())
+	}
 	d.events.Close()
 	if d.images != nil {
 		errs = append(errs, d.images.Close())
@@ -102,6 +147,9 @@ func (d *Daemon) Close() error {
 
 // Root is the data root, absolute.
 func (d *Daemon) Root() string { return d.root }
+
+// Containers is the container service.
+func (d *Daemon) Containers() *Containers { return d.ctrs }
 
 // Images is the image service.
 func (d *Daemon) Images() *Images { return d.images }

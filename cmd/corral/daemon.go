@@ -25,6 +25,8 @@ type daemonFlags struct {
 	pidFile    string
 	insecure   []string
 	debug      bool
+	execRoot   string
+	initPath   string
 }
 
 // daemonMain runs `corral daemon`: the engine serving the Docker Engine
@@ -54,6 +56,8 @@ func daemonMain(args []string) int {
 	fl.StringVarP(&f.pidFile, "pidfile", "p", "", "Path of the pid file (default "+daemon.DefaultPIDFile+")")
 	fl.StringArrayVar(&f.insecure, "insecure-registry", nil, "Registry reached over plain http or unverified TLS")
 	fl.BoolVarP(&f.debug, "debug", "D", false, "Log every request")
+	fl.StringVar(&f.execRoot, "exec-root", "", "Root directory of the containers' runtime state (default "+daemon.DefaultExecRoot+")")
+	fl.StringVar(&f.initPath, "init-path", "", "Path of the init binary of --init")
 	cmd.SetArgs(args)
 	if err := cmd.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "corral daemon:", err)
@@ -82,6 +86,12 @@ func (f *daemonFlags) config(cmd *cobra.Command) (daemon.Config, error) {
 	}
 	if fl.Changed("pidfile") {
 		cfg.PIDFile = f.pidFile
+	}
+	if fl.Changed("exec-root") {
+		cfg.ExecRoot = f.execRoot
+	}
+	if fl.Changed("init-path") {
+		cfg.InitPath = f.initPath
 	}
 	cfg.Debug = cfg.Debug || f.debug
 	cfg.InsecureRegistries = append(cfg.InsecureRegistries, f.insecure...)
@@ -114,6 +124,8 @@ func runDaemon(cfg daemon.Config) (err error) {
 	defer closeAll(listeners)
 	srv := apiserver.New(apiserver.Config{
 		System: d, Images: d.Images(), ImageTransfer: d.Images(), Registry: d.Images(),
+		Containers: d.Containers(), ContainerViews: d.Containers(), ContainerIO: d.Containers(),
+		Exec: d.Containers(), ContainerFiles: d.Containers(), ContainerAdmin: d.Containers(),
 		Version: version, Logger: log,
 	})
 	log.Info("corral daemon started", "version", version, "pid", os.Getpid(), "data-root", d.Root(), "hosts", cfg.Hosts)

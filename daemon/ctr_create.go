@@ -1,0 +1,171 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/corral-dev/corral/api"
+	ccontainer "github.com/corral-dev/corral/container"
+	"github.com/corral-dev/corral/errdefs"
+	cimage "github.com/corral-dev/corral/image"
+	"github.com/corral-dev/corral/spec"
+)
+
+// ContainerCreate is POST /containers/create: it checks the request,
+// resolves the image, reserves the name, prepares the writable snapshot
+// and stores the record. On any failure nothing is left behind.
+func (s *Containers) ContainerCreate(ctx context.Context, opts api.ContainerCreateOptions) (container.CreateResponse, error) {
+	if opts.Config == nil {
+		return container.CreateResponse{}, errdefs.InvalidArgument(errors.New("config cannot be empty in order to create a container"))
+	}
+	hc := opts.HostConfig
+	if hc == nil {
+		hc = &container.HostConfig{}
+	}
+	img, err := s.createImage(ctx, opts.Config.Image)
+	if err != nil {
+		return container.CreateResponse{}, err
+	}
+	cfg, hc, err := s.createConfig(opts.Config, hc, img)
+	if err != nil {
+		return container.CreateResponse{}, err
+	}
+	c := &ccontainer.Container{ID: ccontainer.NewID(), Created: time.Now().UTC(), Image: opts.Config.Image,
+		ImageID: img.ID, Platform: "linux", Config: cfg, HostConfig: hc, Driver: "overlayfs",
+		NetworkSettings: &container.NetworkSettings{}}
+	c.Path, c.Args = commandOf(cfg)
+	if c.Config.Hostname == "" {
+		c.Config.Hostname = c.ID[:12]
+	}
+	if err := s.createRecord(ctx, c, opts.Name, img); err != nil {
+		return container.CreateResponse{}, err
+	}
+	s.publish(c, events.ActionCreate, nil)
+	return container.CreateResponse{ID: c.ID, Warnings: []string{}}, nil
+}
+
+// createImage resolves the image a container is created from.
+func (s *Containers) createImage(ctx context.Context, ref string) (cimage.InspectResult, error) {
+	if ref == "" {
+		return cimage.InspectResult{}, errdefs.InvalidArgument(errors.New("no image specified"))
+	}
+	if _, err := s.images.get(ctx, ref); err != nil {
+		return cimage.InspectResult{}, err
+	}
+	return s.images.store.Inspect(ctx, ref)
+}
+
+// createConfig merges the image's config under the request's and checks
+// the result, as dockerd does at create.
+func (s *Containers) createConfig(req *container.Config, hc *container.HostConfig, img cimage.InspectResult) (*container.Config, *container.HostConfig, error) {
+	cfg := spec.MergeImageConfig(req, ociImageConfig(img.Config))
+	if ic := img.Config; ic != nil {
+		if cfg.Healthcheck == nil && ic.Healthcheck != nil {
+			h := ic.Healthcheck
+			cfg.Healthcheck = &container.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout,
+				StartPeriod: h.StartPeriod, StartInterval: h.StartInterval, Retries: h.Retries}
+		}
+		if cfg.StopTimeout == nil {
+			cfg.StopTimeout = ic.StopTimeout
+		}
+	}
+	if len(cfg.Entrypoint) == 0 && len(cfg.Cmd) == 0 {
+		return nil, nil, errdefs.InvalidArgument(errors.New("no command specified"))
+	}
+	hc2 := *hc
+	if err := checkNetworkMode(&hc2); err != nil {
+		return nil, nil, err
+	}
+	if err := ccontainer.ValidateRestartPolicy(hc2.RestartPolicy); err != nil {
+		return nil, nil, errdefs.InvalidArgument(err)
+	}
+	if hc2.AutoRemove && hc2.RestartPolicy.Name != "" && hc2.RestartPolicy.Name != container.RestartPolicyDisabled {
+		return nil, nil, errdefs.InvalidArgument(errors.New("can't create 'AutoRemove' container with restart policy"))
+	}
+	if err := spec.Validate(cfg, &hc2); err != nil {
+		return nil, nil, errdefs.InvalidArgument(err)
+	}
+	return cfg, &hc2, nil
+}
+
+// checkNetworkMode accepts the network modes this engine has: none, host,
+// and the default network (a private namespace with loopback only until
+// networking lands), named "bridge" as dockerd names its default.
+func checkNetworkMode(hc *container.HostConfig) error {
+	switch hc.NetworkMode {
+	case "", "default", "bridge":
+		hc.NetworkMode = "bridge"
+	case "none", "host":
+	default:
+		return errdefs.NotFound(fmt.Errorf("network %s not found", hc.NetworkMode))
+	}
+	return nil
+}
+
+// createRecord names the container, prepares its snapshot and stores it,
+// undoing each step if a later one fails.
+func (s *Containers) createRecord(ctx context.Context, c *ccontainer.Container, name string, img cimage.InspectResult) (err error) {
+	if name != "" {
+		c.Name, err = s.store.ReserveName(name, c.ID)
+	} else {
+		c.Name, err = s.store.GenerateName(c.ID)
+	}
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			s.store.ReleaseName(c.Name, c.ID)
+		}
+	}()
+	parent := ""
+	if chain := cimage.ChainIDs(layerDigests(img)); len(chain) > 0 {
+		parent = chain[len(chain)-1].String()
+	}
+	c.SnapshotKey = snapshotKey(c.ID)
+	if _, err := s.snapshots().Prepare(ctx, c.SnapshotKey, parent); err != nil {
+		return fmt.Errorf("prepare container filesystem: %w", err)
+	}
+	c.BundlePath = s.paths.bundle(c.ID)
+	c.StatePath = filepath.Join(s.paths.monitors, c.ID)
+	c.LogPath = filepath.Join(s.store.Dir(c.ID), c.ID+"-json.log")
+	if err := s.store.Create(ctx, c); err != nil {
+		return errors.Join(err, s.snapshots().Remove(context.WithoutCancel(ctx), c.SnapshotKey))
+	}
+	return nil
+}
+
+// commandOf splits the command a container runs into Path and Args.
+func commandOf(cfg *container.Config) (string, []string) {
+	argv := append(append([]string{}, cfg.Entrypoint...), cfg.Cmd...)
+	if len(argv) == 0 {
+		return "", []string{}
+	}
+	return argv[0], argv[1:]
+}
+
+// ociImageConfig is an image's container config in OCI form, for
+// spec.MergeImageConfig.
+func ociImageConfig(c *cimage.ContainerConfig) *ocispec.ImageConfig {
+	if c == nil {
+		return nil
+	}
+	return &dockerConfig(c).ImageConfig
+}
+
+// layerDigests are the image's layer diff IDs.
+func layerDigests(img cimage.InspectResult) []digest.Digest {
+	out := make([]digest.Digest, 0, len(img.RootFS.Layers))
+	for _, l := range img.RootFS.Layers {
+		out = append(out, digest.Digest(l))
+	}
+	return out
+}

@@ -1,0 +1,238 @@
+package daemon
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/moby/moby/api/types/container"
+	"golang.org/x/sys/unix"
+
+	ccontainer "github.com/corral-dev/corral/container"
+	"github.com/corral-dev/corral/errdefs"
+	"github.com/corral-dev/corral/spec"
+)
+
+// writeEtcFiles writes the hostname, hosts and resolv.conf files that are
+// bind-mounted into c, in its directory, and records their paths.
+func (s *Containers) writeEtcFiles(c *ccontainer.Container) error {
+	dir := s.store.Dir(c.ID)
+	host := c.Config.Hostname
+	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" +
+		"fe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+	if c.HostConfig.NetworkMode != "host" {
+		hosts += "127.0.1.1\t" + host + "\n"
+	} else if data, err := os.ReadFile("/etc/hosts"); err == nil {
+		hosts = string(data)
+	}
+	files := map[string]string{"hostname": host + "\n", "hosts": hosts, "resolv.conf": resolvConf(c.HostConfig)}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+	}
+	_, err := s.update(c.ID, func(r *ccontainer.Container) error {
+		r.HostnamePath, r.HostsPath = filepath.Join(dir, "hostname"), filepath.Join(dir, "hosts")
+		r.ResolvConfPath = filepath.Join(dir, "resolv.conf")
+		return nil
+	})
+	c.HostnamePath, c.HostsPath = filepath.Join(dir, "hostname"), filepath.Join(dir, "hosts")
+	c.ResolvConfPath = filepath.Join(dir, "resolv.conf")
+	return err
+}
+
+// resolvConf is the container's resolv.conf: the request's DNS settings,
+// else the host's without loopback servers (they do not answer inside the
+// container's own network namespace).
+func resolvConf(hc *container.HostConfig) string {
+	var b strings.Builder
+	host, _ := os.ReadFile("/etc/resolv.conf")
+	if hc.NetworkMode == "host" && len(hc.DNS) == 0 {
+		return string(host)
+	}
+	servers := make([]string, 0, len(hc.DNS))
+	for _, a := range hc.DNS {
+		servers = append(servers, a.String())
+	}
+	search, options := hc.DNSSearch, hc.DNSOptions
+	sc := bufio.NewScanner(bytes.NewReader(host))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		switch {
+		case len(f) < 2:
+		case f[0] == "nameserver" && len(hc.DNS) == 0 && !strings.HasPrefix(f[1], "127.") && f[1] != "::1":
+			servers = append(servers, f[1])
+		case f[0] == "search" && len(hc.DNSSearch) == 0:
+			search = f[1:]
+		case f[0] == "options" && len(hc.DNSOptions) == 0:
+			options = f[1:]
+		}
+	}
+	for _, ns := range servers {
+		fmt.Fprintf(&b, "nameserver %s\n", ns)
+	}
+	if len(search) > 0 {
+		fmt.Fprintf(&b, "search %s\n", strings.Join(search, " "))
+	}
+	if len(options) > 0 {
+		fmt.Fprintf(&b, "options %s\n", strings.Join(options, " "))
+	}
+	return b.String()
+}
+
+// readInRoot reads the file at path inside root, resolving every component
+// (symlinks and ".." included) inside root, so that an image cannot make
+// the engine read a host file. It reads at most 4 MiB.
+func readInRoot(root, path string) ([]byte, error) {
+	dir, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open rootfs: %w", err)
+	}
+	defer unix.Close(dir)
+	fd, err := unix.Openat2(dir, strings.TrimPrefix(path, "/"), &unix.OpenHow{
+		Flags: unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOCTTY | unix.O_NONBLOCK, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS})
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	return io.ReadAll(io.LimitReader(f, 4<<20))
+}
+
+// resolveDevices turns --device mappings into the device nodes they name
+// (a directory gives every device under it).
+func resolveDevices(maps []container.DeviceMapping) ([]spec.Device, error) {
+	var out []spec.Device
+	for _, m := range maps {
+		dst := m.PathInContainer
+		if dst == "" {
+			dst = m.PathOnHost
+		}
+		devs, err := devicesAt(m.PathOnHost, dst, m.CgroupPermissions)
+		if err != nil {
+			return nil, errdefs.InvalidArgument(fmt.Errorf("error gathering device information while adding custom device %q: %w", m.PathOnHost, err))
+		}
+		out = append(out, devs...)
+	}
+	return out, nil
+}
+
+// devicesAt is the device at src (or under it) as dst in the container.
+func devicesAt(src, dst, access string) ([]spec.Device, error) {
+	st, err := os.Stat(src)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		d, ok := deviceOf(src, dst, access)
+		if !ok {
+			return nil, errors.New("not a device node")
+		}
+		return []spec.Device{d}, nil
+	}
+	var out []spec.Device
+	err = filepath.WalkDir(src, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return nil
+		}
+		if d, ok := deviceOf(p, filepath.Join(dst, strings.TrimPrefix(p, src)), access); ok {
+			out = append(out, d)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// deviceOf describes the device node at path.
+func deviceOf(path, dst, access string) (spec.Device, bool) {
+	var st unix.Stat_t
+	if unix.Stat(path, &st) != nil {
+		return spec.Device{}, false
+	}
+	d := spec.Device{Path: dst, Major: int64(unix.Major(uint64(st.Rdev))), Minor: int64(unix.Minor(uint64(st.Rdev))),
+		FileMode: os.FileMode(st.Mode & 0o777), UID: st.Uid, GID: st.Gid, Access: access}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFCHR:
+		d.Type = "c"
+	case unix.S_IFBLK:
+		d.Type = "b"
+	default:
+		return spec.Device{}, false
+	}
+	return d, true
+}
+
+// hostDevices are the host's devices under /dev, for privileged
+// containers (not the pty and shm mounts, which the container has its own
+// of).
+func hostDevices() []spec.Device {
+	var out []spec.Device
+	_ = filepath.WalkDir("/dev", func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if e.IsDir() {
+			switch p {
+			case "/dev/pts", "/dev/shm", "/dev/mqueue":
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if p == "/dev/console" || p == "/dev/ptmx" {
+			return nil
+		}
+		if d, ok := deviceOf(p, p, "rwm"); ok {
+			out = append(out, d)
+		}
+		return nil
+	})
+	return out
+}
+
+// mounted reports whether path is a mount point.
+func mounted(path string) bool {
+	var st, parent unix.Stat_t
+	if unix.Lstat(path, &st) != nil || unix.Lstat(filepath.Dir(path), &parent) != nil {
+		return false
+	}
+	if st.Dev != parent.Dev {
+		return true
+	}
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	return err == nil && bytes.Contains(data, []byte(" "+path+" "))
+}
+
+// parseSize reads a size as docker's log options write it ("10m", "1g",
+// "512k", "100").
+func parseSize(s string) (int64, error) {
+	if s == "" {
+		return 0, errors.New("empty size")
+	}
+	mult := int64(1)
+	switch strings.ToLower(s[len(s)-1:]) {
+	case "k":
+		mult = 1 << 10
+	case "m":
+		mult = 1 << 20
+	case "g":
+		mult = 1 << 30
+	}
+	if mult > 1 {
+		s = s[:len(s)-1]
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("invalid size %q", s)
+	}
+	return n * mult, nil
+}

@@ -1,0 +1,211 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	ccontainer "github.com/corral-dev/corral/container"
+	"github.com/corral-dev/corral/errdefs"
+	"github.com/corral-dev/corral/monitor"
+	"github.com/corral-dev/corral/snapshot"
+	"github.com/corral-dev/corral/spec"
+)
+
+// ContainerStart is POST /containers/{id}/start.
+func (s *Containers) ContainerStart(ctx context.Context, name string) error {
+	c, unlock, err := s.lock(name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := c.State.Check(ccontainer.OpStart, c.ID); err != nil {
+		return err
+	}
+	if c, err = s.update(c.ID, func(c *ccontainer.Container) error { c.UserStarted(); return nil }); err != nil {
+		return err
+	}
+	return s.start(ctx, c)
+}
+
+// start runs a stopped container under a new monitor; the caller holds its
+// op lock. A failure is recorded in the container's state (exit code 126,
+// 127 or 128, as dockerd sets them) and leaves nothing mounted or running.
+func (s *Containers) start(ctx context.Context, c *ccontainer.Container) (err error) {
+	ctx = context.WithoutCancel(ctx)
+	defer func() {
+		if err != nil {
+			code := startFailureCode(err)
+			s.unmountRootfs(c.ID)
+			if _, uerr := s.update(c.ID, func(c *ccontainer.Container) error {
+				c.State.SetStartFailed(code, err)
+				return nil
+			}); uerr != nil {
+				s.log.Warn("record a failed start", "container", c.ID, "err", uerr)
+			}
+			if code != 128 {
+				err = errdefs.InvalidArgument(err)
+			}
+			s.notify(c.ID, false, container.WaitResponse{StatusCode: int64(code)})
+			if c.HostConfig.AutoRemove {
+				s.autoRemove(c.ID)
+			}
+		}
+	}()
+	m, err := s.launch(ctx, c)
+	if err != nil {
+		return err
+	}
+	s.handOver(c.ID, m)
+	if err := m.Start(ctx); err != nil {
+		_ = m.Signal(ctx, 9, true)
+		return fmt.Errorf("start container: %w", err)
+	}
+	st, err := m.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("start container: %w", err)
+	}
+	if _, err := s.update(c.ID, func(c *ccontainer.Container) error {
+		c.State.SetRunning(st.Pid, time.Now())
+		c.HasBeenStartedBefore = true
+		return nil
+	}); err != nil {
+		_ = m.Signal(ctx, 9, true)
+		return err
+	}
+	s.watch(c.ID, m)
+	s.publish(c, events.ActionStart, nil)
+	return nil
+}
+
+// launch mounts the container's root filesystem, writes its bundle and
+// starts its monitor, which creates the container (its process waits for
+// Start).
+func (s *Containers) launch(ctx context.Context, c *ccontainer.Container) (*monitor.Client, error) {
+	rootfs, err := s.mountRootfs(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.writeEtcFiles(c); err != nil {
+		return nil, err
+	}
+	sp, err := s.buildSpec(c, rootfs)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeJSON(filepath.Join(c.BundlePath, "config.json"), sp); err != nil {
+		return nil, err
+	}
+	return monitor.Start(ctx, s.monitorConfig(c))
+}
+
+// monitorConfig is the monitor's configuration for c.
+func (s *Containers) monitorConfig(c *ccontainer.Container) monitor.Config {
+	cfg := monitor.Config{ID: c.ID, StateDir: s.paths.monitors, Bundle: c.BundlePath,
+		RuntimeRoot: s.paths.runtime, Binary: s.binary, OpenStdin: c.Config.OpenStdin,
+		StdinOnce: c.Config.StdinOnce, Log: monitor.LogConfig{Path: c.LogPath}}
+	if cs := c.HostConfig.ConsoleSize; cs[0] > 0 && cs[1] > 0 {
+		cfg.ConsoleSize = [2]uint16{uint16(cs[0]), uint16(cs[1])}
+	}
+	lc := c.HostConfig.LogConfig
+	if lc.Type == "none" {
+		cfg.Log.Driver = "none"
+	}
+	if n, err := parseSize(lc.Config["max-size"]); err == nil && n > 0 {
+		cfg.Log.MaxSize = n
+	}
+	if n, err := strconv.Atoi(lc.Config["max-file"]); err == nil && n > 0 {
+		cfg.Log.MaxFiles = n
+	}
+	return cfg
+}
+
+// buildSpec makes the OCI config of c over the mounted rootfs.
+func (s *Containers) buildSpec(c *ccontainer.Container, rootfs string) (*specs.Spec, error) {
+	in := spec.Input{ID: c.ID, Config: c.Config, HostConfig: c.HostConfig, Rootfs: rootfs,
+		ResolvConfPath: c.ResolvConfPath, HostnamePath: c.HostnamePath, HostsPath: c.HostsPath,
+		Daemon: s.settings, Host: s.host}
+	in.Passwd, _ = readInRoot(rootfs, "/etc/passwd")
+	in.Group, _ = readInRoot(rootfs, "/etc/group")
+	var err error
+	if in.Devices, err = resolveDevices(c.HostConfig.Devices); err != nil {
+		return nil, err
+	}
+	if c.HostConfig.Privileged {
+		in.HostDevices = hostDevices()
+	}
+	sp, err := spec.Build(in)
+	if err != nil {
+		return nil, errdefs.InvalidArgument(err)
+	}
+	return sp, nil
+}
+
+// mountRootfs mounts c's snapshot at its bundle's rootfs (once).
+func (s *Containers) mountRootfs(ctx context.Context, c *ccontainer.Container) (string, error) {
+	rootfs := s.paths.rootfs(c.ID)
+	if err := os.MkdirAll(rootfs, 0o700); err != nil {
+		return "", fmt.Errorf("create bundle: %w", err)
+	}
+	if mounted(rootfs) {
+		return rootfs, nil
+	}
+	mounts, err := s.snapshots().Mounts(ctx, c.SnapshotKey)
+	if err != nil {
+		return "", fmt.Errorf("container filesystem: %w", err)
+	}
+	if err := snapshot.MountAll(mounts, rootfs); err != nil {
+		return "", fmt.Errorf("mount container filesystem: %w", err)
+	}
+	return rootfs, nil
+}
+
+// unmountRootfs unmounts container id's rootfs, if mounted.
+func (s *Containers) unmountRootfs(id string) {
+	rootfs := s.paths.rootfs(id)
+	if mounted(rootfs) {
+		if err := snapshot.UnmountAll(rootfs); err != nil {
+			s.log.Warn("unmount container filesystem", "container", id, "err", err)
+		}
+	}
+}
+
+// startFailureCode is the exit code dockerd records for a start that
+// failed: 127 when the command does not exist, 126 when it cannot be run,
+// 128 otherwise.
+func startFailureCode(err error) int {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
+		return 127
+	case strings.Contains(msg, "permission denied"), strings.Contains(msg, "is a directory"),
+		strings.Contains(msg, "exec format error"):
+		return 126
+	}
+	return 128
+}
+
+func writeJSON(path string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return errors.Join(fmt.Errorf("write %s: %w", filepath.Base(path), err), os.Remove(tmp))
+	}
+	return nil
+}
