@@ -20,7 +20,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/system"
 
 	"github.com/corral-dev/corral/api"
@@ -89,7 +91,26 @@ func (d *Daemon) open(ctx context.Context) error {
 	}
 	d.ctrs, err = NewContainers(ctx, ContainersOptions{Root: d.root, ExecRoot: d.execRoot(), Images: d.images,
 		Events: d.events, Binary: d.cfg.Binary, Settings: spec.Daemon{InitPath: initPath(d.cfg.InitPath)}})
-	return err
+	if err != nil {
+		return err
+	}
+	d.images.users = d.imageUsers
+	return nil
+}
+
+// imageUsers are the containers made from image id, running ones first.
+func (d *Daemon) imageUsers(id string) []imageUser {
+	var running, stopped []imageUser
+	for _, c := range d.ctrs.store.All() {
+		switch {
+		case c.ImageID != id:
+		case c.State.Running:
+			running = append(running, imageUser{id: c.ID, running: true})
+		default:
+			stopped = append(stopped, imageUser{id: c.ID})
+		}
+	}
+	return append(running, stopped...)
 }
 
 // execRoot is the runtime state root: /run/corral for the default data
@@ -159,7 +180,49 @@ func (d *Daemon) Events(ctx context.Context, opts api.EventsOptions) (<-chan eve
 	return d.events.Subscribe(ctx, opts)
 }
 
-// DiskUsage is GET /system/df: images only so far.
+// DiskUsage is GET /system/df: images and containers.
 func (d *Daemon) DiskUsage(ctx context.Context) (system.DiskUsage, error) {
-	return d.images.DiskUsage(ctx)
+	du, err := d.images.DiskUsage(ctx)
+	if err != nil || d.ctrs == nil {
+		return du, err
+	}
+	list, err := d.ctrs.ContainerList(ctx, api.ContainerListOptions{All: true, Size: true})
+	if err != nil {
+		return du, err
+	}
+	cu := &container.DiskUsage{Items: list, TotalCount: int64(len(list))}
+	for _, c := range list {
+		cu.TotalSize += c.SizeRw
+		if c.State == container.StateRunning || c.State == container.StatePaused {
+			cu.ActiveCount++
+		} else {
+			cu.Reclaimable += c.SizeRw
+		}
+	}
+	du.ContainerUsage = cu
+	countImageUsers(du.ImageUsage, list)
+	return du, nil
+}
+
+// countImageUsers sets each image's container count, and the images in use.
+func countImageUsers(iu *image.DiskUsage, list []container.Summary) {
+	if iu == nil {
+		return
+	}
+	users := map[string]int64{}
+	for _, c := range list {
+		users[c.ImageID]++
+	}
+	iu.ActiveCount = 0
+	for i := range iu.Items {
+		n := users[iu.Items[i].ID]
+		iu.Items[i].Containers = n
+		if n > 0 {
+			iu.ActiveCount++
+			iu.Reclaimable -= iu.Items[i].Size
+		}
+	}
+	if iu.Reclaimable < 0 {
+		iu.Reclaimable = 0
+	}
 }

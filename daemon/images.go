@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/distribution/reference"
@@ -12,6 +13,7 @@ import (
 	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/storage"
 	"github.com/moby/moby/api/types/system"
+	"github.com/opencontainers/go-digest"
 
 	"github.com/corral-dev/corral/api"
 	"github.com/corral-dev/corral/errdefs"
@@ -35,6 +37,15 @@ type Images struct {
 	store  *cimage.Store
 	reg    *registries
 	events *Events
+	// users, when set, answers the containers made from an image (by
+	// image ID): running ones first, as "id running" or "id stopped".
+	users func(imageID string) []imageUser
+}
+
+// imageUser is a container made from an image.
+type imageUser struct {
+	id      string
+	running bool
 }
 
 // NewImages opens the image store under opts.Root.
@@ -149,6 +160,11 @@ func (i *Images) ImageRemove(ctx context.Context, ref string, opts api.ImageRemo
 	if err != nil {
 		return nil, err
 	}
+	if i.users != nil {
+		if users := i.users(img.ID.String()); len(users) > 0 {
+			return i.removeInUse(ctx, ref, img.ID.String(), users, opts.Force)
+		}
+	}
 	items, err := i.store.Remove(ctx, ref, opts.Force)
 	out := make([]image.DeleteResponse, len(items))
 	for n, it := range items {
@@ -156,6 +172,49 @@ func (i *Images) ImageRemove(ctx context.Context, ref string, opts api.ImageRemo
 	}
 	i.removed(img.ID.String(), out)
 	return out, err
+}
+
+// removeInUse is rmi of an image that containers were made from: dockerd
+// refuses to delete it (a running container's even with force); it only
+// removes a name when others remain, or with force.
+func (i *Images) removeInUse(ctx context.Context, ref, id string, users []imageUser, force bool) ([]image.DeleteResponse, error) {
+	r, err := i.store.Inspect(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	byID := looksLikeID(ref) || strings.HasPrefix(id, "sha256:"+ref)
+	short := cimage.ShortID(digest.Digest(id))
+	if !byID && (len(r.RepoTags) > 1 || force) || byID && force && !users[0].running {
+		names := []string{ref}
+		if byID {
+			names = append(r.RepoTags, r.RepoDigests...)
+		}
+		return i.untag(ctx, id, names)
+	}
+	switch {
+	case !byID:
+		return nil, errdefs.Conflict(fmt.Errorf("conflict: unable to remove repository reference %q (must force) - container %s is using its referenced image %s", ref, users[0].id[:12], short))
+	case users[0].running:
+		return nil, errdefs.Conflict(fmt.Errorf("conflict: unable to delete %s (cannot be forced) - image is being used by running container %s", short, users[0].id[:12]))
+	}
+	return nil, errdefs.Conflict(fmt.Errorf("conflict: unable to delete %s (must be forced) - image is being used by stopped container %s", short, users[0].id[:12]))
+}
+
+// untag removes names of an image that stays.
+func (i *Images) untag(ctx context.Context, id string, names []string) ([]image.DeleteResponse, error) {
+	var out []image.DeleteResponse
+	for _, n := range names {
+		if _, err := i.store.Untag(ctx, n); err != nil {
+			return out, err
+		}
+		shown := n
+		if named, err := reference.ParseNormalizedNamed(n); err == nil {
+			shown = reference.FamiliarString(reference.TagNameOnly(named))
+		}
+		out = append(out, image.DeleteResponse{Untagged: shown})
+	}
+	i.removed(id, out)
+	return out, nil
 }
 
 // removed publishes the untag and delete events of a removal.
@@ -174,6 +233,9 @@ func (i *Images) removed(id string, items []image.DeleteResponse) {
 // label!.
 func (i *Images) ImagesPrune(ctx context.Context, filters api.Filters) (image.PruneReport, error) {
 	opts, err := pruneOptions(filters, time.Now())
+	if i.users != nil {
+		opts.InUse = func(id string) bool { return len(i.users(id)) > 0 }
+	}
 	if err != nil {
 		return image.PruneReport{}, err
 	}

@@ -40,6 +40,19 @@ func (d *Daemon) Info(ctx context.Context) (system.Info, error) {
 		Labels: []string{}, Warnings: []string{}, InitBinary: "corral",
 		RuncCommit: system.Commit{ID: d.version()}, InitCommit: system.Commit{ID: d.version()},
 	}
+	if d.ctrs != nil {
+		for _, c := range d.ctrs.store.All() {
+			info.Containers++
+			switch {
+			case c.State.Paused:
+				info.ContainersPaused++
+			case c.State.Running:
+				info.ContainersRunning++
+			default:
+				info.ContainersStopped++
+			}
+		}
+	}
 	var u unix.Utsname
 	if unix.Uname(&u) == nil {
 		info.KernelVersion = unix.ByteSliceToString(u.Release[:])

@@ -205,6 +205,9 @@ type PruneOptions struct {
 	// Labels keep only images matching all of them: "key", "key=value",
 	// and "!key", "!key=value" for images without.
 	Labels []string
+	// InUse, when set, keeps the images it reports (by ID, "sha256:..."):
+	// those containers were made from.
+	InUse func(id string) bool
 }
 
 // PruneReport is `docker image prune`'s answer.
@@ -253,7 +256,7 @@ func (s *Store) Prune(ctx context.Context, opts PruneOptions) (PruneReport, erro
 }
 
 func pruneMatch(sum Summary, opts PruneOptions) bool {
-	if !opts.All && len(sum.RepoTags) > 0 {
+	if !opts.All && len(sum.RepoTags) > 0 || opts.InUse != nil && opts.InUse(sum.ID) {
 		return false
 	}
 	if !opts.Until.IsZero() && sum.Created > opts.Until.Unix() {
