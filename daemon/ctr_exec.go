@@ -139,7 +139,6 @@ func (s *Containers) execTarget(ctx context.Context, id string) (*execRecord, *c
 	rec.mu.Lock()
 	if rec.started {
 		rec.mu.Unlock()
-		//lint:ignore ST1005 dockerd's wording.
 		return nil, nil, nil, errdefs.Conflict(fmt.Errorf("Error: Exec command %s is already running", id))
 	}
 	rec.started = true
