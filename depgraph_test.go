@@ -42,7 +42,7 @@ var rules = []rule{
 	{pkg: "testutil/...", internal: []string{"*"}},
 	{pkg: "test/e2e/...", internal: with("client/...", "api/...", "testutil/...", "test/e2e/*")},
 	{pkg: "test/oci/...", internal: with("testutil/...", "test/oci/*")},
-	{pkg: "cli/...", internal: with("client/...", "api/...", "cli/*")},
+	{pkg: "cli/...", internal: with("client/...", "api/...", "archive/...", "cli/*")},
 	{pkg: "client/...", internal: with("api/...", "client/*")},
 	{pkg: "api/...", internal: []string{"api/*"}},
 	{pkg: "apiserver/...", internal: with("api/...", "daemon/...", "apiserver/*")},

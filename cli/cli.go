@@ -1,8 +1,12 @@
 // Package cli is corral's docker-compatible command line for the engine:
-// pull, push, images, tag, rmi, load, save, import, login, logout, the
-// `image` and `system` groups. Commands, flags, output, error messages and
-// exit codes follow the docker CLI (28.x). Every command turns its flags
-// into API types, calls ImageAPI and writes to the injected streams; it
+// the container commands (run, create, start, stop, ps, exec, logs, cp, ...),
+// the image commands (pull, push, images, tag, rmi, load, save, import,
+// login, logout), info, version, events and the `container`, `image` and
+// `system` groups. Commands, flags, output, error messages and exit codes
+// follow the docker CLI (28.x). Every command turns its flags into API
+// types, calls the engine through a small interface (ImageAPI,
+// ContainerRunAPI, ContainerAPI, EngineAPI, ...) and writes to the injected
+// streams; it
 // knows nothing of how the engine is reached (the caller's Connect gives a
 // client of the Docker Engine API).
 package cli
@@ -75,11 +79,14 @@ func Main(args []string, opts Options) int {
 	if err == nil {
 		return 0
 	}
+	var se statusError
+	if errors.As(err, &se) && se.msg == "" {
+		return se.code // a container's own exit code, even after a signal
+	}
 	var ec interface{ ExitCode() int }
 	if ctx.Err() != nil && errors.As(context.Cause(ctx), &ec) {
 		return ec.ExitCode()
 	}
-	var se statusError
 	if errors.As(err, &se) {
 		if se.msg != "" {
 			fmt.Fprintln(c.err, se.msg)
@@ -288,7 +295,11 @@ func setup(root *cobra.Command, c *cli) {
 	var walk func(*cobra.Command)
 	walk = func(cmd *cobra.Command) {
 		cmd.DisableFlagsInUseLine = true
-		cmd.Flags().BoolP("help", "h", false, "Print usage")
+		if cmd.Flags().ShorthandLookup("h") == nil {
+			cmd.Flags().BoolP("help", "h", false, "Print usage")
+		} else { // run and create: -h is --hostname, as docker's
+			cmd.Flags().Bool("help", false, "Print usage")
+		}
 		_ = cmd.Flags().MarkHidden("help")
 		for _, sub := range cmd.Commands() {
 			walk(sub)

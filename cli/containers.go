@@ -21,5 +21,6 @@ func (c *cli) containerCommand() *cobra.Command {
 		RunE:  showHelp,
 	}
 	cmd.AddCommand(c.containerCommands()...)
+	cmd.AddCommand(c.containerGroupCommands()...)
 	return cmd
 }

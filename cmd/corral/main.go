@@ -12,6 +12,7 @@ import (
 	goruntime "runtime"
 	"strings"
 
+	"github.com/corral-dev/corral/cli"
 	"github.com/corral-dev/corral/monitor"
 	_ "github.com/corral-dev/corral/runtime/nsenter" // C constructor that joins namespaces
 	"github.com/corral-dev/corral/runtime/nsinit"
@@ -29,6 +30,7 @@ func init() {
 
 func main() {
 	runcli.Version = version
+	cli.Version = version
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		nsinit.Main()
 		return
@@ -51,7 +53,7 @@ func dispatch(args []string) int {
 		return monitor.Main(args[1:])
 	case "daemon":
 		return daemonMain(args[1:])
-	case "version", "--version":
+	case "--version":
 		fmt.Println("corral version", version)
 		return 0
 	case "help", "-h", "--help":
@@ -67,16 +69,18 @@ var version = "0.1.0-dev"
 func usage() {
 	fmt.Fprint(os.Stderr, `usage: corral [-H HOST] [--data-root DIR] <command>
 
-image commands (docker's flags and output; through the daemon's Engine API):
-  pull, push, images, tag, rmi, load, save, import, login, logout,
-  image (ls, inspect, history, rm, prune, ...), system df
-engine:
-  daemon    serve the Docker Engine API (the commands above start it
-            themselves when it is not running)
+docker's commands, flags and output, through the daemon's Engine API:
+  containers: run, create, start, stop, kill, restart, rm, ps, inspect, logs,
+              exec, attach, wait, top, stats, cp, rename, pause, unpause, port,
+              diff, commit, export, update, container (ls, prune, ...)
+  images:     pull, push, images, tag, rmi, load, save, import, login, logout,
+              image (ls, inspect, history, rm, prune, ...)
+  engine:     info, version, events, system (df, info, events)
+  daemon      serve the Docker Engine API (the commands above start it
+              themselves when it is not running)
 runtime:
   runtime   the OCI runtime (runc-compatible): spec, create, start, run, state,
             kill, delete, list, exec, pause, resume, ps, update, events
             (also the corral-runc binary, with runc's argv)
-  version   print the version
 `)
 }
