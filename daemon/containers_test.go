@@ -340,6 +340,11 @@ func TestContainerSurvivesDaemonRestart(t *testing.T) {
 	id := e.create("", nil, "sh", "-c", "echo before; sleep 100")
 	e.start(id)
 	pid := e.inspect(id).State.Pid
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if out, _ := e.logs(id); out == "before\n" || time.Now().After(deadline) {
+			break // the output is in the log before the daemon goes away
+		}
+	}
 	e.s.Close()
 	e.open()
 	in := e.inspect(id)
