@@ -142,14 +142,13 @@ import_busybox() {
 	rm -rf "$dir"
 }
 
+# first_container runs a first container through the engine, as a user
+# would: the CLI starts the daemon itself when it is not running.
 first_container() {
-	local id
-	id=first-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
-	log "running a first container: corral runtime run -b $BUNDLE $id"
+	log "running a first container: corral run --rm busybox echo ..."
 	# The container gets a pipe of its own as stdin, never the host's /dev/null.
-	if ! : | "$PREFIX/bin/corral" runtime run -b "$BUNDLE" "$id"; then
-		"$PREFIX/bin/corral" runtime delete -f "$id" >/dev/null 2>&1 || true
-		die "the first container failed"
+	if ! : | "$PREFIX/bin/corral" run --rm busybox echo "hello from a corral container"; then
+		die "the first container failed (daemon log: /var/log/corral.log)"
 	fi
 }
 
