@@ -229,7 +229,15 @@ func (c *Client) Pids(ctx context.Context) ([]int, error) {
 
 // Update changes the container's resource limits.
 func (c *Client) Update(ctx context.Context, r *specs.LinuxResources) error {
-	_, _, _, err := c.call(ctx, &request{Op: opUpdate, Resources: r}, false)
+	req := &request{Op: opUpdate}
+	if r != nil {
+		data, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("monitor: update: %w", err)
+		}
+		req.Resources = data
+	}
+	_, _, _, err := c.call(ctx, req, false)
 	return err
 }
 
@@ -267,7 +275,14 @@ type ExecOptions struct {
 // stream carries its stdio (as Attach's) and ends when it exited; its exit
 // code comes from ExecWait.
 func (c *Client) Exec(ctx context.Context, o ExecOptions) (*Stream, error) {
-	req := &request{Op: opExec, ExecID: o.ID, Process: o.Process, Stdin: o.Stdin, Detach: o.Detach}
+	req := &request{Op: opExec, ExecID: o.ID, Stdin: o.Stdin, Detach: o.Detach}
+	if o.Process != nil {
+		data, err := json.Marshal(o.Process)
+		if err != nil {
+			return nil, fmt.Errorf("monitor: exec: %w", err)
+		}
+		req.Process = data
+	}
 	resp, conn, br, err := c.call(ctx, req, !o.Detach)
 	if err != nil {
 		return nil, err

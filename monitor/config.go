@@ -40,8 +40,11 @@ type Config struct {
 	Bundle string `json:"bundle"`
 	// RuntimeRoot is the runtime's state root ("" for runtime.DefaultRoot).
 	RuntimeRoot string `json:"runtimeRoot,omitempty"`
-	// Binary is the corral binary the monitor runs from (default: this
-	// process's executable). Tests point it at testutil.CorralBinary.
+	// Binary is the corral binary (default: this process's executable).
+	// The monitor runs as `corral-monitor monitor DIR` when corral-monitor
+	// is beside it, else as `Binary monitor DIR`; it drives the runtime
+	// corral-runc beside it, else `Binary runtime`. Binary may also be
+	// corral-monitor itself, with corral-runc beside it.
 	Binary string `json:"binary,omitempty"`
 	// OpenStdin keeps a stdin pipe open for attach; StdinOnce closes it
 	// when the first attached client ends its input or detaches.

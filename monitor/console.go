@@ -20,13 +20,41 @@ type consoleSocket struct {
 }
 
 func listenConsole(name string) (*consoleSocket, error) {
-	os.Remove(name)
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: name, Net: "unix"})
+	ln, err := listenUnix(name)
 	if err != nil {
 		return nil, fmt.Errorf("listen on console socket: %w", err)
 	}
-	ln.SetUnlinkOnClose(true)
 	return &consoleSocket{ln: ln, name: name}, nil
+}
+
+// listenUnix listens on a unix socket at name (replacing a stale one),
+// removed when the listener closes. It makes the socket itself rather than
+// through net.Listen, whose first call reads the kernel's listen backlog
+// into a 64 KiB buffer: garbage that an idle monitor, which does not
+// collect, would hold for good.
+func listenUnix(name string) (*net.UnixListener, error) {
+	os.Remove(name)
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close() // FileListener has its own descriptor
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: name}); err != nil {
+		return nil, err
+	}
+	if err := unix.Listen(fd, 128); err != nil {
+		os.Remove(name)
+		return nil, err
+	}
+	ln, err := net.FileListener(f)
+	if err != nil {
+		os.Remove(name)
+		return nil, err
+	}
+	ul := ln.(*net.UnixListener)
+	ul.SetUnlinkOnClose(true)
+	return ul, nil
 }
 
 // receive takes the pty master init sent. Init connects and sends during

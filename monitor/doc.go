@@ -1,12 +1,17 @@
 // Package monitor is the per-container monitor process and its client.
 //
 // The daemon starts one monitor per container with Start. The monitor runs
-// the corral binary as `corral monitor DIR`, detached from the daemon (new
-// session, stdio on /dev/null, re-parented away from it), so containers
-// outlive the daemon. It uses package runtime in process to create the
-// container from an OCI bundle, and is the parent (and child subreaper) of
-// the container's init and of exec processes. It owns their stdio (pipes,
-// or the pty master with a terminal), writes the output to a json-file log
+// as `corral-monitor monitor DIR` (cmd/corral-monitor, a small binary of
+// its own, when it is installed beside the corral binary; else `corral
+// monitor DIR`), detached from the daemon (new session, stdio on
+// /dev/null, re-parented away from it), so containers outlive the daemon.
+// It drives the OCI runtime through runc's command line, as conmon drives
+// runc: corral-runc beside the corral binary, else `corral runtime`. It
+// links none of the runtime, so that an idle monitor, one per container,
+// holds as little memory as a Go program can (memory.go). As a child
+// subreaper it inherits the container's init and exec processes when the
+// runtime's commands exit, and reaps them. It owns their stdio (pipes, or
+// the pty master with a terminal), writes the output to a json-file log
 // with rotation, records the exit code, exit time and OOM kill in
 // exit.json, and exits once the container exited, the exit is recorded and
 // attached clients have their output.
@@ -16,8 +21,11 @@
 // A monitor's directory, StateDir/ID, is its working directory and holds
 // monitor.json (its Config), monitor.sock (the control socket, 0600),
 // monitor.pid ("PID STARTTIME"), exit.json (ExitStatus, written atomically
-// once the container exited) and, by default, the log container-json.log
-// with its rotated files container-json.log.1, .2, ...
+// once the container exited), runtime.log (the runtime's warnings and
+// errors, JSON lines) and, by default, the log container-json.log with its
+// rotated files container-json.log.1, .2, ... While a runtime command
+// runs, the files it takes or leaves are there too: init.pid, and an
+// exec's exec-N.json (its process), exec-N.pid and exec-N.sock.
 //
 // # Protocol
 //

@@ -2,17 +2,15 @@ package monitor
 
 import (
 	"bufio"
-	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/corral-dev/corral/errdefs"
-	"github.com/corral-dev/corral/runtime"
 	"golang.org/x/sys/unix"
 )
 
@@ -162,12 +160,37 @@ func (o *execOutput) start(out func(stream byte, b []byte)) {
 	}
 }
 
+// execProcess is what the monitor reads of an exec's OCI process; the
+// runtime gets the whole of it.
+type execProcess struct {
+	Args        []string `json:"args"`
+	Terminal    bool     `json:"terminal"`
+	ConsoleSize *struct {
+		Height uint16 `json:"height"`
+		Width  uint16 `json:"width"`
+	} `json:"consoleSize"`
+}
+
+// readExecProcess reads what the monitor needs of an exec's process.
+func readExecProcess(raw json.RawMessage) (*execProcess, error) {
+	var p execProcess
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return nil, errdefs.InvalidArgument(fmt.Errorf("exec process: %w", err))
+		}
+	}
+	if len(p.Args) == 0 {
+		return nil, errdefs.InvalidArgument(errors.New("exec needs a command"))
+	}
+	return &p, nil
+}
+
 // startExec runs the exec through the runtime, detached, with stdio the
 // monitor holds, and registers it before the reaper can see it exit.
 func (s *server) startExec(req *request) (*execProc, *execOutput, error) {
-	p := req.Process
-	if p == nil || len(p.Args) == 0 {
-		return nil, nil, errdefs.InvalidArgument(errors.New("exec needs a command"))
+	p, err := readExecProcess(req.Process)
+	if err != nil {
+		return nil, nil, err
 	}
 	s.rtMu.Lock()
 	defer s.rtMu.Unlock()
@@ -175,22 +198,27 @@ func (s *server) startExec(req *request) (*execProc, *execOutput, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	name := "exec-" + strconv.Itoa(n)
+	if err := writeFileAtomic(name+".json", req.Process, 0o600); err != nil {
+		return nil, nil, err
+	}
+	defer os.Remove(name + ".json")
 	e := &execProc{id: req.ExecID, done: make(chan struct{})}
-	opts := runtime.ExecOpts{Process: p, Detach: true, PidFile: "exec-" + strconv.Itoa(n) + ".pid"}
-	out, cleanup, err := s.execStdio(e, req, n, &opts)
+	opts := execOpts{processFile: name + ".json", pidFile: name + ".pid"}
+	out, cleanup, err := s.execStdio(e, req, p, name, &opts)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer cleanup()
-	if _, err := s.rt.Exec(context.Background(), s.cfg.ID, opts); err != nil {
-		out.close()
-		return nil, nil, runtimeErr(err)
-	}
-	if e.pid, err = readPid(opts.PidFile); err != nil {
+	if err := s.rt.exec(s.cfg.ID, opts); err != nil {
 		out.close()
 		return nil, nil, err
 	}
-	if err := out.takeConsole(e, req); err != nil {
+	if e.pid, err = readPidFile(opts.pidFile); err != nil {
+		out.close()
+		return nil, nil, err
+	}
+	if err := out.takeConsole(e, req, p); err != nil {
 		unix.Kill(e.pid, unix.SIGKILL)
 		return nil, nil, err
 	}
@@ -233,14 +261,14 @@ func (s *server) pruneExecs() {
 
 // execStdio prepares an exec's stdio: a console socket for a terminal,
 // pipes otherwise (/dev/null for what is not attached).
-func (s *server) execStdio(e *execProc, req *request, n int, opts *runtime.ExecOpts) (*execOutput, func(), error) {
+func (s *server) execStdio(e *execProc, req *request, p *execProcess, name string, opts *execOpts) (*execOutput, func(), error) {
 	out := &execOutput{}
-	if req.Process.Terminal {
-		console, err := listenConsole("exec-" + strconv.Itoa(n) + ".sock")
+	if p.Terminal {
+		console, err := listenConsole(name + ".sock")
 		if err != nil {
 			return nil, nil, err
 		}
-		opts.ConsoleSocket = console.name
+		opts.consoleSocket = console.name
 		out.console = console
 		return out, console.close, nil
 	}
@@ -248,7 +276,7 @@ func (s *server) execStdio(e *execProc, req *request, n int, opts *runtime.ExecO
 	if err != nil {
 		return nil, nil, err
 	}
-	opts.Stdio = stdio.theirs
+	opts.stdio = stdio.theirs
 	e.stdin = stdio.stdin
 	if stdio.stdout != nil {
 		out.files, out.streams = []*os.File{stdio.stdout, stdio.stderr}, []byte{StreamStdout, StreamStderr}
@@ -259,7 +287,7 @@ func (s *server) execStdio(e *execProc, req *request, n int, opts *runtime.ExecO
 
 // takeConsole receives an exec's pty master: its only output stream, and
 // its stdin when attached.
-func (o *execOutput) takeConsole(e *execProc, req *request) error {
+func (o *execOutput) takeConsole(e *execProc, req *request, p *execProcess) error {
 	if o.console == nil {
 		return nil
 	}
@@ -267,8 +295,8 @@ func (o *execOutput) takeConsole(e *execProc, req *request) error {
 	if err != nil {
 		return err
 	}
-	if b := req.Process.ConsoleSize; b != nil {
-		setWinsize(master, uint16(b.Height), uint16(b.Width))
+	if b := p.ConsoleSize; b != nil {
+		setWinsize(master, b.Height, b.Width)
 	}
 	e.master = master
 	if req.Stdin && !req.Detach {
@@ -283,20 +311,6 @@ func (o *execOutput) close() {
 	if o.stdio != nil {
 		o.stdio.close()
 	}
-}
-
-// readPid reads the pid file the runtime wrote, and removes it.
-func readPid(name string) (int, error) {
-	data, err := os.ReadFile(name)
-	os.Remove(name)
-	if err != nil {
-		return 0, fmt.Errorf("read exec pid: %w", err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil {
-		return 0, fmt.Errorf("read exec pid: %w", err)
-	}
-	return pid, nil
 }
 
 // handleExecWait answers with an exec's exit code once it exited, unless

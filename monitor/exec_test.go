@@ -150,7 +150,7 @@ func TestDaemonDies(t *testing.T) {
 	spec.Process.Args = []string{"sh", "-c", "read x; echo got $x; sleep 1000"}
 	testutil.WriteSpec(t, bundle, spec)
 	cfg := monitor.Config{ID: testutil.UniqueName(t), StateDir: stateDir, Bundle: bundle,
-		RuntimeRoot: runtimeRoot, Binary: testutil.CorralBinary(t), OpenStdin: true}
+		RuntimeRoot: runtimeRoot, Binary: monitorBinary(t), OpenStdin: true}
 	ct := &container{t: t, cfg: cfg}
 	t.Cleanup(ct.cleanup)
 	data, _ := json.Marshal(cfg)

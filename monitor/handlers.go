@@ -2,9 +2,6 @@ package monitor
 
 import (
 	"bufio"
-	"bytes"
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +10,6 @@ import (
 	"time"
 
 	"github.com/corral-dev/corral/errdefs"
-	"github.com/corral-dev/corral/runtime"
 	"golang.org/x/sys/unix"
 )
 
@@ -42,12 +38,13 @@ func (s *server) accept() {
 // handle answers one connection: one request, one response, and for
 // attach and exec the stream that follows.
 func (s *server) handle(conn *net.UnixConn) {
+	var req request
+	defer func() { s.trim.poke(garbageOf(req.Op)) }()
 	if !trusted(conn) {
 		conn.Close()
 		return
 	}
 	br := bufio.NewReaderSize(conn, 1024)
-	var req request
 	conn.SetReadDeadline(time.Now().Add(requestTimeout))
 	if err := readLine(br, &req); err != nil {
 		conn.Close()
@@ -83,27 +80,12 @@ func (s *server) simple(req *request) *response {
 		err = s.signal(req)
 	case opResize:
 		err = s.resize(req)
-	case opStats:
-		var buf bytes.Buffer
-		if err = s.rt.Events(context.Background(), s.cfg.ID, true, time.Second, &buf); err == nil {
-			return &response{Data: bytes.TrimSpace(buf.Bytes())}
-		}
-		err = runtimeErr(err)
+	case opStats, opPids:
+		return s.query(req.Op)
 	case opPause, opResume:
 		err = s.pause(req.Op == opPause)
-	case opPids:
-		var pids []int
-		if pids, err = s.rt.Pids(s.cfg.ID); err == nil {
-			data, _ := json.Marshal(pids)
-			return &response{Data: data}
-		}
-		err = runtimeErr(err)
 	case opUpdate:
-		if req.Resources == nil {
-			err = errdefs.InvalidArgument(errors.New("update needs resources"))
-		} else {
-			err = runtimeErr(s.rt.Update(s.cfg.ID, req.Resources))
-		}
+		err = s.update(req)
 	default:
 		err = errdefs.InvalidArgument(fmt.Errorf("unknown operation %q", req.Op))
 	}
@@ -111,6 +93,31 @@ func (s *server) simple(req *request) *response {
 		return errResponse(err)
 	}
 	return &response{}
+}
+
+// query answers stats and pids with the runtime's JSON.
+func (s *server) query(op string) *response {
+	s.rtMu.Lock()
+	defer s.rtMu.Unlock()
+	get := s.rt.stats
+	if op == opPids {
+		get = s.rt.pids
+	}
+	data, err := get(s.cfg.ID)
+	if err != nil {
+		return errResponse(err)
+	}
+	return &response{Data: data}
+}
+
+// update changes the container's resource limits.
+func (s *server) update(req *request) error {
+	if len(req.Resources) == 0 || string(req.Resources) == "null" {
+		return errdefs.InvalidArgument(errors.New("update needs resources"))
+	}
+	s.rtMu.Lock()
+	defer s.rtMu.Unlock()
+	return s.rt.update(s.cfg.ID, req.Resources)
 }
 
 // trusted accepts only a peer with the monitor's own uid (root).
@@ -156,12 +163,12 @@ func (s *server) start() error {
 	if state != StateCreated {
 		return errdefs.Conflict(fmt.Errorf("container %s is %s", s.cfg.ID, state))
 	}
-	err := s.rt.Start(context.Background(), s.cfg.ID)
+	err := s.rt.start(s.cfg.ID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
 		s.exit = &ExitStatus{Error: err.Error()} // kept for exit.json
-		return runtimeErr(err)
+		return err
 	}
 	s.state, s.startedAt = StateRunning, time.Now().UTC()
 	return nil
@@ -169,14 +176,10 @@ func (s *server) start() error {
 
 // pause freezes (or thaws) the container's processes.
 func (s *server) pause(freeze bool) error {
-	var err error
-	if freeze {
-		err = s.rt.Pause(s.cfg.ID)
-	} else {
-		err = s.rt.Resume(s.cfg.ID)
-	}
-	if err != nil {
-		return runtimeErr(err)
+	s.rtMu.Lock()
+	defer s.rtMu.Unlock()
+	if err := s.rt.pause(s.cfg.ID, freeze); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	s.paused = freeze
@@ -198,13 +201,27 @@ func (s *server) signal(req *request) error {
 		}
 		return e.kill(sig)
 	}
+	s.rtMu.Lock()
+	defer s.rtMu.Unlock()
 	s.mu.Lock()
 	exited := s.state == StateExited
 	s.mu.Unlock()
-	if exited {
+	if exited || s.initReaped {
 		return errdefs.Conflict(fmt.Errorf("container %s is not running", s.cfg.ID))
 	}
-	return runtimeErr(s.rt.Kill(s.cfg.ID, sig, req.All))
+	if req.All {
+		return s.rt.kill(s.cfg.ID, int(sig), true)
+	}
+	// The init is the monitor's child and not reaped (initReaped, under
+	// rtMu): its pid is still its own. kill(2) is all the runtime would
+	// do, and saves starting it.
+	if err := unix.Kill(s.pid, sig); err != nil {
+		if err == unix.ESRCH {
+			return errdefs.Conflict(fmt.Errorf("container %s is not running", s.cfg.ID))
+		}
+		return fmt.Errorf("signal container %s: %w", s.cfg.ID, err)
+	}
+	return nil
 }
 
 // resize sets the window size of the container's or an exec's pty.
@@ -223,19 +240,6 @@ func (s *server) resize(req *request) error {
 		return errdefs.Conflict(errors.New("the process has no terminal"))
 	}
 	return setWinsize(master, req.Height, req.Width)
-}
-
-// runtimeErr classes the runtime's errors for the client.
-func runtimeErr(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, runtime.ErrBadState), errors.Is(err, runtime.ErrNotExist):
-		return errdefs.Conflict(err)
-	case errors.Is(err, runtime.ErrBadConfig):
-		return errdefs.InvalidArgument(err)
-	}
-	return err
 }
 
 // handleWait answers once the container has exited, unless the client

@@ -17,6 +17,9 @@ import (
 // newline at all.
 const maxLogLine = 16 << 10
 
+// keepBuf is the largest buffer the log writer keeps between entries.
+const keepBuf = 4 << 10
+
 // logWriter writes the container's output to a json-file log, one entry a
 // line: {"log":"...","stream":"stdout","time":"RFC3339Nano"}, rotating the
 // file at maxSize and keeping maxFiles files (path, path.1, ...).
@@ -101,7 +104,7 @@ func (w *logWriter) emit(stream byte, pend, msg []byte, t time.Time) []byte {
 	}
 	pend = append(pend, msg...)
 	w.writeEntry(stream, pend, t)
-	if cap(pend) > 4<<10 {
+	if cap(pend) > keepBuf {
 		return nil
 	}
 	return pend[:0]
@@ -119,8 +122,8 @@ func (w *logWriter) writeEntry(stream byte, msg []byte, t time.Time) {
 	}
 	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, "\"}\n"...)
-	if cap(b) > 64<<10 {
-		w.buf = nil
+	if cap(b) > keepBuf {
+		w.buf = nil // a long line's: not kept while idle
 	} else {
 		w.buf = b
 	}

@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -50,7 +53,7 @@ func newContainer(t *testing.T, args []string, edit func(*specs.Spec, *monitor.C
 	bundle, spec := testutil.NewBundle(t)
 	spec.Process.Args = args
 	cfg := monitor.Config{ID: testutil.UniqueName(t), StateDir: stateDir, Bundle: bundle,
-		RuntimeRoot: runtimeRoot, Binary: testutil.CorralBinary(t)}
+		RuntimeRoot: runtimeRoot, Binary: monitorBinary(t)}
 	if edit != nil {
 		edit(spec, &cfg)
 	}
@@ -90,6 +93,50 @@ func (ct *container) cleanup() {
 	if err := monitor.Remove(ctx, ct.cfg.StateDir, ct.cfg.ID); err != nil {
 		ct.t.Errorf("cleanup: %v", err)
 	}
+}
+
+// binaries are corral-monitor and corral-runc, built once per test process
+// into one directory on the sandbox's tmpfs.
+var binaries struct {
+	once    sync.Once
+	monitor string
+	err     error
+}
+
+// monitorBinary is Config.Binary in the tests: $CORRAL_MONITOR_BINARY when
+// set (the corral binary, or corral-monitor with corral-runc beside it),
+// else corral-monitor built with corral-runc beside it, as installed.
+func monitorBinary(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("CORRAL_MONITOR_BINARY"); p != "" {
+		return p
+	}
+	binaries.once.Do(func() {
+		binaries.monitor, binaries.err = buildBinaries()
+	})
+	if binaries.err != nil {
+		t.Fatal(binaries.err)
+	}
+	return binaries.monitor
+}
+
+func buildBinaries() (string, error) {
+	if err := os.MkdirAll("/run/corral", 0o755); err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp("/run/corral", "monitor-test-bin-")
+	if err != nil {
+		return "", err
+	}
+	for _, b := range []struct{ name, cgo string }{{"corral-monitor", "0"}, {"corral-runc", "1"}} {
+		cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, b.name),
+			"github.com/corral-dev/corral/cmd/"+b.name)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED="+b.cgo)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("build %s: %w\n%s", b.name, err, out)
+		}
+	}
+	return filepath.Join(dir, "corral-monitor"), nil
 }
 
 func waitGone(t *testing.T, path string) {

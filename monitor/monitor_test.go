@@ -289,7 +289,7 @@ func TestCreateError(t *testing.T) {
 	spec.Process.Args = []string{"/nonexistent"}
 	testutil.WriteSpec(t, bundle, spec)
 	cfg := monitor.Config{ID: testutil.UniqueName(t), StateDir: stateDir, Bundle: bundle,
-		RuntimeRoot: runtimeRoot, Binary: testutil.CorralBinary(t)}
+		RuntimeRoot: runtimeRoot, Binary: monitorBinary(t)}
 	_, err := monitor.Start(ctx(t), cfg)
 	if err == nil || !strings.Contains(err.Error(), "nonexistent") {
 		t.Fatalf("start = %v, want an error naming the program", err)

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/corral-dev/corral/errdefs"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // Operations of the control protocol (see the package comment).
@@ -63,11 +62,12 @@ type request struct {
 	Signal int    `json:"signal,omitempty"`
 	All    bool   `json:"all,omitempty"`
 	ExecID string `json:"exec,omitempty"`
-	// Process and Detach are exec's.
-	Process *specs.Process `json:"process,omitempty"`
-	Detach  bool           `json:"detach,omitempty"`
-	// Resources is update's.
-	Resources *specs.LinuxResources `json:"resources,omitempty"`
+	// Process (an OCI process) and Detach are exec's. The monitor hands
+	// the process to the runtime as it came, reading only what it needs.
+	Process json.RawMessage `json:"process,omitempty"`
+	Detach  bool            `json:"detach,omitempty"`
+	// Resources is update's: linux.resources of the OCI spec.
+	Resources json.RawMessage `json:"resources,omitempty"`
 }
 
 // response is the one line the monitor answers with. For attach and an

@@ -7,35 +7,94 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/corral-dev/corral/monitor"
 )
 
-// TestMonitorMemory measures the proportional set size of 20 monitors of
-// idle containers (issue 5's bench figure, conmon's is ~0.36 MiB here) and
-// fails past a loose bound that catches regressions.
+// TestMonitorMemory measures the proportional set size (PSS) of the
+// monitors of N idle containers (busybox sleep; N is $MONITOR_MEM_N, 20 by
+// default): just started, then again after some work (status, stats and
+// pids calls, execs), which lets the Go runtime collect a few times. Issue
+// 5's target is conmon's figure, about 0.36 MiB here (bench/monitor-mem.sh
+// measures both side by side). It fails when a monitor's anonymous memory
+// (its own, whatever N) passes a loose bound that catches regressions:
+// about 1.0 MiB idle and 1.5 MiB after work here, 2.8 and 4.2 MiB when the
+// monitor ran the runtime in process from the corral binary.
 func TestMonitorMemory(t *testing.T) {
-	const n = 20
-	var pids []int
+	n := 20
+	if v, err := strconv.Atoi(os.Getenv("MONITOR_MEM_N")); err == nil && v > 0 {
+		n = v
+	}
+	var cts []*container
 	for i := 0; i < n; i++ {
-		ct := running(t, nil)
+		cts = append(cts, running(t, nil))
+	}
+	pids := make([]int, n)
+	for i, ct := range cts {
 		st, err := ct.c.Status(ctx(t))
 		if err != nil {
 			t.Fatal(err)
 		}
-		pids = append(pids, st.MonitorPid)
+		pids[i] = st.MonitorPid
 	}
-	time.Sleep(500 * time.Millisecond) // settle: background GC, freed spans
-	var pss, rss, private int
+	fresh := measurePSS(t, "idle", pids)
+	for _, ct := range cts {
+		work(t, ct)
+	}
+	worked := measurePSS(t, "idle after work", pids)
+	for _, anon := range []int{fresh, worked} {
+		if anon > 2560 {
+			t.Errorf("monitor anonymous memory %d KiB, over the 2.5 MiB regression bound", anon)
+		}
+	}
+}
+
+// work makes a monitor answer what a daemon asks of it over a while.
+func work(t *testing.T, ct *container) {
+	t.Helper()
+	for i := 0; i < 100; i++ {
+		if _, err := ct.c.Status(ctx(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 5; i++ {
+		if _, err := ct.c.Stats(ctx(t)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ct.c.Pids(ctx(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 2; i++ {
+		id := "work-" + strconv.Itoa(i)
+		s, err := ct.c.Exec(ctx(t), monitor.ExecOptions{ID: id, Process: process("echo", "hi")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		readAll(t, s)
+		s.Close()
+		if code, err := ct.c.ExecWait(ctx(t), id); err != nil || code != 0 {
+			t.Fatalf("exec: code %d, %v", code, err)
+		}
+	}
+}
+
+// measurePSS logs the mean PSS, RSS and anonymous memory of the processes
+// once they have been quiet for a while (a monitor trims its memory after
+// a second of quiet) and returns the mean anonymous memory in KiB.
+func measurePSS(t *testing.T, what string, pids []int) int {
+	t.Helper()
+	time.Sleep(1500 * time.Millisecond)
+	var pss, rss, anon int
 	for _, pid := range pids {
 		m := smapsRollup(t, pid)
 		pss += m["Pss"]
 		rss += m["Rss"]
-		private += m["Private_Clean"] + m["Private_Dirty"]
+		anon += m["Anonymous"]
 	}
-	t.Logf("%d idle monitors: PSS %.0f KiB each (RSS %.0f KiB, private %.0f KiB)",
-		n, float64(pss)/n, float64(rss)/n, float64(private)/n)
-	if pss/n > 4096 {
-		t.Errorf("monitor PSS %d KiB, over the 4 MiB regression bound", pss/n)
-	}
+	n := len(pids)
+	t.Logf("%d monitors, %s: PSS %d KiB each (RSS %d KiB, anonymous %d KiB)", n, what, pss/n, rss/n, anon/n)
+	return anon / n
 }
 
 // smapsRollup reads /proc/PID/smaps_rollup, in KiB.

@@ -31,6 +31,7 @@ func (s *server) reap(chld <-chan os.Signal) {
 // reaped hands one exit to whoever waits for it.
 func (s *server) reaped(pid, code int) {
 	if pid == s.pid {
+		s.initReaped = true
 		select {
 		case s.initExited <- code:
 		default:

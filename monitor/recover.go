@@ -2,7 +2,6 @@ package monitor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/corral-dev/corral/errdefs"
-	"github.com/corral-dev/corral/runtime"
 	"golang.org/x/sys/unix"
 )
 
@@ -47,11 +45,7 @@ func Recover(ctx context.Context, stateDir, id string) (*ExitStatus, error) {
 	}
 	killMonitor(c.dir) // one that hangs without answering
 	os.Remove(filepath.Join(c.dir, socketFile))
-	rt, err := runtime.New(cfg.RuntimeRoot)
-	if err != nil {
-		return nil, err
-	}
-	if err := rt.Delete(ctx, id, true); err != nil && !errors.Is(err, runtime.ErrNotExist) {
+	if err := newOCIRuntime(cfg, c.dir).delete(id, true); err != nil && !isNotExist(err) {
 		return nil, fmt.Errorf("recover %s: %w", id, err)
 	}
 	ex := &ExitStatus{ExitCode: DeadMonitorExitCode, ExitedAt: time.Now().UTC(), Error: ErrMonitorDead.Error()}

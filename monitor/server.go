@@ -1,7 +1,6 @@
 package monitor
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,14 +9,11 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	goruntime "runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/corral-dev/corral/runtime"
 	"golang.org/x/sys/unix"
 )
 
@@ -31,19 +27,19 @@ const (
 // server is the monitor process: it owns the container (as the parent of
 // its init), its stdio and log, and answers the control socket.
 //
-// Lock order: rtMu, then mu. rtMu is held around every runtime call that
-// starts processes or waits for them (create, start, exec, delete: os/exec
-// and the hooks wait for their own children) and by the reaper around
-// wait4(-1), which must not take those children from them.
+// Lock order: rtMu, then mu. rtMu is held around every runtime command (a
+// child os/exec waits for) and by the reaper around wait4(-1), which must
+// not take those children from os/exec.
 type server struct {
 	cfg  Config
 	tty  bool
-	rt   *runtime.Runtime
+	rt   *ociRuntime
 	ln   *net.UnixListener
 	log  *logWriter
 	self int // the monitor's pid
 
-	rtMu sync.Mutex
+	rtMu       sync.Mutex
+	initReaped bool // guarded by rtMu: the init's pid is no longer its own
 
 	mu        sync.Mutex // guards the fields below
 	state     string
@@ -63,6 +59,7 @@ type server struct {
 	// handlers counts the connections being served (streams included).
 	handlers sync.WaitGroup
 	oom      oomCounter
+	trim     trimmer
 }
 
 func newServer(cfg Config) (*server, error) {
@@ -70,11 +67,7 @@ func newServer(cfg Config) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	rt, err := runtime.New(cfg.RuntimeRoot)
-	if err != nil {
-		return nil, err
-	}
-	s := &server{cfg: cfg, tty: tty, rt: rt, self: os.Getpid(), state: StateCreated,
+	s := &server{cfg: cfg, tty: tty, rt: newOCIRuntime(&cfg, cfg.Dir()), self: os.Getpid(), state: StateCreated,
 		sessions: map[*session]bool{}, execs: map[string]*execProc{},
 		exited: make(chan struct{}), initExited: make(chan int, 1)}
 	if path := cfg.LogPath(); path != "" {
@@ -89,9 +82,7 @@ func newServer(cfg Config) (*server, error) {
 // create the container, report to ready, answer clients until the
 // container exited and everything is recorded.
 func serve(cfg Config, ready *os.File) error {
-	goruntime.MemProfileRate = 0 // no profiling buckets
-	goruntime.GOMAXPROCS(1)
-	debug.SetGCPercent(50)
+	setupMemory()
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return report(ready, fmt.Errorf("become subreaper: %w", err))
 	}
@@ -112,11 +103,7 @@ func serve(cfg Config, ready *os.File) error {
 	go s.reap(chld)
 	go s.accept()
 	report(ready, nil)
-	// What create needed is not needed again; a few collections also
-	// shrink the stacks it grew.
-	for range 3 {
-		debug.FreeOSMemory()
-	}
+	s.trim.start()
 	code := <-s.initExited
 	s.finish(code)
 	return nil
@@ -140,14 +127,12 @@ func report(ready *os.File, err error) error {
 // listen opens the control socket, for root (or the monitor's own user)
 // only, and records the monitor's pid.
 func (s *server) listen() error {
-	os.Remove(socketFile)
 	old := unix.Umask(0o177)
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: socketFile, Net: "unix"})
+	ln, err := listenUnix(socketFile)
 	unix.Umask(old)
 	if err != nil {
 		return fmt.Errorf("listen on control socket: %w", err)
 	}
-	ln.SetUnlinkOnClose(true)
 	s.ln = ln
 	start, _ := procStartTime(s.self)
 	return writeFileAtomic(pidFile, fmt.Appendf(nil, "%d %d\n", s.self, start), 0o600)
@@ -158,7 +143,7 @@ func (s *server) listen() error {
 func (s *server) create() error {
 	s.rtMu.Lock()
 	defer s.rtMu.Unlock()
-	opts := runtime.CreateOpts{Bundle: s.cfg.Bundle}
+	opts := createOpts{bundle: s.cfg.Bundle, pidFile: initPidFile}
 	var stdio *procStdio
 	var console *consoleSocket
 	var err error
@@ -167,37 +152,42 @@ func (s *server) create() error {
 			return err
 		}
 		defer console.close()
-		opts.ConsoleSocket = console.name
+		opts.consoleSocket = console.name
 	} else {
 		if stdio, err = pipeStdio(s.cfg.OpenStdin, true); err != nil {
 			return err
 		}
-		opts.Stdio = stdio.theirs
+		opts.stdio = stdio.theirs
 	}
-	err = s.rt.Create(context.Background(), s.cfg.ID, opts)
+	err = s.rt.create(s.cfg.ID, opts)
 	if stdio != nil {
 		stdio.closeTheirs()
+	}
+	if err == nil {
+		s.pid, err = readPidFile(initPidFile)
+		if err != nil {
+			s.rt.delete(s.cfg.ID, true)
+		}
 	}
 	if err != nil {
 		if stdio != nil {
 			stdio.close()
 		}
-		return runtimeErr(fmt.Errorf("create container: %w", err))
+		return fmt.Errorf("create container: %w", err)
 	}
 	if err := s.created(stdio, console); err != nil {
-		s.rt.Delete(context.Background(), s.cfg.ID, true)
+		s.rt.delete(s.cfg.ID, true)
 		return err
 	}
 	return nil
 }
 
+// initPidFile is where the runtime writes the pid of the container's init,
+// which the monitor reads and removes at once.
+const initPidFile = "init.pid"
+
 // created takes over the new container's stdio and starts watching it.
 func (s *server) created(stdio *procStdio, console *consoleSocket) error {
-	st, err := s.rt.State(s.cfg.ID)
-	if err != nil {
-		return err
-	}
-	s.pid = st.Pid
 	if console != nil {
 		master, err := console.receive(consoleTimeout)
 		if err != nil {
@@ -223,22 +213,27 @@ func (s *server) startOutput(f *os.File, stream byte) {
 	s.outputDone.Add(1)
 	go func() {
 		defer s.outputDone.Done()
-		pump(f, func(b []byte) { s.output(stream, b) })
+		pump(f, func(b []byte) {
+			if s.output(stream, b) {
+				s.trim.poke(len(b))
+			}
+		})
 		if s.log != nil {
 			s.log.Flush(stream, time.Now())
 		}
 	}()
 }
 
-// output logs one chunk and queues it for the attached clients.
-func (s *server) output(stream byte, b []byte) {
+// output logs one chunk and queues it for the attached clients; it
+// reports whether it did (which makes garbage, where the log does not).
+func (s *server) output(stream byte, b []byte) bool {
 	if s.log != nil {
 		s.log.Write(stream, b, time.Now())
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.sessions) == 0 {
-		return
+		return false
 	}
 	var msg []byte
 	if s.tty {
@@ -249,6 +244,7 @@ func (s *server) output(stream byte, b []byte) {
 	for a := range s.sessions {
 		a.push(stream, msg)
 	}
+	return true
 }
 
 // finish runs once the container's init exited: it waits for the rest of
@@ -261,7 +257,7 @@ func (s *server) finish(code int) {
 	waitTimeout(&s.outputDone, drainTimeout)
 	oomKilled := s.oom.kills() > 0 // before the cgroup goes
 	s.rtMu.Lock()
-	if err := s.rt.Delete(context.Background(), s.cfg.ID, true); err != nil {
+	if err := s.rt.delete(s.cfg.ID, true); err != nil {
 		slog.Warn("delete container", "id", s.cfg.ID, "err", err)
 	}
 	s.rtMu.Unlock()

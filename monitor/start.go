@@ -16,15 +16,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// monitorEnv is the whole environment of a monitor: the Go runtime kept
-// small (one P; a tighter GC), and a PATH for hooks that need one.
-var monitorEnv = []string{
-	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-	"GOMAXPROCS=1",
-	"GOGC=50",
-	envReady + "=3",
-}
-
 // envReady names the descriptor on which the monitor reports to Start.
 const envReady = "_CORRAL_MONITOR_READY"
 
@@ -60,7 +51,7 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("start monitor: %w", err)
 	}
 	defer r.Close()
-	cmd := exec.Command(cfg.Binary, "monitor", "--fork", c.dir)
+	cmd := exec.Command(monitorArgv0(cfg.Binary), "monitor", "--fork", c.dir)
 	cmd.ExtraFiles = []*os.File{w}
 	cmd.Env, cmd.Dir = monitorEnv, "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -75,6 +66,19 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	c.pid = msg.Pid
 	return c, nil
+}
+
+// monitorArgv0 is the program a monitor runs from: corral-monitor beside
+// the corral binary when it is there (a small binary of its own, which an
+// idle monitor costs less memory as), else the corral binary itself.
+func monitorArgv0(binary string) string {
+	if filepath.Base(binary) == monitorProgram {
+		return binary
+	}
+	if p := besides(binary, monitorProgram); p != "" {
+		return p
+	}
+	return binary
 }
 
 // prepareDir makes the monitor's directory, refuses one whose monitor is

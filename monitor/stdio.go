@@ -7,7 +7,6 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/corral-dev/corral/runtime"
 	"golang.org/x/sys/unix"
 )
 
@@ -77,12 +76,17 @@ func pump(f *os.File, out func(b []byte)) {
 	}
 }
 
+// procFiles are a process's stdin, stdout and stderr.
+type procFiles struct {
+	in, out, err *os.File
+}
+
 // procStdio is a process's stdio as the monitor holds it: our ends of the
-// pipes, or the pty master; theirs are what the process gets.
+// pipes; theirs are what the process gets (through the runtime).
 type procStdio struct {
 	stdin          *os.File // our write end, nil without stdin
-	stdout, stderr *os.File // our read ends, nil with a pty
-	theirs         runtime.Stdio
+	stdout, stderr *os.File // our read ends, nil without output
+	theirs         procFiles
 }
 
 // pipeStdio makes pipes for a process without a terminal: stdin only when
@@ -96,23 +100,23 @@ func pipeStdio(stdin, output bool) (*procStdio, error) {
 	}
 	var err error
 	if stdin {
-		if p.theirs.In, p.stdin, err = os.Pipe(); err != nil {
+		if p.theirs.in, p.stdin, err = os.Pipe(); err != nil {
 			return fail(fmt.Errorf("stdin pipe: %w", err))
 		}
-	} else if p.theirs.In, err = os.Open(os.DevNull); err != nil {
+	} else if p.theirs.in, err = os.Open(os.DevNull); err != nil {
 		return fail(err)
 	}
 	if !output {
-		if p.theirs.Out, err = os.OpenFile(os.DevNull, os.O_WRONLY, 0); err != nil {
+		if p.theirs.out, err = os.OpenFile(os.DevNull, os.O_WRONLY, 0); err != nil {
 			return fail(err)
 		}
-		p.theirs.Err = p.theirs.Out
+		p.theirs.err = p.theirs.out
 		return p, nil
 	}
-	if p.stdout, p.theirs.Out, err = os.Pipe(); err != nil {
+	if p.stdout, p.theirs.out, err = os.Pipe(); err != nil {
 		return fail(fmt.Errorf("stdout pipe: %w", err))
 	}
-	if p.stderr, p.theirs.Err, err = os.Pipe(); err != nil {
+	if p.stderr, p.theirs.err, err = os.Pipe(); err != nil {
 		return fail(fmt.Errorf("stderr pipe: %w", err))
 	}
 	return p, nil
@@ -121,13 +125,13 @@ func pipeStdio(stdin, output bool) (*procStdio, error) {
 // closeTheirs closes the process's ends once it has them.
 func (p *procStdio) closeTheirs() {
 	seen := map[*os.File]bool{}
-	for _, f := range []*os.File{p.theirs.In, p.theirs.Out, p.theirs.Err} {
+	for _, f := range []*os.File{p.theirs.in, p.theirs.out, p.theirs.err} {
 		if f != nil && !seen[f] {
 			seen[f] = true
 			f.Close()
 		}
 	}
-	p.theirs = runtime.Stdio{}
+	p.theirs = procFiles{}
 }
 
 // close closes our ends.

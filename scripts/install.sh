@@ -83,6 +83,10 @@ build_corral() {
 	rm -f "$PREFIX/bin/corral-runc"
 	go build -buildvcs=false -o "$PREFIX/bin/corral-runc.new" ./cmd/corral-runc
 	mv -f "$PREFIX/bin/corral-runc.new" "$PREFIX/bin/corral-runc"
+	# The per-container monitor on its own (static, no cgo, a fraction of
+	# the engine's memory per container); the daemon finds it beside corral.
+	CGO_ENABLED=0 go build -buildvcs=false -trimpath -o "$PREFIX/bin/corral-monitor.new" ./cmd/corral-monitor
+	mv -f "$PREFIX/bin/corral-monitor.new" "$PREFIX/bin/corral-monitor"
 }
 
 # build_init builds corral-init, the init of `run --init`: static, because
@@ -164,7 +168,7 @@ main() {
 	import_busybox
 	make_bundle
 	first_container
-	log "done: $PREFIX/bin/corral, $PREFIX/bin/corral-runc, $PREFIX/libexec/corral/corral-init, image busybox:latest, bundle $BUNDLE"
+	log "done: $PREFIX/bin/corral, $PREFIX/bin/corral-runc, $PREFIX/bin/corral-monitor, $PREFIX/libexec/corral/corral-init, image busybox:latest, bundle $BUNDLE"
 }
 
 main "$@"

@@ -1,0 +1,306 @@
+package monitor
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/corral-dev/corral/errdefs"
+)
+
+// Programs that sit beside the corral binary (Config.Binary) when
+// installed: the monitor on its own, and the OCI runtime on its own.
+const (
+	monitorProgram = "corral-monitor"
+	runtimeProgram = "corral-runc"
+)
+
+// runtimeLog is the runtime's log in the monitor's directory: its warnings,
+// and the errors the monitor reads back (runc's --log, in JSON lines).
+const runtimeLog = "runtime.log"
+
+// runtimeEnv is the whole environment of a runtime command: hooks that
+// need a PATH get the usual one.
+var runtimeEnv = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+
+// ociRuntime drives an OCI runtime through runc's command line, as conmon
+// drives runc: corral-runc, or `corral runtime` when there is no
+// corral-runc beside the corral binary. The monitor links no runtime code:
+// the runtime's packages (cgroups, seccomp, namespaces, cgo) cost every
+// idle monitor their memory, a command of the runtime costs only while it
+// runs.
+//
+// A child of the runtime that outlives it (the container's init, an exec
+// process) is re-parented to the monitor, a child subreaper. The caller
+// holds server.rtMu around every command, so that the reaper's wait4(-1)
+// never takes the runtime process from os/exec.
+type ociRuntime struct {
+	argv []string // the program, and its arguments before runc's
+	root string   // --root ("" for the runtime's default)
+	log  string   // --log, absolute; "" for none
+	env  []string // the whole environment of its commands
+}
+
+// newOCIRuntime is the runtime for a monitor started with cfg, logging to
+// runtimeLog in dir ("" for no log).
+func newOCIRuntime(cfg *Config, dir string) *ociRuntime {
+	r := &ociRuntime{argv: runtimeArgv(cfg.Binary), root: cfg.RuntimeRoot, env: runtimeEnv}
+	if dir != "" {
+		r.log = filepath.Join(dir, runtimeLog)
+	}
+	return r
+}
+
+// runtimeArgv finds the runtime for the corral binary: corral-runc beside
+// it, else its own runtime command.
+func runtimeArgv(binary string) []string {
+	if p := besides(binary, runtimeProgram); p != "" {
+		return []string{p}
+	}
+	return []string{binary, "runtime"}
+}
+
+// besides returns the executable file name in binary's directory, or "".
+func besides(binary, name string) string {
+	p := filepath.Join(filepath.Dir(binary), name)
+	if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+		return p
+	}
+	return ""
+}
+
+// command is `runtime [--root R] [--log L --log-format json] args...`.
+func (r *ociRuntime) command(args ...string) *exec.Cmd {
+	argv := append([]string{}, r.argv[1:]...)
+	if r.root != "" {
+		argv = append(argv, "--root", r.root)
+	}
+	if r.log != "" {
+		argv = append(argv, "--log", r.log, "--log-format", "json")
+	}
+	cmd := exec.Command(r.argv[0], append(argv, args...)...)
+	cmd.Env = r.env
+	return cmd
+}
+
+// run runs a command whose stdio is a process's (the container's init or
+// an exec's, which the runtime hands on).
+func (r *ociRuntime) run(stdio procFiles, args ...string) error {
+	cmd := r.command(args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.in, stdio.out, stdio.err
+	return r.wait(cmd, args[0], nil)
+}
+
+// output runs a command with input (if not nil) on its stdin and returns
+// its output.
+func (r *ociRuntime) output(input []byte, args ...string) ([]byte, error) {
+	cmd := r.command(args...)
+	var out, stderr bytes.Buffer
+	if input != nil {
+		cmd.Stdin = bytes.NewReader(input)
+	}
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	err := r.wait(cmd, args[0], &stderr)
+	return out.Bytes(), err
+}
+
+// wait runs cmd and turns a failure into the runtime's own message (from
+// its log, else its stderr), classed for the client.
+func (r *ociRuntime) wait(cmd *exec.Cmd, op string, stderr *bytes.Buffer) error {
+	var from int64
+	if st, err := os.Stat(r.log); r.log != "" && err == nil {
+		from = st.Size()
+	}
+	err := cmd.Run()
+	if err == nil {
+		return nil
+	}
+	var exitErr *exec.ExitError
+	if !errors.As(err, &exitErr) {
+		return fmt.Errorf("runtime %s: %w", op, err)
+	}
+	msg := r.lastError(from)
+	if msg == "" && stderr != nil {
+		msg = strings.TrimPrefix(strings.TrimSpace(stderr.String()), "corral: ")
+	}
+	if msg == "" {
+		msg = strings.Join(r.argv, " ") + ": " + err.Error()
+	}
+	return classify(fmt.Errorf("runtime %s: %s", op, msg))
+}
+
+// lastError is the message of the last error the runtime logged past
+// offset from.
+func (r *ociRuntime) lastError(from int64) string {
+	if r.log == "" {
+		return ""
+	}
+	f, err := os.Open(r.log)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	var msg string
+	s := bufio.NewScanner(io.NewSectionReader(f, from, 1<<20))
+	for s.Scan() {
+		var line struct{ Level, Msg string }
+		if json.Unmarshal(s.Bytes(), &line) == nil && line.Level == "error" {
+			msg = line.Msg
+		}
+	}
+	return msg
+}
+
+// Messages of the runtime's error classes: corral's (runtime/errors.go,
+// which a test keeps in step) and runc's.
+var (
+	conflictMessages = []string{
+		"container does not exist", "container is in the wrong state", // corral
+		"not running", "is paused", "is not paused", // runc
+	}
+	invalidMessages = []string{"invalid configuration"}
+)
+
+// classify gives a runtime failure its class for the client: a container
+// that is gone or in the wrong state is a conflict, a bad configuration
+// an invalid argument.
+func classify(err error) error {
+	msg := err.Error()
+	for _, m := range conflictMessages {
+		if strings.Contains(msg, m) {
+			return errdefs.Conflict(err)
+		}
+	}
+	for _, m := range invalidMessages {
+		if strings.Contains(msg, m) {
+			return errdefs.InvalidArgument(err)
+		}
+	}
+	return err
+}
+
+// readPidFile reads the pid file the runtime wrote, and removes it.
+func readPidFile(name string) (int, error) {
+	data, err := os.ReadFile(name)
+	os.Remove(name)
+	if err != nil {
+		return 0, fmt.Errorf("read pid file: %w", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("read pid file %s: %q", name, data)
+	}
+	return pid, nil
+}
+
+// isNotExist tells a runtime failure for a container it does not know.
+func isNotExist(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "does not exist")
+}
+
+// createOpts are what create hands the runtime.
+type createOpts struct {
+	bundle        string
+	consoleSocket string    // with a terminal
+	stdio         procFiles // without one
+	pidFile       string    // where the runtime writes init's pid
+}
+
+// create creates the container; its init waits for start.
+func (r *ociRuntime) create(id string, o createOpts) error {
+	args := []string{"create", "--bundle", o.bundle, "--pid-file", o.pidFile}
+	if o.consoleSocket != "" {
+		args = append(args, "--console-socket", o.consoleSocket)
+	}
+	return r.run(o.stdio, append(args, id)...)
+}
+
+// execOpts are what exec hands the runtime; the process runs detached.
+type execOpts struct {
+	processFile   string // the process's JSON
+	consoleSocket string
+	stdio         procFiles
+	pidFile       string
+}
+
+func (r *ociRuntime) exec(id string, o execOpts) error {
+	args := []string{"exec", "--detach", "--pid-file", o.pidFile, "--process", o.processFile}
+	if o.consoleSocket != "" {
+		args = append(args, "--console-socket", o.consoleSocket)
+	}
+	return r.run(o.stdio, append(args, id)...)
+}
+
+func (r *ociRuntime) start(id string) error {
+	_, err := r.output(nil, "start", id)
+	return err
+}
+
+func (r *ociRuntime) kill(id string, sig int, all bool) error {
+	args := []string{"kill"}
+	if all {
+		args = append(args, "--all")
+	}
+	_, err := r.output(nil, append(args, id, strconv.Itoa(sig))...)
+	return err
+}
+
+func (r *ociRuntime) delete(id string, force bool) error {
+	args := []string{"delete"}
+	if force {
+		args = append(args, "--force")
+	}
+	_, err := r.output(nil, append(args, id)...)
+	return err
+}
+
+// pause freezes the container (thaws it when freeze is false).
+func (r *ociRuntime) pause(id string, freeze bool) error {
+	op := "resume"
+	if freeze {
+		op = "pause"
+	}
+	_, err := r.output(nil, op, id)
+	return err
+}
+
+// pids lists the container's processes (host pids) as JSON.
+func (r *ociRuntime) pids(id string) (json.RawMessage, error) {
+	out, err := r.output(nil, "ps", "--format", "json", id)
+	if err != nil {
+		return nil, err
+	}
+	out = bytes.TrimSpace(out)
+	if !json.Valid(out) {
+		return nil, fmt.Errorf("runtime ps: bad output %q", out)
+	}
+	return out, nil
+}
+
+// stats is one stats event of the runtime (runc's JSON).
+func (r *ociRuntime) stats(id string) (json.RawMessage, error) {
+	out, err := r.output(nil, "events", "--stats", id)
+	if err != nil {
+		return nil, err
+	}
+	out = bytes.TrimSpace(out)
+	if !json.Valid(out) {
+		return nil, fmt.Errorf("runtime events: bad output %q", out)
+	}
+	return out, nil
+}
+
+// update changes the container's limits to res (JSON of
+// linux.resources).
+func (r *ociRuntime) update(id string, res json.RawMessage) error {
+	_, err := r.output(res, "update", "--resources", "-", id)
+	return err
+}
