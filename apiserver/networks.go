@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/moby/moby/api/types/network"
@@ -52,7 +53,9 @@ func (s *Server) networkList(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) networkInspect(w http.ResponseWriter, r *http.Request) error {
 	b, err := s.networks()
 	if err != nil {
-		return err
+		// No networks to find: docker inspect tries every kind of object
+		// and needs a 404 from each.
+		return errdefs.NotFound(fmt.Errorf("network %s not found", r.PathValue("name")))
 	}
 	n, err := b.NetworkInspect(r.Context(), r.PathValue("name"), boolValue(r.URL.Query(), "verbose"))
 	if err != nil {
@@ -203,7 +206,7 @@ func (s *Server) volumeCreate(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) volumeInspect(w http.ResponseWriter, r *http.Request) error {
 	b, err := s.volumes()
 	if err != nil {
-		return err
+		return errdefs.NotFound(fmt.Errorf("get %s: no such volume", r.PathValue("name")))
 	}
 	v, err := b.VolumeInspect(r.Context(), r.PathValue("name"))
 	if err != nil {

@@ -44,6 +44,9 @@ func (s *Containers) ContainerUpdate(ctx context.Context, name string, u contain
 	if err := mergeResources(&hc.Resources, &u.Resources); err != nil {
 		return container.UpdateResponse{}, err
 	}
+	if err := checkOnHost(&container.Config{}, &hc, s.host.NumCPU, onlineCPUs()); err != nil {
+		return container.UpdateResponse{}, err
+	}
 	if u.RestartPolicy.Name != "" {
 		if err := ccontainer.ValidateRestartPolicy(u.RestartPolicy); err != nil {
 			return container.UpdateResponse{}, errdefs.InvalidArgument(err)

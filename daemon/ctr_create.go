@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
@@ -42,8 +45,8 @@ func (s *Containers) ContainerCreate(ctx context.Context, opts api.ContainerCrea
 		ImageID: img.ID, Platform: "linux", Config: cfg, HostConfig: hc, Driver: "overlayfs",
 		NetworkSettings: &container.NetworkSettings{}}
 	c.Path, c.Args = commandOf(cfg)
-	if c.Config.Hostname == "" {
-		c.Config.Hostname = c.ID[:12]
+	if err := setHostname(c); err != nil {
+		return container.CreateResponse{}, err
 	}
 	if err := s.createRecord(ctx, c, opts.Name, img); err != nil {
 		return container.CreateResponse{}, err
@@ -93,20 +96,106 @@ func (s *Containers) createConfig(req *container.Config, hc *container.HostConfi
 	if err := spec.Validate(cfg, &hc2); err != nil {
 		return nil, nil, errdefs.InvalidArgument(err)
 	}
+	if err := checkOnHost(cfg, &hc2, s.host.NumCPU, onlineCPUs()); err != nil {
+		return nil, nil, err
+	}
 	return cfg, &hc2, nil
+}
+
+// onlineCPUs is the host's list of online CPUs ("0-1"), "" if unknown.
+func onlineCPUs() string {
+	b, _ := os.ReadFile("/sys/devices/system/cpu/online")
+	return strings.TrimSpace(string(b))
+}
+
+// checkOnHost refuses at create, as dockerd does, what would only fail at
+// start on this host: an unknown stop signal, more CPUs than numCPU, CPUs
+// not in the online list.
+func checkOnHost(cfg *container.Config, hc *container.HostConfig, numCPU int, online string) error {
+	if cfg.StopSignal != "" {
+		if _, err := parseSignal(cfg.StopSignal); err != nil {
+			return err
+		}
+	}
+	if n := int64(numCPU); n > 0 && hc.NanoCPUs > n*1e9 {
+		//lint:ignore ST1005 dockerd's wording.
+		return errdefs.InvalidArgument(fmt.Errorf("Range of CPUs is from 0.01 to %d.00, as there are only %d CPUs available", n, n))
+	}
+	if hc.CpusetCpus == "" || online == "" {
+		return nil
+	}
+	want, err := cpuList(hc.CpusetCpus)
+	if err != nil {
+		//lint:ignore ST1005 dockerd's wording.
+		return errdefs.InvalidArgument(fmt.Errorf("Invalid value %s for cpuset cpus", hc.CpusetCpus))
+	}
+	have, err := cpuList(online)
+	if err != nil {
+		return nil // the host's list is not ours to judge
+	}
+	for cpu := range want {
+		if !have[cpu] {
+			//lint:ignore ST1005 dockerd's wording.
+			return errdefs.InvalidArgument(fmt.Errorf("Requested CPUs are not available - requested %s, available: %s", hc.CpusetCpus, online))
+		}
+	}
+	return nil
+}
+
+// maxCPU bounds the CPU numbers cpuList accepts.
+const maxCPU = 1 << 16
+
+// cpuList reads a CPU list as the kernel writes it ("0-3,6").
+func cpuList(s string) (map[int]bool, error) {
+	out := map[int]bool{}
+	for _, part := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		b := a
+		if err == nil && isRange {
+			b, err = strconv.Atoi(hi)
+		}
+		if err != nil || a < 0 || b < a || b >= maxCPU {
+			return nil, fmt.Errorf("invalid CPU list %q", s)
+		}
+		for cpu := a; cpu <= b; cpu++ {
+			out[cpu] = true
+		}
+	}
+	return out, nil
 }
 
 // checkNetworkMode accepts the network modes this engine has: none, host,
 // and the default network (a private namespace with loopback only until
-// networking lands), named "bridge" as dockerd names its default.
+// networking lands), named "bridge" as dockerd names its default. An
+// unknown network is an invalid argument, not "not found": docker run
+// takes a 404 from create for a missing image and pulls it.
 func checkNetworkMode(hc *container.HostConfig) error {
 	switch hc.NetworkMode {
 	case "", "default", "bridge":
 		hc.NetworkMode = "bridge"
 	case "none", "host":
 	default:
-		return errdefs.NotFound(fmt.Errorf("network %s not found", hc.NetworkMode))
+		return errdefs.InvalidArgument(fmt.Errorf("network %s not found", hc.NetworkMode))
 	}
+	return nil
+}
+
+// setHostname gives a container without -h its hostname, as dockerd: the
+// host's with the host's network, else the short ID.
+func setHostname(c *ccontainer.Container) error {
+	if c.Config.Hostname != "" {
+		return nil
+	}
+	if c.HostConfig.NetworkMode != "host" {
+		c.Config.Hostname = c.ID[:12]
+		return nil
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		return fmt.Errorf("read the host's name: %w", err)
+	}
+	c.Config.Hostname = host
 	return nil
 }
 

@@ -116,7 +116,7 @@ func (s *Containers) ExecStart(ctx context.Context, id string, opts api.ExecStar
 	defer stream.Close()
 	if stdin {
 		keys, _ := parseDetachKeys(rec.req.DetachKeys)
-		go copyStdin(stream, streams.Stdin, keys)
+		go copyStdin(stream, streams.Stdin, ttyKeys(keys, rec.req.Tty))
 	}
 	cerr := copyOutput(streams, stream, rec.req.Tty)
 	s.execWait(c, m, rec)
@@ -194,9 +194,15 @@ func (s *Containers) execProcess(c *ccontainer.Container, req container.ExecCrea
 			return nil, errdefs.InvalidArgument(err)
 		}
 		p.User = u
+		if !hasEnv(c.Config.Env, "HOME") && !hasEnv(req.Env, "HOME") {
+			p.Env = mergeExecEnv(p.Env, []string{"HOME=" + homeOf(u.UID, passwd)})
+		}
 	}
 	if req.Privileged {
-		all := spec.KnownCaps()
+		all := s.host.Caps
+		if all == nil {
+			all = spec.KnownCaps()
+		}
 		p.Capabilities = &specs.LinuxCapabilities{Bounding: all, Effective: all, Permitted: all}
 	}
 	cs := req.ConsoleSize

@@ -87,6 +87,37 @@ func resolvConf(hc *container.HostConfig) string {
 	return b.String()
 }
 
+// homeEnv adds HOME to a process's environment that has none: the home
+// of user uid in passwd, or "/", as runc sets it.
+func homeEnv(env []string, uid uint32, passwd []byte) []string {
+	if hasEnv(env, "HOME") {
+		return env
+	}
+	return append(env, "HOME="+homeOf(uid, passwd))
+}
+
+// hasEnv reports whether env sets variable name.
+func hasEnv(env []string, name string) bool {
+	for _, kv := range env {
+		if n, _, _ := strings.Cut(kv, "="); n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// homeOf is the home directory of user uid in an /etc/passwd, "/" when the
+// user has no entry or no home.
+func homeOf(uid uint32, passwd []byte) string {
+	id := strconv.FormatUint(uint64(uid), 10)
+	for _, line := range strings.Split(string(passwd), "\n") {
+		if f := strings.Split(line, ":"); len(f) >= 6 && f[2] == id && f[5] != "" {
+			return f[5]
+		}
+	}
+	return "/"
+}
+
 // readInRoot reads the file at path inside root, resolving every component
 // (symlinks and ".." included) inside root, so that an image cannot make
 // the engine read a host file. It reads at most 4 MiB.

@@ -61,7 +61,7 @@ func (s *Containers) ContainerAttach(ctx context.Context, name string, opts api.
 	defer stream.Close()
 	s.publish(c, events.ActionAttach, nil)
 	if stdin {
-		go copyStdin(stream, streams.Stdin, keys)
+		go copyStdin(stream, streams.Stdin, ttyKeys(keys, c.Config.Tty))
 	}
 	return copyOutput(streams, stream, c.Config.Tty)
 }
@@ -138,6 +138,16 @@ func ignoreClosed(err error) error {
 		return nil
 	}
 	return err
+}
+
+// ttyKeys are the detach keys that apply to an input stream: none without
+// a terminal, as with dockerd, where piped input is data (a binary stream
+// holds the default ctrl-p ctrl-q pair often enough).
+func ttyKeys(keys []byte, tty bool) []byte {
+	if !tty {
+		return nil
+	}
+	return keys
 }
 
 // stdinSink is where attached input goes: the monitor's stream.

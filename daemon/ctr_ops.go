@@ -61,20 +61,35 @@ func (s *Containers) stop(ctx context.Context, c *ccontainer.Container, opts api
 	timeout := stopTimeout(c, opts.Timeout)
 	w := s.addWaiter(c.ID, false)
 	defer s.dropWaiter(c.ID, w)
-	if err := s.signal(ctx, c, sig, false); err != nil && !errdefs.IsConflict(err) {
+	if err := s.stopSignal(ctx, c, sig, sig == unix.SIGKILL); err != nil {
 		return err
 	}
-	if s.waitExit(ctx, w, timeout) {
-		return nil
-	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if err := s.signal(ctx, c, unix.SIGKILL, true); err != nil && !errdefs.IsConflict(err) {
-		return err
+	if sig != unix.SIGKILL {
+		if s.waitExit(ctx, w, timeout) {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err := s.stopSignal(ctx, c, unix.SIGKILL, true); err != nil {
+			return err
+		}
 	}
 	if !s.waitExit(ctx, w, 30*time.Second) {
 		return fmt.Errorf("cannot stop container %s: it did not exit after SIGKILL", c.ID)
+	}
+	return nil
+}
+
+// stopSignal sends a signal of stop and, as dockerd, publishes a kill
+// event for it; a container that exited meanwhile is no error.
+func (s *Containers) stopSignal(ctx context.Context, c *ccontainer.Container, sig syscall.Signal, all bool) error {
+	err := s.signal(ctx, c, sig, all)
+	switch {
+	case err == nil:
+		s.publish(c, events.ActionKill, map[string]string{"signal": strconv.Itoa(int(sig))})
+	case !errdefs.IsConflict(err):
+		return err
 	}
 	return nil
 }
@@ -215,6 +230,7 @@ func (s *Containers) ContainerRestart(ctx context.Context, name string, opts api
 		if err := s.stop(ctx, c, opts); err != nil {
 			return err
 		}
+		s.publish(c, events.ActionStop, nil) // as dockerd: kill, die, stop, start, restart
 	}
 	if c, err = s.update(c.ID, func(c *ccontainer.Container) error { c.UserStarted(); return nil }); err != nil {
 		return err

@@ -25,11 +25,10 @@ func (s *Containers) ContainerRemove(ctx context.Context, name string, opts api.
 		return err
 	}
 	defer unlock()
-	op := ccontainer.OpRemove
-	if opts.Force {
-		op = ccontainer.OpForceRemove
+	if c.State.Running && !opts.Force {
+		return removeRunningError(c)
 	}
-	if err := c.State.Check(op, c.ID); err != nil {
+	if err := c.State.Check(ccontainer.OpForceRemove, c.ID); err != nil {
 		return err
 	}
 	if c.State.Running {
@@ -38,6 +37,15 @@ func (s *Containers) ContainerRemove(ctx context.Context, name string, opts api.
 		}
 	}
 	return s.remove(context.WithoutCancel(ctx), c.ID)
+}
+
+// removeRunningError is dockerd's (25 and later) refusal to remove a
+// running container without force.
+func removeRunningError(c *ccontainer.Container) error {
+	if c.State.Paused {
+		return errdefs.Conflict(fmt.Errorf("cannot remove container %q: container is paused: unpause the container before removing or force remove", c.Name))
+	}
+	return errdefs.Conflict(fmt.Errorf("cannot remove container %q: container is %s: stop the container before removing or force remove", c.Name, c.State.Status()))
 }
 
 // remove deletes a stopped container and everything it holds; the caller

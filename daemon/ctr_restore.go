@@ -30,10 +30,34 @@ func (s *Containers) restore(ctx context.Context) {
 			// The restart timer died with the old daemon; start again.
 			s.scheduleRestart(c.ID, 0)
 		case ccontainer.RestartOnDaemonStart(c):
-			s.scheduleRestart(c.ID, 0)
+			s.startWithDaemon(c.ID)
 		}
 	}
 	s.removeOrphans(ctx)
+}
+
+// startWithDaemon starts, in the background, a stopped container whose
+// restart policy asks for it when the daemon starts: always (even after a
+// manual stop, which this start forgets, as dockerd's), unless-stopped,
+// on-failure with retries left.
+func (s *Containers) startWithDaemon(id string) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		unlock := s.ops.lock(id)
+		defer unlock()
+		c, err := s.store.Get(id)
+		if err != nil || c.State.Running || !ccontainer.RestartOnDaemonStart(c) {
+			return
+		}
+		if c, err = s.update(id, func(c *ccontainer.Container) error { c.HasBeenManuallyStopped = false; return nil }); err != nil {
+			s.log.Warn("start container with the daemon", "container", id, "err", err)
+			return
+		}
+		if err := s.start(s.ctx, c); err != nil {
+			s.log.Warn("start container with the daemon", "container", id, "err", err)
+		}
+	}()
 }
 
 // restoreRunning reconnects to the monitor of a container that was running.

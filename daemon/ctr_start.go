@@ -66,6 +66,10 @@ func (s *Containers) start(ctx context.Context, c *ccontainer.Container) (err er
 	if err != nil {
 		return err
 	}
+	if err := s.setupNetwork(ctx, c, m); err != nil {
+		_ = m.Signal(ctx, 9, true)
+		return err
+	}
 	s.handOver(c.ID, m)
 	if err := m.Start(ctx); err != nil {
 		_ = m.Signal(ctx, 9, true)
@@ -148,6 +152,7 @@ func (s *Containers) buildSpec(c *ccontainer.Container, rootfs string) (*specs.S
 	if err != nil {
 		return nil, errdefs.InvalidArgument(err)
 	}
+	sp.Process.Env = homeEnv(sp.Process.Env, sp.Process.User.UID, in.Passwd)
 	return sp, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	goruntime "runtime"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -122,5 +123,34 @@ func hostFacts() spec.Host {
 	if data, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
 		h.CgroupV2 = !strings.Contains(string(data), " - cgroup ")
 	}
+	if data, err := os.ReadFile("/proc/self/status"); err == nil {
+		h.Caps = boundingCaps(data)
+	}
 	return h
+}
+
+// boundingCaps are the capabilities of the bounding set in a
+// /proc/<pid>/status: the most the daemon can give a container (a
+// privileged one gets these; asking the runtime for one outside them
+// fails, as CAP_SYS_RESOURCE does on a host that withholds it). nil when
+// the status has no readable CapBnd line.
+func boundingCaps(status []byte) []string {
+	for _, line := range strings.Split(string(status), "\n") {
+		hex, ok := strings.CutPrefix(line, "CapBnd:")
+		if !ok {
+			continue
+		}
+		mask, err := strconv.ParseUint(strings.TrimSpace(hex), 16, 64)
+		if err != nil {
+			return nil
+		}
+		caps := []string{}
+		for i, name := range spec.KnownCaps() {
+			if mask&(1<<uint(i)) != 0 {
+				caps = append(caps, name)
+			}
+		}
+		return caps
+	}
+	return nil
 }

@@ -7,16 +7,20 @@ import (
 )
 
 // session is one attached client's output side: frames (or raw bytes, with
-// a terminal) queued for a writer goroutine, so that a slow client never
-// holds up the container or the log. A client whose queue passes its bound
-// is disconnected; the log still has everything.
+// a terminal) queued for a writer goroutine. A client whose queue reaches
+// its bound holds up the output (back-pressure, as dockerd's attach): the
+// container's writes wait rather than the client losing output; the log has
+// been written first. A client that goes away is dropped.
 type session struct {
 	conn    *net.UnixConn
 	streams [3]bool // which output streams it wants
 	limit   int
 	wake    chan struct{} // cap 1: the writer has something to do
 
-	mu       sync.Mutex // guards the fields below
+	mu sync.Mutex // guards the fields below
+	// space is signalled when the writer took the queue, or the session
+	// ended.
+	space    *sync.Cond
 	queue    [][]byte
 	queued   int
 	finished bool // no more output: flush and close
@@ -24,26 +28,24 @@ type session struct {
 }
 
 func newSession(conn *net.UnixConn, stdout, stderr bool, limit int) *session {
-	return &session{conn: conn, streams: [3]bool{false, stdout, stderr}, limit: limit,
+	a := &session{conn: conn, streams: [3]bool{false, stdout, stderr}, limit: limit,
 		wake: make(chan struct{}, 1)}
+	a.space = sync.NewCond(&a.mu)
+	return a
 }
 
-// push queues b (never modified afterwards) for the client. Over the bound
-// the client is disconnected.
+// push queues b (never modified afterwards) for the client, waiting while
+// the queue is at its bound.
 func (a *session) push(stream byte, b []byte) {
 	if !a.streams[stream] {
 		return
 	}
 	a.mu.Lock()
+	for a.queued > 0 && a.queued+len(b) > a.limit && !a.dropped && !a.finished {
+		a.space.Wait()
+	}
 	if a.dropped || a.finished {
 		a.mu.Unlock()
-		return
-	}
-	if a.queued+len(b) > a.limit {
-		a.dropped = true
-		a.queue, a.queued = nil, 0
-		a.mu.Unlock()
-		a.conn.Close()
 		return
 	}
 	a.queue = append(a.queue, b)
@@ -63,6 +65,7 @@ func (a *session) signal() {
 func (a *session) finish() {
 	a.mu.Lock()
 	a.finished = true
+	a.space.Broadcast()
 	a.mu.Unlock()
 	a.signal()
 }
@@ -72,6 +75,7 @@ func (a *session) drop() {
 	a.mu.Lock()
 	a.dropped = true
 	a.queue, a.queued = nil, 0
+	a.space.Broadcast()
 	a.mu.Unlock()
 	a.conn.Close()
 	a.signal()
@@ -84,6 +88,7 @@ func (a *session) run(flushTimeout time.Duration) {
 		a.mu.Lock()
 		q, finished, dropped := a.queue, a.finished, a.dropped
 		a.queue, a.queued = nil, 0
+		a.space.Broadcast()
 		a.mu.Unlock()
 		if dropped {
 			return

@@ -53,8 +53,8 @@ type Config struct {
 	// ConsoleSize is the pty's initial [height, width], with a terminal.
 	ConsoleSize [2]uint16 `json:"consoleSize,omitempty"`
 	// AttachBuffer bounds the output queued for one attached client that
-	// does not keep up; past it the client is disconnected (the log keeps
-	// everything). 0 means DefaultAttachBuffer.
+	// does not keep up; past it the output waits for the client. 0 means
+	// DefaultAttachBuffer.
 	AttachBuffer int       `json:"attachBuffer,omitempty"`
 	Log          LogConfig `json:"log"`
 	// Debug, when set, is a file the monitor writes its own log to.

@@ -58,8 +58,9 @@
 // detach. Attach before start sees the output from its first byte.
 //
 // An attached client that does not keep up gets a bounded queue
-// (Config.AttachBuffer) and is disconnected past it; the log never waits
-// for a client. Exec output, which is not logged, is written to its one
+// (Config.AttachBuffer); when it is full the output waits for the client
+// (back-pressure, as with dockerd's attach), so no attached client loses
+// output; the log is written before the queue. Exec output, which is not logged, is written to its one
 // client directly (the process waits for a slow client, as in Docker).
 //
 // # Failures

@@ -2,6 +2,7 @@ package monitor_test
 
 import (
 	"bufio"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -306,23 +307,47 @@ func TestCreateError(t *testing.T) {
 	}
 }
 
-// TestSlowClient: a client that does not read is disconnected past its
-// queue bound; the container is not held up and the log has everything.
+// payload is the output carried by a stream of frames.
+func payload(t *testing.T, framed []byte) []byte {
+	t.Helper()
+	var out []byte
+	for len(framed) > 0 {
+		if len(framed) < monitor.FrameHeaderLen {
+			t.Fatalf("%d bytes left: a torn frame header", len(framed))
+		}
+		n := int(binary.BigEndian.Uint32(framed[4:8]))
+		framed = framed[monitor.FrameHeaderLen:]
+		if n > len(framed) {
+			t.Fatalf("frame of %d bytes, %d left", n, len(framed))
+		}
+		out, framed = append(out, framed[:n]...), framed[n:]
+	}
+	return out
+}
+
+// TestSlowClient: a client that reads only once its queue is full gets
+// every byte (the output waited for it), and so does the log.
 func TestSlowClient(t *testing.T) {
 	const size = 4 << 20
 	ct := newContainer(t, sh(fmt.Sprintf("yes 0123456789abcdef | head -c %d; echo; echo done", size)),
 		func(_ *specs.Spec, c *monitor.Config) { c.AttachBuffer = 64 << 10 })
-	s := ct.attach(false) // never read until the container is done
+	s := ct.attach(false)
 	ct.start()
+	// Read nothing until the log shows the output has gone well past the
+	// client's bound, so the queue is full and holding the output up.
+	for deadline := time.Now().Add(20 * time.Second); len(logLines(t, ct.cfg)) < 256<<10; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the container's output never reached the log")
+		}
+	}
+	got := payload(t, readAll(t, s))
+	if len(got) != size+len("\ndone\n") || !strings.HasSuffix(string(got), "\ndone\n") {
+		t.Errorf("the slow client got %d bytes, want %d", len(got), size+6)
+	}
 	if ex := ct.wait(); ex.ExitCode != 0 {
 		t.Fatalf("exit %+v", ex)
 	}
-	got := readAll(t, s)
-	if len(got) >= size {
-		t.Errorf("the slow client got all %d bytes: not disconnected?", len(got))
-	}
-	log := logLines(t, ct.cfg)
-	if len(log) != size+len("\ndone\n") || !strings.HasSuffix(log, "\ndone\n") {
+	if log := logLines(t, ct.cfg); len(log) != size+len("\ndone\n") {
 		t.Errorf("log holds %d bytes, want %d", len(log), size+6)
 	}
 }

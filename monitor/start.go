@@ -31,12 +31,12 @@ type readyMsg struct {
 // is created; its process then waits for Client.Start, so that clients can
 // attach first and see the output from its first byte.
 //
-// The monitor runs detached from the caller: `Binary monitor --fork DIR`
-// starts `Binary monitor DIR` in a new session with /dev/null as stdio and
-// exits at once (Start reaps it), so the monitor is re-parented to the
-// nearest subreaper or to pid 1 and outlives the caller. It makes itself a
-// child subreaper, so the container's init and exec processes are its
-// children.
+// The monitor, `Binary monitor DIR`, runs detached from the caller: in a
+// new session, with /dev/null as stdio. It is the caller's child (one exec,
+// not a double fork), reaped by a goroutine; when the caller goes, it is
+// re-parented to the nearest subreaper or to pid 1 and goes on. It makes
+// itself a child subreaper, so the container's init and exec processes are
+// its children. (`monitor --fork DIR`, the older double fork, still works.)
 func Start(ctx context.Context, cfg Config) (*Client, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -51,15 +51,20 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("start monitor: %w", err)
 	}
 	defer r.Close()
-	cmd := exec.Command(monitorArgv0(cfg.Binary), "monitor", "--fork", c.dir)
+	// The monitor runs in a session of its own, so that nothing sent to the
+	// caller's process group reaches it; the caller reaps it if it is still
+	// there when the monitor exits, else it is re-parented and reaped by the
+	// nearest subreaper.
+	cmd := exec.Command(monitorArgv0(cfg.Binary), "monitor", c.dir)
 	cmd.ExtraFiles = []*os.File{w}
-	cmd.Env, cmd.Dir = monitorEnv, "/"
+	cmd.Env, cmd.Dir = monitorEnv, c.dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	out, err := cmd.CombinedOutput()
+	err = cmd.Start()
 	w.Close()
 	if err != nil {
-		return nil, fmt.Errorf("start monitor: %w: %s", err, out)
+		return nil, fmt.Errorf("start monitor: %w", err)
 	}
+	go func() { _ = cmd.Wait() }()
 	msg, err := awaitReady(ctx, r)
 	if err != nil {
 		return nil, err
