@@ -66,7 +66,7 @@ func newEngineFake() *engineFake {
 		{ID: dbID, Names: []string{"/db", "/web/db"}, Image: "localhost:5000/db:1.0@" + busyboxDig, ImageID: labeledID,
 			Command: "sleep 3600", Created: now - 3*86400, State: container.StateExited, Status: "Exited (0) 5 minutes ago",
 			SizeRw: 12, SizeRootFs: 4261550},
-		{ID: newID, Names: []string{"/fresh"}, Image: busyboxID, ImageID: busyboxID, Command: "", Created: now - 30,
+		{ID: newID, Names: []string{"/fresh"}, Image: busyboxID, ImageID: busyboxID, Command: "", Created: now - 20*60,
 			State: container.StateCreated, Status: "Created", Labels: map[string]string{}},
 		{ID: longID, Names: []string{"/wörk"}, Image: "busybox@" + busyboxDig, ImageID: busyboxID,
 			Command: "sh -c 'echo héllo wörld; sleep 1000'", Created: now - 45*60, State: container.StatePaused,

@@ -12,7 +12,7 @@ func TestPs(t *testing.T) {
 	f := newEngineFake()
 	sock := serveEngine(t, f)
 	table := "CONTAINER ID   IMAGE                   COMMAND                  CREATED          STATUS                     PORTS                                                                      NAMES\n" +
-		"5555aaaa5555   6fd955f66c23            \"\"                       30 seconds ago   Created                                                                                               fresh\n" +
+		"5555aaaa5555   6fd955f66c23            \"\"                       20 minutes ago   Created                                                                                               fresh\n" +
 		"777788889999   busybox                 \"sh -c 'echo héllo w…\"   45 minutes ago   Up 45 minutes (Paused)                                                                                wörk\n" +
 		"3f4c5e6a7b8c   busybox                 \"httpd -f -p 80 -h /…\"   2 hours ago      Up 2 hours                 0.0.0.0:53->53/udp, 443-444/tcp, 0.0.0.0:8080->80/tcp, [::]:8080->80/tcp   web\n" +
 		"9a8b7c6d5e4f   localhost:5000/db:1.0   \"sleep 3600\"             3 days ago       Exited (0) 5 minutes ago                                                                              db\n"
