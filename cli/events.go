@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"sort"
-	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -158,64 +156,5 @@ func eventTimestamp(value string, now time.Time) (time.Time, error) {
 	if value == "" {
 		return time.Time{}, nil
 	}
-	if d, err := time.ParseDuration(value); value != "0" && err == nil {
-		return time.Unix(now.Add(-d).Unix(), 0), nil
-	}
-	local := !strings.ContainsAny(value, "zZ+") && strings.Count(value, "-") != 3
-	layout := timeLayout(value, local)
-	var t time.Time
-	var err error
-	if local {
-		t, err = time.ParseInLocation(layout, value, time.FixedZone(now.Zone()))
-	} else {
-		t, err = time.Parse(layout, value)
-	}
-	if err == nil {
-		return t, nil
-	}
-	if strings.Contains(value, "-") {
-		return time.Time{}, err
-	}
-	sec, nsec, perr := unixTimestamp(value)
-	if perr != nil {
-		return time.Time{}, fmt.Errorf("failed to parse value as time or duration: %q", value)
-	}
-	return time.Unix(sec, nsec), nil
-}
-
-// timeLayout picks the layout of an RFC 3339-like value by its shape.
-func timeLayout(value string, local bool) string {
-	if strings.Contains(value, ".") {
-		if local {
-			return "2006-01-02T15:04:05.999999999"
-		}
-		return time.RFC3339Nano
-	}
-	if !strings.Contains(value, "T") {
-		if local {
-			return "2006-01-02"
-		}
-		return "2006-01-02Z07:00"
-	}
-	colons := strings.Count(value, ":")
-	if !local && !strings.ContainsAny(value, "zZ") && colons > 0 {
-		colons-- // the zone's offset has one
-	}
-	layouts := []string{"2006-01-02T15Z07:00", "2006-01-02T15:04Z07:00", time.RFC3339}
-	if local {
-		layouts = []string{"2006-01-02T15", "2006-01-02T15:04", "2006-01-02T15:04:05"}
-	}
-	return layouts[min(colons, 2)]
-}
-
-// unixTimestamp reads "SECONDS[.FRACTION]".
-func unixTimestamp(value string) (sec, nsec int64, err error) {
-	s, frac, hasFrac := strings.Cut(value, ".")
-	if sec, err = strconv.ParseInt(s, 10, 64); err != nil || !hasFrac {
-		return sec, 0, err
-	}
-	if nsec, err = strconv.ParseInt(frac, 10, 64); err != nil {
-		return sec, 0, err
-	}
-	return sec, int64(float64(nsec) * math.Pow10(9-len(frac))), nil
+	return parseTimestamp(value, now)
 }
