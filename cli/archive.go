@@ -78,7 +78,20 @@ func (c *cli) saveCommand() *cobra.Command {
 
 // save writes the archive to stdout, refusing a terminal, or to a file
 // that appears whole or not at all.
-func (c *cli) save(ctx context.Context, refs []string, output string) (err error) {
+func (c *cli) save(ctx context.Context, refs []string, output string) error {
+	return c.writeTar(output, "failed to save image", func() (io.ReadCloser, error) {
+		client, err := c.client(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return client.ImageSave(ctx, refs)
+	})
+}
+
+// writeTar copies the tar that open answers to stdout, refusing a
+// terminal, or to the file output, which appears whole or not at all;
+// failed prefixes an error creating it.
+func (c *cli) writeTar(output, failed string, open func() (io.ReadCloser, error)) (err error) {
 	var w io.Writer = c.out
 	if output == "" {
 		if isTerminal(c.out) {
@@ -87,16 +100,12 @@ func (c *cli) save(ctx context.Context, refs []string, output string) (err error
 	} else {
 		f, ferr := newAtomicFile(output)
 		if ferr != nil {
-			return fmt.Errorf("failed to save image: %w", ferr)
+			return fmt.Errorf("%s: %w", failed, ferr)
 		}
 		defer func() { err = f.finish(err) }()
 		w = f
 	}
-	client, err := c.client(ctx)
-	if err != nil {
-		return err
-	}
-	body, err := client.ImageSave(ctx, refs)
+	body, err := open()
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
@@ -119,29 +118,12 @@ func (c *cli) exportCommand() *cobra.Command {
 
 // export writes the container's root filesystem as a tar to stdout,
 // refusing a terminal, or to a file that appears whole or not at all.
-func (c *cli) export(ctx context.Context, name, output string) (err error) {
-	var w io.Writer = c.out
-	if output == "" {
-		if isTerminal(c.out) {
-			return errors.New("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+func (c *cli) export(ctx context.Context, name, output string) error {
+	return c.writeTar(output, "failed to export container", func() (io.ReadCloser, error) {
+		fa, err := c.filesAPI(ctx)
+		if err != nil {
+			return nil, err
 		}
-	} else {
-		f, ferr := newAtomicFile(output)
-		if ferr != nil {
-			return fmt.Errorf("failed to export container: %w", ferr)
-		}
-		defer func() { err = f.finish(err) }()
-		w = f
-	}
-	fa, err := c.filesAPI(ctx)
-	if err != nil {
-		return err
-	}
-	body, err := fa.ContainerExport(ctx, name)
-	if err != nil {
-		return err
-	}
-	defer body.Close()
-	_, err = io.Copy(w, body)
-	return err
+		return fa.ContainerExport(ctx, name)
+	})
 }
