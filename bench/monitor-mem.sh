@@ -156,7 +156,7 @@ log "building the monitor's test binary${MONITOR:+ (monitor: $MONITOR)}"
 (cd "$REPO" && go test -c -o "$SCRATCH/monitor.test" ./monitor)
 if [[ -z ${MONITOR:-} ]]; then
 	mkdir -p "$SCRATCH/bin"
-	(cd "$REPO" && CGO_ENABLED=0 go build -trimpath -o "$SCRATCH/bin/corral-monitor" ./cmd/corral-monitor &&
+	(cd "$REPO" && bash cmd/corral-monitor/build.sh "$SCRATCH/bin/corral-monitor" &&
 		go build -trimpath -o "$SCRATCH/bin/corral-runc" ./cmd/corral-runc)
 	MONITOR=$SCRATCH/bin/corral-monitor
 fi

@@ -54,7 +54,7 @@ func (e *ctrEnv) open() {
 	e.t.Helper()
 	var err error
 	e.s, err = NewContainers(context.Background(), ContainersOptions{Root: e.root, ExecRoot: e.exec,
-		Images: e.images, Events: e.events, Binary: testutil.CorralBinary(e.t)})
+		Images: e.images, Events: e.events, Binary: testutil.EngineBinary(e.t)})
 	if err != nil {
 		e.t.Fatal(err)
 	}

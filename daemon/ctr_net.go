@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"runtime"
@@ -9,22 +8,18 @@ import (
 	"golang.org/x/sys/unix"
 
 	ccontainer "github.com/corral-dev/corral/container"
-	"github.com/corral-dev/corral/monitor"
 )
 
-// setupNetwork prepares the network namespace of a created container
-// before its process runs: with a namespace of its own (none, and the
-// default network until it has interfaces) the loopback interface is set
-// up, as dockerd's network setup does, so that 127.0.0.1 answers.
-func (s *Containers) setupNetwork(ctx context.Context, c *ccontainer.Container, m *monitor.Client) error {
+// setupNetwork prepares the network namespace of a created container,
+// whose init is process pid, before its process runs: with a namespace of
+// its own (none, and the default network until it has interfaces) the
+// loopback interface is set up, as dockerd's network setup does, so that
+// 127.0.0.1 answers.
+func (s *Containers) setupNetwork(c *ccontainer.Container, pid int) error {
 	if c.HostConfig.NetworkMode == "host" {
 		return nil
 	}
-	st, err := m.Status(ctx)
-	if err != nil {
-		return fmt.Errorf("set up network: %w", err)
-	}
-	if err := loopbackUp(st.Pid); err != nil {
+	if err := loopbackUp(pid); err != nil {
 		return fmt.Errorf("set up network: %w", err)
 	}
 	return nil

@@ -66,17 +66,20 @@ func (s *Containers) start(ctx context.Context, c *ccontainer.Container) (err er
 	if err != nil {
 		return err
 	}
-	if err := s.setupNetwork(ctx, c, m); err != nil {
+	// The init's pid, for the network and the record: it is the same
+	// once the process runs.
+	st, err := m.Status(ctx)
+	if err != nil {
+		_ = m.Signal(ctx, 9, true)
+		return fmt.Errorf("start container: %w", err)
+	}
+	if err := s.setupNetwork(c, st.Pid); err != nil {
 		_ = m.Signal(ctx, 9, true)
 		return err
 	}
 	s.handOver(c.ID, m)
 	if err := m.Start(ctx); err != nil {
 		_ = m.Signal(ctx, 9, true)
-		return fmt.Errorf("start container: %w", err)
-	}
-	st, err := m.Status(ctx)
-	if err != nil {
 		return fmt.Errorf("start container: %w", err)
 	}
 	if _, err := s.update(c.ID, func(c *ccontainer.Container) error {

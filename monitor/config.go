@@ -41,10 +41,9 @@ type Config struct {
 	// RuntimeRoot is the runtime's state root ("" for runtime.DefaultRoot).
 	RuntimeRoot string `json:"runtimeRoot,omitempty"`
 	// Binary is the corral binary (default: this process's executable).
-	// The monitor runs as `corral-monitor monitor DIR` when corral-monitor
-	// is beside it, else as `Binary monitor DIR`; it drives the runtime
-	// corral-runc beside it, else `Binary runtime`. Binary may also be
-	// corral-monitor itself, with corral-runc beside it.
+	// The monitor is corral-monitor beside it (or Binary itself when it is
+	// corral-monitor); it drives the runtime corral-runc beside it, else
+	// `Binary runtime`.
 	Binary string `json:"binary,omitempty"`
 	// OpenStdin keeps a stdin pipe open for attach; StdinOnce closes it
 	// when the first attached client ends its input or detaches.
@@ -160,23 +159,6 @@ func LoadConfig(stateDir, id string) (*Config, error) {
 		return nil, fmt.Errorf("read monitor config: %w", err)
 	}
 	return &c, nil
-}
-
-// bundleTerminal reads process.terminal from the bundle's config.json.
-func bundleTerminal(bundle string) (bool, error) {
-	data, err := os.ReadFile(filepath.Join(bundle, "config.json"))
-	if err != nil {
-		return false, fmt.Errorf("read bundle config: %w", err)
-	}
-	var spec struct {
-		Process *struct {
-			Terminal bool `json:"terminal"`
-		} `json:"process"`
-	}
-	if err := json.Unmarshal(data, &spec); err != nil {
-		return false, fmt.Errorf("read bundle config: %w", err)
-	}
-	return spec.Process != nil && spec.Process.Terminal, nil
 }
 
 // writeFileAtomic replaces path with data: a temporary file in the same

@@ -1,12 +1,10 @@
 package monitor
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,130 +12,81 @@ import (
 	"time"
 )
 
-// readEntries decodes every line of a json-file log file.
-func readEntries(t *testing.T, path string) []jsonEntry {
+// testLog writes a json-file log as the monitor (cmd/corral-monitor) does,
+// for the reader's tests: one entry a line, the file rotated (path to
+// path.1, path.1 to path.2, ...) before an entry would take it past
+// maxSize (< 0: never), maxFiles files kept.
+type testLog struct {
+	t        *testing.T
+	path     string
+	maxSize  int64
+	maxFiles int
+	f        *os.File
+	size     int64
+}
+
+func openLog(t *testing.T, path string, maxSize int64, maxFiles int) *testLog {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []jsonEntry
-	s := bufio.NewScanner(f)
-	s.Buffer(nil, 1<<20)
-	for s.Scan() {
-		var e jsonEntry
-		if err := json.Unmarshal(s.Bytes(), &e); err != nil {
-			t.Fatalf("line %q: %v", s.Text(), err)
-		}
-		out = append(out, e)
-	}
-	return out
+	w := &testLog{t: t, path: path, maxSize: maxSize, maxFiles: maxFiles}
+	w.open(os.O_APPEND)
+	return w
 }
 
-func TestAppendJSONString(t *testing.T) {
-	for _, s := range []string{
-		"", "plain", "tab\tnl\ncr\r", `quote" back\`, "<a>&b", "\x00\x01\x1f\x7f",
-		"héllo ✓ 🎉", "bad \xff\xfe utf8", "trunc \xe2\x82", "\u2028\u2029", strings.Repeat("x", 100),
-	} {
-		want, err := json.Marshal(s)
+func (w *testLog) open(flag int) {
+	f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_CREATE|flag, 0o640)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.f, w.size = f, st.Size()
+}
+
+// Write logs p, whole lines of stream, read at time at.
+func (w *testLog) Write(stream byte, p []byte, at time.Time) {
+	for _, line := range bytes.SplitAfter(p, []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		name := map[byte]string{StreamStdout: "stdout", StreamStderr: "stderr"}[stream]
+		entry, err := json.Marshal(jsonEntry{Log: string(line), Stream: name, Time: at})
 		if err != nil {
-			t.Fatal(err)
+			w.t.Fatal(err)
 		}
-		if got := appendJSONString(nil, []byte(s)); string(got) != string(want) {
-			t.Errorf("appendJSONString(%q) = %s, want %s", s, got, want)
+		entry = append(entry, '\n')
+		if w.maxSize >= 0 && w.size > 0 && w.size+int64(len(entry)) > w.maxSize {
+			w.rotate()
 		}
+		n, err := w.f.Write(entry)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		w.size += int64(n)
 	}
 }
 
-func TestLogWriterLines(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "log")
-	w, err := openLog(path, -1, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Date(2024, 5, 6, 7, 8, 9, 123456789, time.UTC)
-	w.Write(StreamStdout, []byte("one\ntw"), now)
-	w.Write(StreamStderr, []byte("err\n"), now)
-	w.Write(StreamStdout, []byte("o\nthr"), now)
-	long := strings.Repeat("a", maxLogLine) + strings.Repeat("b", maxLogLine+10) + "\n"
-	w.Write(StreamStdout, []byte("ee\n"+long), now)
-	exact := strings.Repeat("c", maxLogLine) + "\n"
-	w.Write(StreamStderr, []byte(exact), now)
-	w.Write(StreamStdout, []byte("tail"), now)
-	w.Flush(StreamStdout, now)
-	w.Close()
-	got := readEntries(t, path)
-	want := []struct{ log, stream string }{
-		{"one\n", "stdout"}, {"err\n", "stderr"}, {"two\n", "stdout"}, {"three\n", "stdout"},
-		{strings.Repeat("a", maxLogLine), "stdout"},
-		{strings.Repeat("b", maxLogLine), "stdout"},
-		{strings.Repeat("b", 10) + "\n", "stdout"},
-		{exact, "stderr"},
-		{"tail", "stdout"},
-	}
-	if len(got) != len(want) {
-		t.Fatalf("got %d entries, want %d: %+v", len(got), len(want), got)
-	}
-	for i, e := range got {
-		if e.Log != want[i].log || e.Stream != want[i].stream || !e.Time.Equal(now) {
-			t.Errorf("entry %d = %q %s %v, want %q %s", i, short(e.Log), e.Stream, e.Time, short(want[i].log), want[i].stream)
+func (w *testLog) rotate() {
+	w.f.Close()
+	for i := w.maxFiles - 1; i > 0; i-- {
+		if err := os.Rename(rotated(w.path, i-1), rotated(w.path, i)); err != nil && !os.IsNotExist(err) {
+			w.t.Fatal(err)
 		}
 	}
-	raw, _ := os.ReadFile(path)
-	if first := strings.SplitN(string(raw), "\n", 2)[0]; first != `{"log":"one\n","stream":"stdout","time":"2024-05-06T07:08:09.123456789Z"}` {
-		t.Errorf("first line %s is not Docker's json-file format", first)
-	}
+	w.open(os.O_TRUNC)
 }
 
-func short(s string) string {
-	if len(s) > 20 {
-		return fmt.Sprintf("%s...(%d)", s[:10], len(s))
-	}
-	return s
-}
+func (w *testLog) Close() { w.f.Close() }
 
 // writeLines logs n numbered lines through a rotating writer.
 func writeLines(t *testing.T, path string, maxSize int64, maxFiles, n int, at func(i int) time.Time) {
 	t.Helper()
-	w, err := openLog(path, maxSize, maxFiles)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := openLog(t, path, maxSize, maxFiles)
 	for i := 0; i < n; i++ {
 		w.Write(StreamStdout, fmt.Appendf(nil, "line %05d\n", i), at(i))
 	}
 	w.Close()
-}
-
-func TestLogRotation(t *testing.T) {
-	for _, maxFiles := range []int{1, 2, 3} {
-		t.Run(fmt.Sprint(maxFiles), func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "log")
-			writeLines(t, path, 4096, maxFiles, 2000, func(int) time.Time { return time.Now() })
-			names := logFileNames(path)
-			if len(names) != maxFiles {
-				t.Fatalf("files %v, want %d", names, maxFiles)
-			}
-			var lines []string
-			for _, n := range names {
-				st, _ := os.Stat(n)
-				if st.Size() > 4096 {
-					t.Errorf("%s is %d bytes, over the 4096 limit", n, st.Size())
-				}
-				for _, e := range readEntries(t, n) {
-					lines = append(lines, e.Log)
-				}
-			}
-			// The newest lines, in order, ending with the last one.
-			for i, l := range lines {
-				want := fmt.Sprintf("line %05d\n", 2000-len(lines)+i)
-				if l != want {
-					t.Fatalf("line %d = %q, want %q", i, l, want)
-				}
-			}
-		})
-	}
 }
 
 // readAll runs ReadLogEntries and returns the lines it passed on.
@@ -197,10 +146,7 @@ func TestReadLogsTailSinceUntil(t *testing.T) {
 
 func TestReadLogsFormat(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "log")
-	w, err := openLog(path, -1, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := openLog(t, path, -1, 1)
 	at := time.Date(2024, 1, 2, 3, 4, 5, 600, time.UTC)
 	w.Write(StreamStdout, []byte("out\n"), at)
 	w.Write(StreamStderr, []byte("err\n"), at)
@@ -230,10 +176,7 @@ func TestReadLogsFormat(t *testing.T) {
 // once Done is closed and it has read to the end.
 func TestReadLogsFollow(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "log")
-	w, err := openLog(path, 2048, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := openLog(t, path, 2048, 3)
 	w.Write(StreamStdout, []byte("line 00000\n"), time.Now())
 	done := make(chan struct{})
 	lines := make(chan string, 100000)
@@ -288,10 +231,7 @@ func TestReadLogsFollowCancel(t *testing.T) {
 		})
 	}()
 	time.Sleep(50 * time.Millisecond)
-	w, err := openLog(path, -1, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := openLog(t, path, -1, 1)
 	w.Write(StreamStdout, []byte("new\n"), time.Now())
 	w.Close()
 	select {
@@ -321,30 +261,5 @@ func waitFor(t *testing.T, cond func() bool, format string, args ...any) {
 			t.Fatalf("timed out: "+format, args...)
 		}
 		time.Sleep(time.Millisecond)
-	}
-}
-
-func TestStdinFrames(t *testing.T) {
-	var buf bytes.Buffer
-	buf.Write(frame(StreamStdin, []byte("hello")))
-	buf.Write(frame(StreamStdin, nil))
-	b, err := readStdinFrame(&buf, nil)
-	if err != nil || string(b) != "hello" {
-		t.Fatalf("first frame %q, %v", b, err)
-	}
-	if b, err = readStdinFrame(&buf, b); err != nil || len(b) != 0 {
-		t.Fatalf("EOF frame %q, %v", b, err)
-	}
-	if _, err = readStdinFrame(&buf, nil); err != io.EOF {
-		t.Fatalf("end: %v", err)
-	}
-	bad := bytes.NewReader(frame(StreamStdout, []byte("x")))
-	if _, err = readStdinFrame(bad, nil); err == nil {
-		t.Fatal("a stdout frame on stdin was accepted")
-	}
-	huge := make([]byte, FrameHeaderLen)
-	putHeader(huge, StreamStdin, maxStdinFrame+1)
-	if _, err = readStdinFrame(bytes.NewReader(huge), nil); err == nil {
-		t.Fatal("an oversized stdin frame was accepted")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -309,15 +310,6 @@ func listLogFiles(path string) []logFile {
 	return files
 }
 
-// logFileNames lists the names of the log's files, oldest first.
-func logFileNames(path string) []string {
-	var names []string
-	for _, f := range listLogFiles(path) {
-		names = append(names, f.name)
-	}
-	return names
-}
-
 // openAs opens lf.name; ok is false when the name no longer holds that
 // file (a rotation moved it meanwhile).
 func openAs(lf logFile) (f *os.File, ok bool, err error) {
@@ -453,4 +445,13 @@ func (w *dirWatch) close() {
 	if w.f != nil {
 		w.f.Close()
 	}
+}
+
+// rotated is the name of the log's file i: path itself for 0, else path.i
+// (the monitor rotates path to path.1, path.1 to path.2, ...).
+func rotated(path string, i int) string {
+	if i == 0 {
+		return path
+	}
+	return path + "." + strconv.Itoa(i)
 }

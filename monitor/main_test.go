@@ -25,6 +25,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) != "" {
 		os.Exit(helperDaemon())
 	}
+	if p := os.Getenv(untrustedEnv); p != "" {
+		os.Exit(untrustedClient(p))
+	}
 	os.Exit(testutil.Sandbox(m))
 }
 
@@ -128,12 +131,20 @@ func buildBinaries() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	for _, b := range []struct{ name, cgo string }{{"corral-monitor", "0"}, {"corral-runc", "1"}} {
-		cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, b.name),
-			"github.com/corral-dev/corral/cmd/"+b.name)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED="+b.cgo)
+	// corral-monitor is C, built by its build.sh; corral-runc is Go.
+	src, err := filepath.Abs("../cmd/corral-monitor/build.sh")
+	if err != nil {
+		return "", err
+	}
+	cmds := []*exec.Cmd{
+		exec.Command("sh", src, filepath.Join(dir, "corral-monitor")),
+		exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, "corral-runc"),
+			"github.com/corral-dev/corral/cmd/corral-runc"),
+	}
+	cmds[1].Env = append(os.Environ(), "CGO_ENABLED=1")
+	for _, cmd := range cmds {
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return "", fmt.Errorf("build %s: %w\n%s", b.name, err, out)
+			return "", fmt.Errorf("build %s: %w\n%s", cmd.Args, err, out)
 		}
 	}
 	return filepath.Join(dir, "corral-monitor"), nil

@@ -10,14 +10,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/corral-dev/corral/errdefs"
 )
 
 // Programs that sit beside the corral binary (Config.Binary) when
-// installed: the monitor on its own, and the OCI runtime on its own.
+// installed: the monitor (C, cmd/corral-monitor), and the OCI runtime on
+// its own.
 const (
 	monitorProgram = "corral-monitor"
 	runtimeProgram = "corral-runc"
@@ -31,17 +31,10 @@ const runtimeLog = "runtime.log"
 // need a PATH get the usual one.
 var runtimeEnv = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 
-// ociRuntime drives an OCI runtime through runc's command line, as conmon
-// drives runc: corral-runc, or `corral runtime` when there is no
-// corral-runc beside the corral binary. The monitor links no runtime code:
-// the runtime's packages (cgroups, seccomp, namespaces, cgo) cost every
-// idle monitor their memory, a command of the runtime costs only while it
-// runs.
-//
-// A child of the runtime that outlives it (the container's init, an exec
-// process) is re-parented to the monitor, a child subreaper. The caller
-// holds server.rtMu around every command, so that the reaper's wait4(-1)
-// never takes the runtime process from os/exec.
+// ociRuntime drives an OCI runtime through runc's command line, as the
+// monitor (cmd/corral-monitor) does: corral-runc, or `corral runtime` when
+// there is no corral-runc beside the corral binary. Recover uses it to
+// remove the container of a monitor that died.
 type ociRuntime struct {
 	argv []string // the program, and its arguments before runc's
 	root string   // --root ("" for the runtime's default)
@@ -89,14 +82,6 @@ func (r *ociRuntime) command(args ...string) *exec.Cmd {
 	cmd := exec.Command(r.argv[0], append(argv, args...)...)
 	cmd.Env = r.env
 	return cmd
-}
-
-// run runs a command whose stdio is a process's (the container's init or
-// an exec's, which the runtime hands on).
-func (r *ociRuntime) run(stdio procFiles, args ...string) error {
-	cmd := r.command(args...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.in, stdio.out, stdio.err
-	return r.wait(cmd, args[0], nil)
 }
 
 // output runs a command with input (if not nil) on its stdin and returns
@@ -187,70 +172,9 @@ func classify(err error) error {
 	return err
 }
 
-// readPidFile reads the pid file the runtime wrote, and removes it.
-func readPidFile(name string) (int, error) {
-	data, err := os.ReadFile(name)
-	os.Remove(name)
-	if err != nil {
-		return 0, fmt.Errorf("read pid file: %w", err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil || pid <= 0 {
-		return 0, fmt.Errorf("read pid file %s: %q", name, data)
-	}
-	return pid, nil
-}
-
 // isNotExist tells a runtime failure for a container it does not know.
 func isNotExist(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "does not exist")
-}
-
-// createOpts are what create hands the runtime.
-type createOpts struct {
-	bundle        string
-	consoleSocket string    // with a terminal
-	stdio         procFiles // without one
-	pidFile       string    // where the runtime writes init's pid
-}
-
-// create creates the container; its init waits for start.
-func (r *ociRuntime) create(id string, o createOpts) error {
-	args := []string{"create", "--bundle", o.bundle, "--pid-file", o.pidFile}
-	if o.consoleSocket != "" {
-		args = append(args, "--console-socket", o.consoleSocket)
-	}
-	return r.run(o.stdio, append(args, id)...)
-}
-
-// execOpts are what exec hands the runtime; the process runs detached.
-type execOpts struct {
-	processFile   string // the process's JSON
-	consoleSocket string
-	stdio         procFiles
-	pidFile       string
-}
-
-func (r *ociRuntime) exec(id string, o execOpts) error {
-	args := []string{"exec", "--detach", "--pid-file", o.pidFile, "--process", o.processFile}
-	if o.consoleSocket != "" {
-		args = append(args, "--console-socket", o.consoleSocket)
-	}
-	return r.run(o.stdio, append(args, id)...)
-}
-
-func (r *ociRuntime) start(id string) error {
-	_, err := r.output(nil, "start", id)
-	return err
-}
-
-func (r *ociRuntime) kill(id string, sig int, all bool) error {
-	args := []string{"kill"}
-	if all {
-		args = append(args, "--all")
-	}
-	_, err := r.output(nil, append(args, id, strconv.Itoa(sig))...)
-	return err
 }
 
 func (r *ociRuntime) delete(id string, force bool) error {
@@ -259,48 +183,5 @@ func (r *ociRuntime) delete(id string, force bool) error {
 		args = append(args, "--force")
 	}
 	_, err := r.output(nil, append(args, id)...)
-	return err
-}
-
-// pause freezes the container (thaws it when freeze is false).
-func (r *ociRuntime) pause(id string, freeze bool) error {
-	op := "resume"
-	if freeze {
-		op = "pause"
-	}
-	_, err := r.output(nil, op, id)
-	return err
-}
-
-// pids lists the container's processes (host pids) as JSON.
-func (r *ociRuntime) pids(id string) (json.RawMessage, error) {
-	out, err := r.output(nil, "ps", "--format", "json", id)
-	if err != nil {
-		return nil, err
-	}
-	out = bytes.TrimSpace(out)
-	if !json.Valid(out) {
-		return nil, fmt.Errorf("runtime ps: bad output %q", out)
-	}
-	return out, nil
-}
-
-// stats is one stats event of the runtime (runc's JSON).
-func (r *ociRuntime) stats(id string) (json.RawMessage, error) {
-	out, err := r.output(nil, "events", "--stats", id)
-	if err != nil {
-		return nil, err
-	}
-	out = bytes.TrimSpace(out)
-	if !json.Valid(out) {
-		return nil, fmt.Errorf("runtime events: bad output %q", out)
-	}
-	return out, nil
-}
-
-// update changes the container's limits to res (JSON of
-// linux.resources).
-func (r *ociRuntime) update(id string, res json.RawMessage) error {
-	_, err := r.output(res, "update", "--resources", "-", id)
 	return err
 }

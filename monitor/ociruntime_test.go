@@ -44,8 +44,9 @@ func TestClassify(t *testing.T) {
 }
 
 // TestFindPrograms: corral-monitor and corral-runc are used from beside
-// the corral binary when they are there (and executable files), else the
-// corral binary's own commands.
+// the corral binary when they are there (and executable files); without
+// corral-runc the runtime is the corral binary's own command, without
+// corral-monitor there is no monitor.
 func TestFindPrograms(t *testing.T) {
 	dir := t.TempDir()
 	corral := filepath.Join(dir, "corral")
@@ -53,8 +54,8 @@ func TestFindPrograms(t *testing.T) {
 	if got := runtimeArgv(corral); !slices.Equal(got, []string{corral, "runtime"}) {
 		t.Errorf("runtime without corral-runc = %q", got)
 	}
-	if got := monitorArgv0(corral); got != corral {
-		t.Errorf("monitor without corral-monitor = %q", got)
+	if got, err := monitorProgramOf(corral); err == nil || !strings.Contains(err.Error(), "build.sh") {
+		t.Errorf("monitor without corral-monitor = %q, %v", got, err)
 	}
 	touch(t, filepath.Join(dir, runtimeProgram), 0o644) // not executable
 	if err := os.Mkdir(filepath.Join(dir, monitorProgram), 0o755); err != nil {
@@ -63,7 +64,7 @@ func TestFindPrograms(t *testing.T) {
 	if got := runtimeArgv(corral); got[0] != corral {
 		t.Errorf("a corral-runc that is not executable was taken: %q", got)
 	}
-	if got := monitorArgv0(corral); got != corral {
+	if got, err := monitorProgramOf(corral); err == nil {
 		t.Errorf("a directory named corral-monitor was taken: %q", got)
 	}
 	os.Remove(filepath.Join(dir, monitorProgram))
@@ -73,11 +74,11 @@ func TestFindPrograms(t *testing.T) {
 		t.Errorf("runtime = %q, want corral-runc", got)
 	}
 	mon := filepath.Join(dir, monitorProgram)
-	if got := monitorArgv0(corral); got != mon {
-		t.Errorf("monitor = %q, want %s", got, mon)
+	if got, err := monitorProgramOf(corral); got != mon || err != nil {
+		t.Errorf("monitor = %q, %v, want %s", got, err, mon)
 	}
-	if got := monitorArgv0(mon); got != mon {
-		t.Errorf("monitor of corral-monitor itself = %q", got)
+	if got, err := monitorProgramOf(mon); got != mon || err != nil {
+		t.Errorf("monitor of corral-monitor itself = %q, %v", got, err)
 	}
 }
 
@@ -120,7 +121,7 @@ exit 1
 	r := &ociRuntime{argv: []string{script}, log: log}
 
 	r.env = []string{"MODE=log"}
-	err := r.start("c1")
+	_, err := r.output(nil, "start", "c1")
 	if err == nil || !errdefs.IsConflict(err) || !strings.Contains(err.Error(), "runtime start: container is in the wrong state: it is stopped") {
 		t.Errorf("error from the log = %v", err)
 	}
@@ -135,7 +136,7 @@ exit 1
 		t.Errorf("error without a message = %v", err)
 	}
 	r.argv = []string{filepath.Join(dir, "missing")}
-	if err := r.start("c1"); err == nil || !strings.Contains(err.Error(), "runtime start") {
+	if _, err := r.output(nil, "start", "c1"); err == nil || !strings.Contains(err.Error(), "runtime start") {
 		t.Errorf("error of a missing runtime = %v", err)
 	}
 }

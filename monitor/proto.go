@@ -120,18 +120,6 @@ var classes = []struct {
 	{"notimplemented", errdefs.ErrNotImplemented},
 }
 
-// errResponse turns err into a response, keeping its class.
-func errResponse(err error) *response {
-	r := &response{Error: err.Error()}
-	for _, c := range classes {
-		if errors.Is(err, c.class) {
-			r.Class = c.name
-			break
-		}
-	}
-	return r
-}
-
 // err turns a response's error back into one, with its class.
 func (r *response) err() error {
 	if r.Error == "" {
@@ -190,28 +178,4 @@ func frame(stream byte, b []byte) []byte {
 	putHeader(f, stream, len(b))
 	copy(f[FrameHeaderLen:], b)
 	return f
-}
-
-// maxStdinFrame bounds a stdin frame the monitor accepts.
-const maxStdinFrame = 1 << 20
-
-// readStdinFrame reads one stdin frame's payload into buf (grown as
-// needed); a zero-length payload is the client's end of input.
-func readStdinFrame(r io.Reader, buf []byte) ([]byte, error) {
-	var h [FrameHeaderLen]byte
-	if _, err := io.ReadFull(r, h[:]); err != nil {
-		return nil, err
-	}
-	n := binary.BigEndian.Uint32(h[4:])
-	if h[0] != StreamStdin || n > maxStdinFrame {
-		return nil, fmt.Errorf("bad stdin frame (stream %d, %d bytes)", h[0], n)
-	}
-	if cap(buf) < int(n) {
-		buf = make([]byte, n)
-	}
-	buf = buf[:n]
-	if _, err := io.ReadFull(r, buf); err != nil {
-		return nil, err
-	}
-	return buf, nil
 }

@@ -2,6 +2,8 @@ package monitor
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -91,4 +93,31 @@ func Remove(ctx context.Context, stateDir, id string) error {
 		return fmt.Errorf("remove monitor dir: %w", err)
 	}
 	return nil
+}
+
+// writeExit records how the container ended, as the monitor does.
+func writeExit(path string, ex *ExitStatus) error {
+	data, err := json.Marshal(ex)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, data, 0o644)
+}
+
+// procStartTime reads a process's start time (field 22 of its stat).
+func procStartTime(pid int) (uint64, error) {
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0, err
+	}
+	st := string(data)
+	i := strings.LastIndexByte(st, ')')
+	if i < 0 {
+		return 0, errors.New("bad /proc stat")
+	}
+	fields := strings.Fields(st[i+1:])
+	if len(fields) < 20 {
+		return 0, errors.New("bad /proc stat")
+	}
+	return strconv.ParseUint(fields[19], 10, 64)
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,7 +30,8 @@ type readyMsg struct {
 // is created; its process then waits for Client.Start, so that clients can
 // attach first and see the output from its first byte.
 //
-// The monitor, `Binary monitor DIR`, runs detached from the caller: in a
+// The monitor, `corral-monitor monitor DIR` (cmd/corral-monitor, found
+// beside cfg.Binary), runs detached from the caller: in a
 // new session, with /dev/null as stdio. It is the caller's child (one exec,
 // not a double fork), reaped by a goroutine; when the caller goes, it is
 // re-parented to the nearest subreaper or to pid 1 and goes on. It makes
@@ -39,6 +39,10 @@ type readyMsg struct {
 // its children. (`monitor --fork DIR`, the older double fork, still works.)
 func Start(ctx context.Context, cfg Config) (*Client, error) {
 	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	program, err := monitorProgramOf(cfg.Binary)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +59,7 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	// caller's process group reaches it; the caller reaps it if it is still
 	// there when the monitor exits, else it is re-parented and reaped by the
 	// nearest subreaper.
-	cmd := exec.Command(monitorArgv0(cfg.Binary), "monitor", c.dir)
+	cmd := exec.Command(program, "monitor", c.dir)
 	cmd.ExtraFiles = []*os.File{w}
 	cmd.Env, cmd.Dir = monitorEnv, c.dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -73,17 +77,26 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	return c, nil
 }
 
-// monitorArgv0 is the program a monitor runs from: corral-monitor beside
-// the corral binary when it is there (a small binary of its own, which an
-// idle monitor costs less memory as), else the corral binary itself.
-func monitorArgv0(binary string) string {
+// monitorEnv is the whole environment of a monitor: a PATH for what it
+// runs, and the descriptor it reports on.
+var monitorEnv = []string{
+	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	envReady + "=3",
+}
+
+// monitorProgramOf is the monitor program for the corral binary: binary
+// itself when it is corral-monitor, else corral-monitor beside it (the
+// small C program of cmd/corral-monitor, which scripts/install.sh puts
+// there).
+func monitorProgramOf(binary string) (string, error) {
 	if filepath.Base(binary) == monitorProgram {
-		return binary
+		return binary, nil
 	}
 	if p := besides(binary, monitorProgram); p != "" {
-		return p
+		return p, nil
 	}
-	return binary
+	return "", fmt.Errorf("start monitor: no %s beside %s: build it with cmd/corral-monitor/build.sh (scripts/install.sh installs it)",
+		monitorProgram, binary)
 }
 
 // prepareDir makes the monitor's directory, refuses one whose monitor is
@@ -141,65 +154,4 @@ func awaitReady(ctx context.Context, r *os.File) (*readyMsg, error) {
 		}()
 		return nil, ctx.Err()
 	}
-}
-
-// Main runs `corral monitor [--fork] DIR`, the hidden subcommand Start
-// uses; it returns the exit code.
-func Main(args []string) int {
-	fork := len(args) > 0 && args[0] == "--fork"
-	if fork {
-		args = args[1:]
-	}
-	if len(args) != 1 {
-		fmt.Fprintln(os.Stderr, "usage: corral monitor DIR (the daemon starts it)")
-		return 2
-	}
-	var ready *os.File
-	if os.Getenv(envReady) == "3" {
-		os.Unsetenv(envReady)
-		unix.CloseOnExec(3)
-		ready = os.NewFile(3, "ready")
-	}
-	if fork {
-		return forkMonitor(args[0], ready)
-	}
-	if err := runMonitor(args[0], ready); err != nil {
-		fmt.Fprintf(os.Stderr, "corral monitor: %v\n", err)
-		return 1
-	}
-	return 0
-}
-
-// forkMonitor starts the monitor proper in a session of its own and
-// returns, leaving it an orphan.
-func forkMonitor(dir string, ready *os.File) int {
-	cmd := exec.Command("/proc/self/exe", "monitor", dir)
-	if ready != nil {
-		cmd.ExtraFiles = []*os.File{ready}
-		cmd.Env = append(os.Environ(), envReady+"=3")
-	}
-	cmd.Dir = dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		fmt.Fprintf(os.Stderr, "corral monitor: %v\n", err)
-		return 1
-	}
-	return 0
-}
-
-// runMonitor is the monitor process: it works in its directory.
-func runMonitor(dir string, ready *os.File) error {
-	if err := os.Chdir(dir); err != nil {
-		return report(ready, fmt.Errorf("monitor dir: %w", err))
-	}
-	cfg, err := LoadConfig(filepath.Dir(dir), filepath.Base(dir))
-	if err != nil {
-		return report(ready, err)
-	}
-	if cfg.Debug != "" {
-		if f, err := os.OpenFile(cfg.Debug, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600); err == nil {
-			slog.SetDefault(slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug})))
-		}
-	}
-	return serve(*cfg, ready)
 }

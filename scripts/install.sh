@@ -83,9 +83,10 @@ build_corral() {
 	rm -f "$PREFIX/bin/corral-runc"
 	go build -buildvcs=false -o "$PREFIX/bin/corral-runc.new" ./cmd/corral-runc
 	mv -f "$PREFIX/bin/corral-runc.new" "$PREFIX/bin/corral-runc"
-	# The per-container monitor on its own (static, no cgo, a fraction of
-	# the engine's memory per container); the daemon finds it beside corral.
-	CGO_ENABLED=0 go build -buildvcs=false -trimpath -o "$PREFIX/bin/corral-monitor.new" ./cmd/corral-monitor
+	# The per-container monitor: a small static C program (one runs per
+	# container, so its memory counts; a Go program cannot be that small);
+	# the daemon finds it beside corral.
+	bash cmd/corral-monitor/build.sh "$PREFIX/bin/corral-monitor.new"
 	mv -f "$PREFIX/bin/corral-monitor.new" "$PREFIX/bin/corral-monitor"
 }
 

@@ -24,6 +24,9 @@ var build struct {
 	progOnce sync.Once
 	prog     string
 	progErr  error
+
+	engineOnce sync.Once
+	engineErr  error
 }
 
 // CorralBinary returns the path of the corral binary: $CORRAL_BINARY when
@@ -40,6 +43,47 @@ func CorralBinary(t testing.TB) string {
 		t.Fatalf("build corral: %v", build.corralErr)
 	}
 	return build.corral
+}
+
+// EngineBinary returns the corral binary of CorralBinary with corral-runc
+// and corral-monitor beside it, as scripts/install.sh installs them: the
+// engine's monitors are corral-monitor (C, cmd/corral-monitor/build.sh)
+// and they run corral-runc. With $CORRAL_BINARY set, that binary is
+// returned as it is, with whatever is beside it.
+func EngineBinary(t testing.TB) string {
+	t.Helper()
+	bin := CorralBinary(t)
+	if os.Getenv("CORRAL_BINARY") != "" {
+		return bin
+	}
+	build.engineOnce.Do(func() {
+		_, build.engineErr = buildPackage("./cmd/corral-runc", "corral-runc", true)
+		if build.engineErr == nil {
+			build.engineErr = buildMonitor()
+		}
+	})
+	if build.engineErr != nil {
+		t.Fatalf("build the engine's programs: %v", build.engineErr)
+	}
+	return bin
+}
+
+// buildMonitor builds corral-monitor into the shared build directory.
+func buildMonitor() error {
+	dir, err := buildDir()
+	if err != nil {
+		return err
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("bash", "cmd/corral-monitor/build.sh", filepath.Join(dir, "corral-monitor"))
+	cmd.Dir = root
+	if output, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build corral-monitor: %w\n%s", err, output)
+	}
+	return nil
 }
 
 // TestProgram returns the path of the static test program (testutil/testprog,

@@ -146,7 +146,7 @@ func initBundle(t *testing.T, corral, script string, terminal bool) (bundle, roo
 // bundle, and stops it with one `corral runtime kill ID TERM`.
 func TestContainer(t *testing.T) {
 	testutil.RequireRoot(t)
-	corral := testutil.CorralBinary(t)
+	corral := testutil.EngineBinary(t)
 	bundle, root, id := initBundle(t, corral, containerScript, false)
 	r := start(t, nil, corral, "runtime", "--root", root, "run", "--bundle", bundle, id)
 	r.expect("spawned")
@@ -169,7 +169,7 @@ func TestContainer(t *testing.T) {
 // ends it.
 func TestContainerTerminal(t *testing.T) {
 	testutil.RequireRoot(t)
-	corral := testutil.CorralBinary(t)
+	corral := testutil.EngineBinary(t)
 	script := `read line; echo "got $line"; exec sleep 30`
 	bundle, root, id := initBundle(t, corral, script, true)
 	p, master, lines := startOnTerminal(t, corral, "runtime", "--root", root, "run", "--bundle", bundle, id)

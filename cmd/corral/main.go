@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/corral-dev/corral/cli"
-	"github.com/corral-dev/corral/monitor"
 	_ "github.com/corral-dev/corral/runtime/nsenter" // C constructor that joins namespaces
 	"github.com/corral-dev/corral/runtime/nsinit"
 	"github.com/corral-dev/corral/runtime/runcli"
@@ -49,8 +48,6 @@ func dispatch(args []string) int {
 	switch args[0] {
 	case "runtime":
 		return runcli.Main(args[1:])
-	case "monitor": // hidden: the daemon starts it (monitor.Start)
-		return monitor.Main(args[1:])
 	case "daemon":
 		return daemonMain(args[1:])
 	case "--version":

@@ -37,7 +37,7 @@ func newCorralStore(t *testing.T) *corralStore {
 	testutil.RequireRoot(t)
 	dir := t.TempDir()
 	stopRootDaemon(t, filepath.Join(dir, "root"))
-	return &corralStore{t: t, bin: testutil.CorralBinary(t), root: filepath.Join(dir, "root"), home: dir}
+	return &corralStore{t: t, bin: testutil.EngineBinary(t), root: filepath.Join(dir, "root"), home: dir}
 }
 
 // command returns the command `corral --data-root ROOT args...`.

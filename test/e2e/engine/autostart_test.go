@@ -55,7 +55,7 @@ func TestAutoStart(t *testing.T) {
 	testutil.RequireRoot(t)
 	privateDir(t, "/var/log")
 	t.Cleanup(func() { stopDefaultDaemon(t) })
-	bin := testutil.CorralBinary(t)
+	bin := testutil.EngineBinary(t)
 	env := []string{"HOME=" + t.TempDir()}
 	if _, err := os.Stat(defaultSock); !os.IsNotExist(err) {
 		t.Fatalf("%s exists before the test: %v", defaultSock, err)
@@ -94,7 +94,7 @@ func TestAutoStart(t *testing.T) {
 // daemon.
 func TestAutoStartConcurrent(t *testing.T) {
 	testutil.RequireRoot(t)
-	bin := testutil.CorralBinary(t)
+	bin := testutil.EngineBinary(t)
 	root := filepath.Join(t.TempDir(), "root")
 	var wg sync.WaitGroup
 	results := make([]result, 4)
@@ -125,7 +125,7 @@ func TestAutoStartConcurrent(t *testing.T) {
 // log; an explicit host is never started.
 func TestAutoStartFailure(t *testing.T) {
 	testutil.RequireRoot(t)
-	bin := testutil.CorralBinary(t)
+	bin := testutil.EngineBinary(t)
 	dir := t.TempDir()
 	// A daemon holds the data root but listens elsewhere: the one started
 	// for the data root's own socket cannot take it.
@@ -157,7 +157,7 @@ func TestAutoStartFailure(t *testing.T) {
 // fresh tmpfs) is made the daemon's own before its socket goes in it.
 func TestAutoStartSharedDataRoot(t *testing.T) {
 	testutil.RequireRoot(t)
-	bin := testutil.CorralBinary(t)
+	bin := testutil.EngineBinary(t)
 	root := filepath.Join(t.TempDir(), "root")
 	if err := os.Mkdir(root, 0o777); err != nil {
 		t.Fatal(err)

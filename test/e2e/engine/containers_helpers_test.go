@@ -69,7 +69,7 @@ func (e *engine) start(t *testing.T) {
 	d := &daemonProc{host: "unix://" + filepath.Join(e.dir, "s.sock"), log: &bytes.Buffer{}, done: make(chan error, 1)}
 	args := append([]string{"daemon", "--host", d.host, "--data-root", e.root(),
 		"--pidfile", filepath.Join(e.dir, "corral.pid")}, e.args...)
-	d.cmd = exec.Command(testutil.CorralBinary(t), args...)
+	d.cmd = exec.Command(testutil.EngineBinary(t), args...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)

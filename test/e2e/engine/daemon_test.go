@@ -27,7 +27,7 @@ func TestCorralAndDockerCLI(t *testing.T) {
 	dir := t.TempDir()
 	start := time.Now()
 	d := startDaemon(t, dir)
-	bin := testutil.CorralBinary(t)
+	bin := testutil.EngineBinary(t)
 	env := []string{"HOME=" + dir, "XDG_CONFIG_HOME="}
 	corral := func(args ...string) string {
 		t.Helper()
@@ -179,7 +179,7 @@ func TestDaemonRefusesSecondStart(t *testing.T) {
 	testutil.RequireRoot(t)
 	dir := t.TempDir()
 	startDaemon(t, dir)
-	bin := testutil.CorralBinary(t)
+	bin := testutil.EngineBinary(t)
 	r := run(t, nil, "", bin, "daemon", "--host", "unix://"+filepath.Join(dir, "other.sock"),
 		"--data-root", filepath.Join(dir, "root"), "--pidfile", filepath.Join(dir, "other.pid"))
 	if r.code != 1 || !strings.Contains(r.stderr, "is in use by another daemon") {

@@ -93,7 +93,7 @@ func startDaemon(t *testing.T, dir string, args ...string) *daemonProc {
 	d := &daemonProc{host: "unix://" + sock, log: &bytes.Buffer{}, done: make(chan error, 1)}
 	args = append([]string{"daemon", "--host", d.host, "--data-root", filepath.Join(dir, "root"),
 		"--pidfile", filepath.Join(dir, "corral.pid")}, args...)
-	d.cmd = exec.Command(testutil.CorralBinary(t), args...)
+	d.cmd = exec.Command(testutil.EngineBinary(t), args...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -169,13 +169,20 @@ func alive(pid int) bool {
 	return i >= 0 && i+2 < len(b) && b[i+2] != 'Z'
 }
 
+// exists reports whether process pid exists, a zombie included.
+func exists(pid int) bool {
+	_, err := os.Stat("/proc/" + strconv.Itoa(pid))
+	return err == nil
+}
+
 // killPID signals a daemon the test did not start (the CLI did) and waits
-// until it is gone (the sandbox's reaper collects it).
+// until it is gone: reaped by the sandbox's reaper, not only a zombie, whose
+// other threads may still hold its listening socket open.
 func killPID(t *testing.T, pid int, sig syscall.Signal) {
 	t.Helper()
 	_ = syscall.Kill(pid, sig)
 	deadline := time.Now().Add(20 * time.Second)
-	for alive(pid) {
+	for exists(pid) {
 		if time.Now().After(deadline) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 			t.Errorf("pid %d did not exit on %v", pid, sig)

@@ -37,7 +37,7 @@ type engine struct {
 func newEngine(t *testing.T) *engine {
 	t.Helper()
 	testutil.RequireRoot(t)
-	e := &engine{t: t, bin: testutil.CorralBinary(t), root: t.TempDir(), home: t.TempDir()}
+	e := &engine{t: t, bin: testutil.EngineBinary(t), root: t.TempDir(), home: t.TempDir()}
 	t.Cleanup(e.stopDaemon)
 	return e
 }
