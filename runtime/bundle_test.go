@@ -65,22 +65,23 @@ func TestCheckSpec(t *testing.T) {
 
 func TestLoadBundleErrors(t *testing.T) {
 	dir := t.TempDir()
-	if _, _, err := loadBundle(dir); err == nil || !strings.Contains(err.Error(), "config.json") {
+	if _, err := loadBundle(dir); err == nil || !strings.Contains(err.Error(), "config.json") {
 		t.Fatalf("missing config: %v", err)
 	}
 	os.WriteFile(filepath.Join(dir, "config.json"), []byte("{not json"), 0o644)
-	if _, _, err := loadBundle(dir); !errors.Is(err, ErrBadConfig) {
+	if _, err := loadBundle(dir); !errors.Is(err, ErrBadConfig) {
 		t.Fatalf("malformed config: %v", err)
 	}
 	os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":["sh"],"cwd":"/"},"linux":{"namespaces":[{"type":"mount"}]}}`), 0o644)
-	if _, _, err := loadBundle(dir); !errors.Is(err, ErrBadConfig) || !strings.Contains(err.Error(), "root.path") {
+	if _, err := loadBundle(dir); !errors.Is(err, ErrBadConfig) || !strings.Contains(err.Error(), "root.path") {
 		t.Fatalf("missing rootfs: %v", err)
 	}
 	os.Mkdir(filepath.Join(dir, "rootfs"), 0o755)
-	spec, rootfs, err := loadBundle(dir)
+	b, err := loadBundle(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	spec, rootfs := b.spec, b.rootfs
 	if rootfs != filepath.Join(dir, "rootfs") || spec.Process.Args[0] != "sh" {
 		t.Fatalf("got rootfs %s args %v", rootfs, spec.Process.Args)
 	}
@@ -106,5 +107,22 @@ func TestProcStat(t *testing.T) {
 	}
 	if !processAlive(os.Getpid(), start) || processAlive(os.Getpid(), start+1) {
 		t.Fatal("processAlive does not check the start time")
+	}
+}
+
+// TestCompileAhead: the bundle's seccomp profile compiles beside the rest of
+// create, and a bad one is still a config error naming linux.seccomp.
+func TestCompileAhead(t *testing.T) {
+	if f, err := compileAhead(nil).wait(); f != nil || err != nil {
+		t.Fatalf("no profile: %v, %v", f, err)
+	}
+	good := &specs.LinuxSeccomp{DefaultAction: specs.ActErrno,
+		Syscalls: []specs.LinuxSyscall{{Names: []string{"read", "write"}, Action: specs.ActAllow}}}
+	if f, err := compileAhead(good).wait(); err != nil || f == nil || f.Len() == 0 {
+		t.Fatalf("good profile: %v, %v", f, err)
+	}
+	bad := &specs.LinuxSeccomp{DefaultAction: "SCMP_ACT_BOGUS"}
+	if _, err := compileAhead(bad).wait(); !errors.Is(err, ErrBadConfig) || !strings.Contains(err.Error(), "linux.seccomp") {
+		t.Fatalf("bad profile: %v, want a config error naming linux.seccomp", err)
 	}
 }

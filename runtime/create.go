@@ -52,10 +52,11 @@ func (r *Runtime) create(ctx context.Context, id string, o *CreateOpts) (_ *crea
 	}
 	o.sealAhead()
 	defer o.seal.discard()
-	spec, rootfs, err := o.bundle()
+	b, err := o.bundle()
 	if err != nil {
 		return nil, err
 	}
+	spec := b.spec
 	if spec.Process.Terminal && o.ConsoleSocket == "" && o.console == nil {
 		return nil, fmt.Errorf("%w: process.terminal is true but no --console-socket was given", ErrBadConfig)
 	}
@@ -66,9 +67,9 @@ func (r *Runtime) create(ctx context.Context, id string, o *CreateOpts) (_ *crea
 		return nil, fmt.Errorf("create state dir: %w", err)
 	}
 	bundle, _ := filepath.Abs(o.Bundle)
-	rec := &record{ID: id, Bundle: bundle, Rootfs: rootfs, NoPivot: o.NoPivot, Spec: spec,
+	rec := &record{ID: id, Bundle: bundle, Rootfs: b.rootfs, NoPivot: o.NoPivot, Spec: spec,
 		Annotations: spec.Annotations, Created: time.Now().UTC()}
-	c := &creation{r: r, rec: rec, opts: o}
+	c := &creation{r: r, rec: rec, opts: o, seccomp: b.seccomp}
 	defer func() {
 		if err != nil {
 			c.rollback()
@@ -81,9 +82,9 @@ func (r *Runtime) create(ctx context.Context, id string, o *CreateOpts) (_ *crea
 }
 
 // bundle returns the bundle's config, read once.
-func (o *CreateOpts) bundle() (*specs.Spec, string, error) {
+func (o *CreateOpts) bundle() (*loadedBundle, error) {
 	if o.loaded != nil {
-		return o.loaded.spec, o.loaded.rootfs, nil
+		return o.loaded, nil
 	}
 	return loadBundle(o.Bundle)
 }
@@ -98,15 +99,17 @@ func (o *CreateOpts) sealAhead() {
 
 // creation holds what create has made so far, for rollback.
 type creation struct {
-	r      *Runtime
-	rec    *record
-	opts   *CreateOpts
-	cg     *cgroups.Manager
-	proc   *initProc
-	fifoR  *os.File
-	fifoW  *os.File
-	doneW  *os.File
-	closer []io.Closer
+	r    *Runtime
+	rec  *record
+	opts *CreateOpts
+	// seccomp is linux.seccomp being compiled, for init.
+	seccomp *pendingFilter
+	cg      *cgroups.Manager
+	proc    *initProc
+	fifoR   *os.File
+	fifoW   *os.File
+	doneW   *os.File
+	closer  []io.Closer
 	// shared: the cgroup already held processes, so rollback leaves it.
 	shared bool
 }
@@ -189,6 +192,9 @@ func (c *creation) run(ctx context.Context) error {
 		NewCgroupNS: newNamespace(spec, specs.CgroupNamespace),
 		State:       c.rec.ociState(specs.StateCreating),
 	}
+	if err := c.giveSeccomp(cfg); err != nil {
+		return err
+	}
 	if consoleFile != nil {
 		cfg.ConsoleFD = sp.fd(3)
 	}
@@ -201,6 +207,22 @@ func (c *creation) run(ctx context.Context) error {
 		return fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
 	return writePidFile(c.opts.PidFile, proc.pid)
+}
+
+// giveSeccomp hands init the filter compiled while checking the config, and
+// leaves the profile out of init's copy of the spec: a Docker profile is most
+// of a config's bytes, and init would decode it only to compile it again.
+func (c *creation) giveSeccomp(cfg *nsinit.Config) error {
+	filter, err := c.seccomp.wait()
+	if err != nil || filter == nil {
+		return err
+	}
+	cfg.Seccomp = filter.Encode()
+	spec, linux := *cfg.Spec, *cfg.Spec.Linux
+	linux.Seccomp = nil
+	spec.Linux = &linux
+	cfg.Spec = &spec
+	return nil
 }
 
 func (c *creation) createRuntimeHooks() error {

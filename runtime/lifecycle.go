@@ -19,14 +19,14 @@ import (
 
 // Start lets a created container run its process.
 func (r *Runtime) Start(ctx context.Context, id string) error {
-	rec, err := r.load(id)
+	rec, err := r.loadHooks(id)
 	if err != nil {
 		return err
 	}
 	return r.start(rec)
 }
 
-// start is Start on a loaded record.
+// start is Start on a loaded record; of its spec it uses only the hooks.
 func (r *Runtime) start(rec *record) error {
 	id := rec.ID
 	if st := r.status(rec); st != specs.StateCreated {
@@ -134,7 +134,7 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 // Delete removes a stopped (or, with force, any) container and everything
 // the runtime made for it, then runs the poststop hooks.
 func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
-	rec, err := r.load(id)
+	rec, err := r.loadHooks(id)
 	if errors.Is(err, ErrNotExist) {
 		return r.deleteRemnant(id, force, err)
 	}
@@ -144,7 +144,7 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 	return r.delete(ctx, rec, force)
 }
 
-// delete is Delete on a loaded record.
+// delete is Delete on a loaded record; of its spec it uses only the hooks.
 func (r *Runtime) delete(ctx context.Context, rec *record, force bool) error {
 	id := rec.ID
 	st := r.status(rec)

@@ -9,7 +9,6 @@ import (
 	"syscall"
 	"time"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -30,11 +29,11 @@ func (r *Runtime) Run(ctx context.Context, id string, o RunOpts) (int, error) {
 	}
 	o.sealAhead()
 	defer o.seal.discard()
-	spec, rootfs, err := loadBundle(o.Bundle)
+	b, err := loadBundle(o.Bundle)
 	if err != nil {
 		return -1, err
 	}
-	o.loaded = &loadedBundle{spec: spec, rootfs: rootfs}
+	o.loaded = b
 	var fwd *signalForwarder
 	if !o.Detach {
 		// As runc does, signals are caught from the start: one that
@@ -45,7 +44,7 @@ func (r *Runtime) Run(ctx context.Context, id string, o RunOpts) (int, error) {
 		defer fwd.release()
 	}
 	var ours, theirs *os.File
-	if !o.Detach && o.ConsoleSocket == "" && spec.Process.Terminal {
+	if !o.Detach && o.ConsoleSocket == "" && b.spec.Process.Terminal {
 		if ours, theirs, err = consolePair(); err != nil {
 			return -1, err
 		}
@@ -90,13 +89,6 @@ func (r *Runtime) runCreated(ctx context.Context, c *creation, ours *os.File, fw
 		}
 	}
 	return code, err
-}
-
-// loadedBundle is a bundle's config already read and checked by the caller
-// of create.
-type loadedBundle struct {
-	spec   *specs.Spec
-	rootfs string
 }
 
 // foreground waits for a process while forwarding our signals to it and

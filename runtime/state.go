@@ -131,6 +131,30 @@ func (r *Runtime) loadHead(id string) (*record, error) {
 	return &h.record, nil
 }
 
+// recordHooks decodes a record with only the hooks of its spec: all that
+// start and delete use of it (see recordHead for why not the whole spec).
+type recordHooks struct {
+	record
+	Spec *struct {
+		Hooks *specs.Hooks `json:"hooks"`
+	} `json:"spec"`
+}
+
+// loadHooks reads a container's record whose Spec holds nothing but the
+// hooks, for start and delete.
+func (r *Runtime) loadHooks(id string) (*record, error) {
+	var h recordHooks
+	if err := r.decodeState(id, &h); err != nil {
+		return nil, err
+	}
+	rec := &h.record
+	rec.Spec = &specs.Spec{}
+	if h.Spec != nil {
+		rec.Spec.Hooks = h.Spec.Hooks
+	}
+	return rec, nil
+}
+
 // decodeState reads container id's state.json into v.
 func (r *Runtime) decodeState(id string, v any) error {
 	if err := checkID(id); err != nil {

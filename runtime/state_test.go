@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // TestValidIDMatchesRegexp: the hand-written check accepts exactly what the
@@ -82,6 +84,40 @@ func TestLoadHead(t *testing.T) {
 		if errHead == nil || errFull == nil || errHead.Error() != errFull.Error() {
 			t.Errorf("loadHead(%q) = %v, load = %v", id, errHead, errFull)
 		}
+	}
+}
+
+// TestLoadHooks: start and delete get the whole record and the spec's hooks,
+// with or without hooks in it.
+func TestLoadHooks(t *testing.T) {
+	r, _ := fakeContainer(t, nil, nil)
+	full, err := r.load("c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, hooks := range []*specs.Hooks{nil, {
+		Poststart: []specs.Hook{{Path: "/bin/a", Args: []string{"a", "1"}}},
+		Poststop:  []specs.Hook{{Path: "/bin/b", Env: []string{"X=1"}}},
+	}} {
+		full.Spec.Hooks = hooks
+		if err := r.save(full); err != nil {
+			t.Fatal(err)
+		}
+		rec, err := r.loadHooks("c1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(rec.Spec, &specs.Spec{Hooks: hooks}) {
+			t.Errorf("loadHooks: spec %+v, want only hooks %+v", rec.Spec, hooks)
+		}
+		want := *full
+		want.Spec = rec.Spec
+		if !reflect.DeepEqual(rec, &want) {
+			t.Errorf("loadHooks = %+v, load = %+v", rec, full)
+		}
+	}
+	if _, err := r.loadHooks("nope"); !errors.Is(err, ErrNotExist) {
+		t.Errorf("loadHooks(nope) = %v", err)
 	}
 }
 

@@ -58,17 +58,32 @@ func prepareProcess(cfg *Config) (*process, error) {
 	if err != nil {
 		return nil, err
 	}
-	var filter *seccomp.Program
-	if sc := cfg.Spec.Linux.Seccomp; sc != nil {
-		if filter, err = seccomp.Compile(sc); err != nil {
-			return nil, fmt.Errorf("linux.seccomp: %w", err)
-		}
+	filter, err := seccompFilter(cfg)
+	if err != nil {
+		return nil, err
 	}
 	// Nothing but stdio and the preserved descriptors may reach the process.
 	if err := unix.CloseRange(uint(3+cfg.PreserveFDs), math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return nil, fmt.Errorf("mark descriptors close-on-exec: %w", err)
 	}
 	return &process{spec: p, path: path, caps: caps, filter: filter}, nil
+}
+
+// seccompFilter returns the filter the runtime compiled, else compiles
+// linux.seccomp; nil without either.
+func seccompFilter(cfg *Config) (*seccomp.Program, error) {
+	if len(cfg.Seccomp) > 0 {
+		return seccomp.Decode(cfg.Seccomp)
+	}
+	sc := cfg.Spec.Linux.Seccomp
+	if sc == nil {
+		return nil, nil
+	}
+	filter, err := seccomp.Compile(sc)
+	if err != nil {
+		return nil, fmt.Errorf("linux.seccomp: %w", err)
+	}
+	return filter, nil
 }
 
 // finalize applies, on this thread, the process's umask, user, capabilities,

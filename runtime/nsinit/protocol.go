@@ -66,6 +66,11 @@ type Config struct {
 	// init: init's mapped root may be unable to reach them. Init asks for
 	// them with MsgMountSources before it mounts anything.
 	MountSources []int `json:"mountSources,omitempty"`
+	// Seccomp, when set (create), is linux.seccomp as the runtime compiled
+	// it to check the config (seccomp.Program.Encode): init loads it as is,
+	// and Spec.Linux.Seccomp is then left out. Otherwise init compiles
+	// Spec.Linux.Seccomp itself.
+	Seccomp []byte `json:"seccomp,omitempty"`
 }
 
 // MsgType names a message on the sync socket.

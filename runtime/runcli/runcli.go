@@ -54,13 +54,18 @@ func (e codeError) Unwrap() error { return e.err }
 // Main runs the runtime command line with args (without the program name)
 // and returns the process exit code.
 func Main(args []string) int {
-	if fastPath(args) {
-		return 0
+	if code, ok := fastPath(args); ok {
+		return code
 	}
 	g := &globals{}
 	root := newRoot(g)
 	root.SetArgs(args)
-	err := root.ExecuteContext(context.Background())
+	return g.finish(root.ExecuteContext(context.Background()), args)
+}
+
+// finish turns a command's outcome into the exit code, reporting a failure
+// as runc does.
+func (g *globals) finish(err error, args []string) int {
 	var ee exitError
 	if errors.As(err, &ee) {
 		return ee.code
