@@ -320,7 +320,9 @@ func (c *cli) run(ctx context.Context, fs *pflag.FlagSet, f *containerFlags, arg
 	if err != nil {
 		return c.runStatusError(ctx, err)
 	}
-	if o.sigProxy {
+	// A detached run returns once the container started: there is nothing
+	// to forward signals to, and catching every signal costs a millisecond.
+	if o.sigProxy && !o.detach {
 		stop := c.proxySignals(context.WithoutCancel(ctx), ra, id)
 		defer stop()
 	}
@@ -346,10 +348,14 @@ func (c *cli) runCreated(ctx context.Context, ra ContainerRunAPI, id string, cfg
 		defer closeConn()
 		streamDone = ch
 	}
-	// The wait outlives the end of the streams.
+	// The wait outlives the end of the streams. A detached run waits only
+	// to see an auto-removed container go after a failed start.
 	statusCtx, cancelStatus := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelStatus()
-	status := waitExitOrRemoved(statusCtx, ra, id, autoRemove, errOut)
+	var status <-chan int
+	if attach || autoRemove {
+		status = waitExitOrRemoved(statusCtx, ra, id, autoRemove, errOut)
+	}
 	if !attach {
 		fmt.Fprintln(out, id)
 	}
