@@ -77,6 +77,7 @@ type createOptions struct {
 	pull     string
 	quiet    bool
 	trust    bool
+	cidFile  string
 }
 
 func addCreateFlags(fs *pflag.FlagSet, o *createOptions, pullUsage string) {
@@ -85,6 +86,7 @@ func addCreateFlags(fs *pflag.FlagSet, o *createOptions, pullUsage string) {
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "Suppress the pull output")
 	fs.StringVar(&o.platform, "platform", "", "Set platform if server is multi-platform capable")
 	fs.BoolVar(&o.trust, "disable-content-trust", true, "Skip image verification")
+	fs.StringVar(&o.cidFile, "cidfile", "", "Write the container ID to the file")
 }
 
 func (c *cli) createCommand() *cobra.Command {
@@ -151,6 +153,24 @@ func (c *cli) withHelp(err error, command string, code int) error {
 // with --pull=always; on "No such image" with --pull=missing, say so, pull
 // and create again. Warnings go to stderr.
 func (c *cli) createContainer(ctx context.Context, ra ContainerRunAPI, opts api.ContainerCreateOptions, o createOptions) (string, error) {
+	cid, err := openCIDFile(o.cidFile)
+	if err != nil {
+		return "", err
+	}
+	opts.HostConfig.ContainerIDFile = o.cidFile
+	id, err := c.createImageContainer(ctx, ra, opts, o)
+	if err == nil {
+		err = cid.write(id)
+	}
+	if cerr := cid.close(); err == nil {
+		err = cerr
+	}
+	return id, err
+}
+
+// createImageContainer creates the container, pulling its image first
+// with --pull=always or when it is missing.
+func (c *cli) createImageContainer(ctx context.Context, ra ContainerRunAPI, opts api.ContainerCreateOptions, o createOptions) (string, error) {
 	ref, err := reference.ParseAnyReference(opts.Config.Image)
 	if err != nil {
 		return "", err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -152,6 +153,37 @@ func TestCreate(t *testing.T) {
 	_, errOut, code = runCLI(newCtrFake(t), "", "create", "--dns", "127.0.0.1", "busybox")
 	if code != 0 || errOut != "WARNING: Localhost DNS (127.0.0.1) may fail in containers.\n" {
 		t.Errorf("create --dns 127.0.0.1: exit %d, %q", code, errOut)
+	}
+}
+
+// TestCIDFile: --cidfile gets the new container's ID; a file that exists
+// is refused before anything is created; a failed create leaves no file.
+func TestCIDFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cid")
+	f := newCtrFake(t)
+	if _, errOut, code := runCLI(f, "", "run", "-d", "--cidfile", path, "busybox"); code != 0 {
+		t.Fatalf("run --cidfile: exit %d, %q", code, errOut)
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != ctrID {
+		t.Errorf("cidfile holds %q, %v; want the ID", b, err)
+	}
+	if f.created.HostConfig.ContainerIDFile != path {
+		t.Errorf("HostConfig.ContainerIDFile = %q", f.created.HostConfig.ContainerIDFile)
+	}
+	f = newCtrFake(t)
+	_, errOut, code := runCLI(f, "", "create", "--cidfile", path, "busybox")
+	want := "container ID file found, make sure the other container isn't running or delete " + path + "\n"
+	if code == 0 || errOut != want || f.callList() != "" {
+		t.Errorf("create with an existing cidfile: exit %d, %q, calls %q", code, errOut, f.callList())
+	}
+	os.Remove(path)
+	f = newCtrFake(t)
+	f.present = false
+	if _, _, code := runCLI(f, "", "run", "--pull=never", "--cidfile", path, "busybox"); code != 125 {
+		t.Errorf("run of a missing image: exit %d", code)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("a failed create left its cidfile: %v", err)
 	}
 }
 
