@@ -466,3 +466,140 @@ func TestUntrustedPeer(t *testing.T) {
 		t.Errorf("status after the untrusted peer = %+v, %v", st, err)
 	}
 }
+
+// TestEmptyStrings: an empty string in a request decodes to "" (it was an
+// unterminated buffer: the monitor read, and echoed, heap bytes past it).
+func TestEmptyStrings(t *testing.T) {
+	ct := running(t, nil)
+	// Requests that leave freed buffers of the same size full of bytes.
+	for i := 0; i < 4; i++ {
+		rawCall(t, ct, []byte(`{"op":"`+strings.Repeat("A", 40)+`"}`+"\n"))
+	}
+	for _, tc := range []struct {
+		req, class, msg string
+	}{
+		{`{"op":""}`, "invalid", `unknown operation ""`},
+		{`{"op":"resize","exec":"","h":1,"w":1}`, "conflict", "the process has no terminal"},
+	} {
+		resp := rawCall(t, ct, []byte(tc.req+"\n"))
+		if resp["class"] != tc.class || resp["error"] != tc.msg {
+			t.Errorf("%s: answer %q, want %s error %q", tc.req, resp, tc.class, tc.msg)
+		}
+	}
+}
+
+// TestIdleClientsDoNotSpin: clients that wait with bytes after their
+// request, or whose exec stdin went bad, then close their side, leave the
+// monitor idle (the loop used to poll their input forever without
+// reading it).
+func TestIdleClientsDoNotSpin(t *testing.T) {
+	ct := running(t, nil)
+	exec := `{"op":"exec","exec":"idle","stdin":true,"process":{"args":["sleep","1000"],"cwd":"/","env":["PATH=/bin"]}}` + "\n"
+	for _, tc := range []struct{ name, req, after string }{
+		{"wait with trailing bytes", `{"op":"wait"}` + "\nxyz", ""},
+		{"exec with a bad stdin frame", exec, "\x01\x00\x00\x00\x00\x00\x00\x01x"},
+	} {
+		conn, err := net.Dial("unix", filepath.Join(ct.cfg.Dir(), "monitor.sock"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(testTimeout))
+		if _, err := conn.Write([]byte(tc.req)); err != nil {
+			t.Fatal(err)
+		}
+		if tc.after != "" {
+			if line, err := bufio.NewReader(conn).ReadBytes('\n'); err != nil || !strings.Contains(string(line), `"pid"`) {
+				t.Fatalf("%s: answer %q, %v", tc.name, line, err)
+			}
+			conn.Write([]byte(tc.after))
+		}
+		conn.(*net.UnixConn).CloseWrite()
+		st, err := ct.c.Status(ctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := cpuTicks(t, st.MonitorPid)
+		time.Sleep(300 * time.Millisecond) // the window measured, not a synchronisation
+		if used := cpuTicks(t, st.MonitorPid) - before; used > 5 {
+			t.Errorf("%s: the monitor used %d ticks of CPU in 300 ms idle", tc.name, used)
+		}
+	}
+}
+
+// cpuTicks is the user+system time of pid in clock ticks.
+func cpuTicks(t *testing.T, pid int) int {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+2:]))
+	u, err1 := strconv.Atoi(f[11])
+	s, err2 := strconv.Atoi(f[12])
+	if err1 != nil || err2 != nil {
+		t.Fatalf("parse /proc/%d/stat: %q", pid, data)
+	}
+	return u + s
+}
+
+// TestExecConsoleSocketFails: an exec with a terminal whose console socket
+// cannot be made fails and leaves no descriptor or file behind.
+func TestExecConsoleSocketFails(t *testing.T) {
+	ct := running(t, nil)
+	st, err := ct.c.Status(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first exec's console socket is exec-1.sock: a directory in the
+	// way makes it fail.
+	if err := os.MkdirAll(filepath.Join(ct.cfg.Dir(), "exec-1.sock", "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	before := openFiles(t, st.MonitorPid)
+	p := process("true")
+	p.Terminal = true
+	if _, err := ct.c.Exec(ctx(t), monitor.ExecOptions{ID: "tty", Process: p}); err == nil {
+		t.Fatal("exec with no console socket succeeded")
+	}
+	// The monitor closes the request's connection just after it answered.
+	for deadline := time.Now().Add(testTimeout); ; time.Sleep(5 * time.Millisecond) {
+		fd, file := newFile(before, openFiles(t, st.MonitorPid))
+		if fd == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the failed exec left fd %s open on %s", fd, file)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(ct.cfg.Dir(), "exec-1.json")); !os.IsNotExist(err) {
+		t.Errorf("exec-1.json left behind: %v", err)
+	}
+}
+
+// openFiles maps the descriptors of pid to what they are open on.
+func openFiles(t *testing.T, pid int) map[string]string {
+	t.Helper()
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := make(map[string]string, len(ents))
+	for _, e := range ents {
+		if l, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil {
+			m[e.Name()] = l
+		}
+	}
+	return m
+}
+
+// newFile is a descriptor of after that before did not have.
+func newFile(before, after map[string]string) (fd, file string) {
+	for fd, file := range after {
+		if before[fd] != file {
+			return fd, file
+		}
+	}
+	return "", ""
+}

@@ -173,6 +173,32 @@ static int reserve(char **id, unsigned long *seq, struct err *e)
 	return 0;
 }
 
+/* take_master receives the exec's pty master and makes its stdin and
+ * output of it; the process is killed when that fails. */
+static int take_master(struct execp *x, int console, const struct eproc *p, int stdin, struct err *e)
+{
+	if (console_receive(console, &x->master, e) < 0) {
+		kill(x->pid, SIGKILL);
+		return -1;
+	}
+	set_winsize(x->master, (unsigned short)p->h, (unsigned short)p->w, NULL);
+	int in = stdin ? fcntl(x->master, F_DUPFD_CLOEXEC, 3) : -2;
+	int out = fcntl(x->master, F_DUPFD_CLOEXEC, 3);
+	if (in == -1 || out < 0) {
+		err_set(e, NULL, "dup pty master: %s", strerror(errno));
+		if (in >= 0)
+			close(in);
+		if (out >= 0)
+			close(out);
+		kill(x->pid, SIGKILL);
+		return -1;
+	}
+	if (in >= 0)
+		x->stdin = sink_new(in);
+	x->out[0] = source_new(out, 1, x);
+	return 0;
+}
+
 /* run_exec runs the runtime's exec and takes the process's pid and pty. */
 static int run_exec(struct execp *x, struct estdio *io, const struct eproc *p, int stdin, struct err *e)
 {
@@ -193,22 +219,33 @@ static int run_exec(struct execp *x, struct estdio *io, const struct eproc *p, i
 	close_fds(io->theirs, 3);
 	if (rc == 0)
 		rc = read_pid_file(pid, &x->pid, e);
-	if (rc == 0 && io->console >= 0) {
-		rc = console_receive(io->console, &x->master, e);
-		if (rc < 0)
-			kill(x->pid, 9);
-		else
-			set_winsize(x->master, (unsigned short)p->h, (unsigned short)p->w, NULL);
-		if (rc == 0 && stdin)
-			x->stdin = sink_new(fcntl(x->master, F_DUPFD_CLOEXEC, 3));
-		if (rc == 0)
-			x->out[0] = source_new(fcntl(x->master, F_DUPFD_CLOEXEC, 3), 1, x);
-	}
+	if (rc == 0 && io->console >= 0)
+		rc = take_master(x, io->console, p, stdin, e);
 	if (io->console >= 0) {
 		close(io->console);
 		unlink(sock);
 	}
 	return rc;
+}
+
+/* prepare_tty: /dev/null for stdio and a console socket for the pty. */
+static int prepare_tty(const struct execp *x, struct estdio *io, struct err *e)
+{
+	char name[64];
+	snprintf(name, sizeof name, "exec-%lu.sock", x->seq);
+	for (int i = 0; i < 3; i++)
+		io->theirs[i] = io->ours[i] = -1;
+	if ((io->theirs[0] = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
+		err_set(e, NULL, "open /dev/null: %s", strerror(errno));
+		return -1;
+	}
+	io->theirs[1] = io->theirs[2] = io->theirs[0];
+	io->console = console_listen(name, e);
+	if (io->console < 0) {
+		close_fds(io->theirs, 3);
+		return -1;
+	}
+	return 0;
 }
 
 static int prepare(struct execp *x, struct estdio *io, const struct jval *proc, const struct eproc *p,
@@ -221,19 +258,11 @@ static int prepare(struct execp *x, struct estdio *io, const struct jval *proc, 
 		return -1;
 	}
 	io->console = -1;
-	if (p->terminal) {
-		snprintf(name, sizeof name, "exec-%lu.sock", x->seq);
-		for (int i = 0; i < 3; i++)
-			io->theirs[i] = io->ours[i] = -1;
-		if ((io->theirs[0] = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
-			err_set(e, NULL, "open /dev/null: %s", strerror(errno));
-			return -1;
-		}
-		io->theirs[1] = io->theirs[2] = io->theirs[0];
-		io->console = console_listen(name, e);
-		return io->console < 0 ? -1 : 0;
-	}
-	return make_pipes(stdin && !detach, !detach, io->theirs, io->ours, e);
+	int rc = p->terminal ? prepare_tty(x, io, e)
+			     : make_pipes(stdin && !detach, !detach, io->theirs, io->ours, e);
+	if (rc < 0)
+		unlink(name);
+	return rc;
 }
 
 static struct execp *start_exec(const struct jval *proc, char **id, int stdin, int detach, struct err *e)

@@ -313,6 +313,7 @@ int json_str(const struct jval *v, char **out)
 	const char *s = v->p + 1;
 	size_t n = v->n - 2;
 	buf_grow(&b, n);
+	b.p[0] = 0; /* "" decodes to an empty, terminated string */
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] != '\\') {
 			buf_add(&b, s + i, 1);

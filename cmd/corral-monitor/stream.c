@@ -245,10 +245,12 @@ static ssize_t deliver(struct conn *c, const char *p, size_t n)
 static void bad_frame(struct conn *c)
 {
 	c->in.len = c->in_off = 0;
-	if (c->kind == C_ATTACH && !c->finished)
+	if (c->kind == C_ATTACH && !c->finished) {
 		detach(c);
-	else
-		c->read_eof = 1;
+		return;
+	}
+	c->read_eof = 1;
+	conn_events(c);
 }
 
 /* process consumes buffered input; 0 when it all went, 1 when the sink
@@ -376,6 +378,11 @@ static void read_request(struct conn *c)
 	c->deadline = 0;
 	handle_request(c, line.p, line.len);
 	buf_free(&line);
+	if (c->kind != C_ATTACH && c->kind != C_EXEC) {
+		/* One request a connection: bytes after it are not stdin. */
+		c->in.len = c->in_off = 0;
+		conn_events(c);
+	}
 	trim_poke();
 }
 
@@ -385,8 +392,10 @@ void conn_readable(struct conn *c)
 		read_request(c);
 		return;
 	}
-	if (c->read_eof || c->in_off < c->in.len)
+	if (c->read_eof || c->in_off < c->in.len) {
+		conn_events(c); /* stop polling for input it will not read */
 		return;
+	}
 	ssize_t n = read(c->w.fd, iobuf, READ_BUF);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
