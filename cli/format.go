@@ -95,7 +95,9 @@ func parseTemplate(format string) (*template.Template, error) {
 // object per row, anything else the template per row.
 type listFormat struct {
 	format string
-	header map[string]string
+	// header is what the header row is rendered from: a map of the
+	// fields' titles, or a value whose methods give them.
+	header any
 }
 
 func (f listFormat) isTable() bool { return strings.HasPrefix(f.format, tableFormat) }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"text/template"
 	"time"
 
@@ -202,34 +200,7 @@ func (c *cli) containerPrune(ctx context.Context, o containerPruneOptions) error
 // writeRows renders rows with a --format value as listFormat does, with a
 // header row rendered from header, which may have methods.
 func writeRows(out io.Writer, format string, header any, rows []any) error {
-	lf := listFormat{format: format}
-	tmpl, err := parseTemplate(lf.template())
-	if err != nil {
-		return err
-	}
-	var body bytes.Buffer
-	for _, row := range rows {
-		if err := tmpl.Execute(&body, row); err != nil {
-			return fmt.Errorf("template parsing error: %w", err)
-		}
-		body.WriteByte('\n')
-	}
-	if !lf.isTable() {
-		_, err := body.WriteTo(out)
-		return err
-	}
-	tw := tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)
-	var head bytes.Buffer
-	// As docker, the header row's failure is ignored.
-	_ = tmpl.Funcs(headerFuncs).Execute(&head, header)
-	head.WriteByte('\n')
-	if _, err := head.WriteTo(tw); err != nil {
-		return err
-	}
-	if _, err := body.WriteTo(tw); err != nil {
-		return err
-	}
-	return tw.Flush()
+	return listFormat{format: format, header: header}.write(out, rows)
 }
 
 // psRow is one row of ps; its methods are the template's fields.
