@@ -5,13 +5,10 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -98,56 +95,15 @@ func (ct *container) cleanup() {
 	}
 }
 
-// binaries are corral-monitor and corral-runc, built once per test process
-// into one directory on the sandbox's tmpfs.
-var binaries struct {
-	once    sync.Once
-	monitor string
-	err     error
-}
-
 // monitorBinary is Config.Binary in the tests: $CORRAL_MONITOR_BINARY when
-// set (the corral binary, or corral-monitor with corral-runc beside it),
+// set (corral-monitor, or the corral binary with corral-monitor beside it),
 // else corral-monitor built with corral-runc beside it, as installed.
 func monitorBinary(t *testing.T) string {
 	t.Helper()
 	if p := os.Getenv("CORRAL_MONITOR_BINARY"); p != "" {
 		return p
 	}
-	binaries.once.Do(func() {
-		binaries.monitor, binaries.err = buildBinaries()
-	})
-	if binaries.err != nil {
-		t.Fatal(binaries.err)
-	}
-	return binaries.monitor
-}
-
-func buildBinaries() (string, error) {
-	if err := os.MkdirAll("/run/corral", 0o755); err != nil {
-		return "", err
-	}
-	dir, err := os.MkdirTemp("/run/corral", "monitor-test-bin-")
-	if err != nil {
-		return "", err
-	}
-	// corral-monitor is C, built by its build.sh; corral-runc is Go.
-	src, err := filepath.Abs("../cmd/corral-monitor/build.sh")
-	if err != nil {
-		return "", err
-	}
-	cmds := []*exec.Cmd{
-		exec.Command("sh", src, filepath.Join(dir, "corral-monitor")),
-		exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, "corral-runc"),
-			"github.com/corral-dev/corral/cmd/corral-runc"),
-	}
-	cmds[1].Env = append(os.Environ(), "CGO_ENABLED=1")
-	for _, cmd := range cmds {
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return "", fmt.Errorf("build %s: %w\n%s", cmd.Args, err, out)
-		}
-	}
-	return filepath.Join(dir, "corral-monitor"), nil
+	return testutil.MonitorBinary(t)
 }
 
 func waitGone(t *testing.T, path string) {

@@ -53,9 +53,16 @@ func CorralBinary(t testing.TB) string {
 func EngineBinary(t testing.TB) string {
 	t.Helper()
 	bin := CorralBinary(t)
-	if os.Getenv("CORRAL_BINARY") != "" {
-		return bin
+	if os.Getenv("CORRAL_BINARY") == "" {
+		MonitorBinary(t)
 	}
+	return bin
+}
+
+// MonitorBinary returns corral-monitor built once per test process, with
+// corral-runc beside it, in the directory where CorralBinary builds corral.
+func MonitorBinary(t testing.TB) string {
+	t.Helper()
 	build.engineOnce.Do(func() {
 		_, build.engineErr = buildPackage("./cmd/corral-runc", "corral-runc", true)
 		if build.engineErr == nil {
@@ -65,7 +72,7 @@ func EngineBinary(t testing.TB) string {
 	if build.engineErr != nil {
 		t.Fatalf("build the engine's programs: %v", build.engineErr)
 	}
-	return bin
+	return filepath.Join(build.dir, "corral-monitor")
 }
 
 // buildMonitor builds corral-monitor into the shared build directory.
