@@ -84,17 +84,12 @@ func (r *ociRuntime) command(args ...string) *exec.Cmd {
 	return cmd
 }
 
-// output runs a command with input (if not nil) on its stdin and returns
-// its output.
-func (r *ociRuntime) output(input []byte, args ...string) ([]byte, error) {
+// run runs a command of the runtime, its stderr kept for the error.
+func (r *ociRuntime) run(args ...string) error {
 	cmd := r.command(args...)
-	var out, stderr bytes.Buffer
-	if input != nil {
-		cmd.Stdin = bytes.NewReader(input)
-	}
-	cmd.Stdout, cmd.Stderr = &out, &stderr
-	err := r.wait(cmd, args[0], &stderr)
-	return out.Bytes(), err
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	return r.wait(cmd, args[0], &stderr)
 }
 
 // wait runs cmd and turns a failure into the runtime's own message (from
@@ -177,11 +172,8 @@ func isNotExist(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "does not exist")
 }
 
-func (r *ociRuntime) delete(id string, force bool) error {
-	args := []string{"delete"}
-	if force {
-		args = append(args, "--force")
-	}
-	_, err := r.output(nil, append(args, id)...)
-	return err
+// forceDelete removes container id from the runtime, killing it first if
+// it still runs.
+func (r *ociRuntime) forceDelete(id string) error {
+	return r.run("delete", "--force", id)
 }

@@ -121,22 +121,22 @@ exit 1
 	r := &ociRuntime{argv: []string{script}, log: log}
 
 	r.env = []string{"MODE=log"}
-	_, err := r.output(nil, "start", "c1")
+	err := r.run("start", "c1")
 	if err == nil || !errdefs.IsConflict(err) || !strings.Contains(err.Error(), "runtime start: container is in the wrong state: it is stopped") {
 		t.Errorf("error from the log = %v", err)
 	}
 	r.env = []string{"MODE=stderr"}
-	_, err = r.output(nil, "update", "c1")
+	err = r.run("update", "c1")
 	if err == nil || !errdefs.IsInvalidArgument(err) || !strings.Contains(err.Error(), "runtime update: invalid configuration: no args") ||
 		strings.Contains(err.Error(), "corral:") {
 		t.Errorf("error from stderr = %v", err)
 	}
 	r.env = nil
-	if _, err := r.output(nil, "ps", "c1"); err == nil || !strings.Contains(err.Error(), "exit status 1") {
+	if err := r.run("ps", "c1"); err == nil || !strings.Contains(err.Error(), "exit status 1") {
 		t.Errorf("error without a message = %v", err)
 	}
 	r.argv = []string{filepath.Join(dir, "missing")}
-	if _, err := r.output(nil, "start", "c1"); err == nil || !strings.Contains(err.Error(), "runtime start") {
+	if err := r.run("start", "c1"); err == nil || !strings.Contains(err.Error(), "runtime start") {
 		t.Errorf("error of a missing runtime = %v", err)
 	}
 }

@@ -47,7 +47,7 @@ func Recover(ctx context.Context, stateDir, id string) (*ExitStatus, error) {
 	}
 	killMonitor(c.dir) // one that hangs without answering
 	os.Remove(filepath.Join(c.dir, socketFile))
-	if err := newOCIRuntime(cfg, c.dir).delete(id, true); err != nil && !isNotExist(err) {
+	if err := newOCIRuntime(cfg, c.dir).forceDelete(id); err != nil && !isNotExist(err) {
 		return nil, fmt.Errorf("recover %s: %w", id, err)
 	}
 	ex := &ExitStatus{ExitCode: DeadMonitorExitCode, ExitedAt: time.Now().UTC(), Error: ErrMonitorDead.Error()}
