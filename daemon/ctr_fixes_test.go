@@ -8,15 +8,18 @@ import (
 	"context"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+	"golang.org/x/sys/unix"
 
 	"github.com/corral-dev/corral/api"
 	"github.com/corral-dev/corral/errdefs"
+	"github.com/corral-dev/corral/testutil"
 )
 
 // TestContainerPoliciesAtDaemonStart: a daemon starting again starts an
@@ -245,5 +248,38 @@ func TestContainerNetworkSetup(t *testing.T) {
 		Config: &container.Config{Image: "busybox", Cmd: []string{"true"}}, HostConfig: &container.HostConfig{NetworkMode: "nosuch"}})
 	if !errdefs.IsInvalidArgument(err) || err.Error() != "network nosuch not found" {
 		t.Errorf("create on an unknown network: %v", err)
+	}
+}
+
+// TestMounted tells a mount point from a plain directory, including a bind
+// mount from the same filesystem (same device as its parent: only the
+// mount IDs tell them apart) and a path that does not exist.
+func TestMounted(t *testing.T) {
+	testutil.RequireRoot(t)
+	dir := t.TempDir()
+	sub, src := filepath.Join(dir, "sub"), filepath.Join(dir, "src")
+	for _, d := range []string{sub, src} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if mounted(sub) || mounted(filepath.Join(dir, "missing")) {
+		t.Fatal("a plain directory or a missing path reported as mounted")
+	}
+	if err := unix.Mount(src, sub, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	if !mounted(sub) {
+		t.Error("a bind mount from the same filesystem is not reported as mounted")
+	}
+	if err := unix.Unmount(sub, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", sub, "tmpfs", 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Unmount(sub, unix.MNT_DETACH)
+	if !mounted(sub) {
+		t.Error("a tmpfs is not reported as mounted")
 	}
 }

@@ -230,8 +230,20 @@ func hostDevices() []spec.Device {
 	return out
 }
 
-// mounted reports whether path is a mount point.
+// mounted reports whether path is a mount point: its mount differs from
+// its parent directory's. The mount IDs of statx answer that without
+// reading the mount table, which costs about a millisecond per read on a
+// host with a few hundred mounts; kernels before 5.8 fall back to it.
 func mounted(path string) bool {
+	var sx, parentx unix.Statx_t
+	const flags = unix.AT_SYMLINK_NOFOLLOW | unix.AT_STATX_DONT_SYNC
+	if unix.Statx(unix.AT_FDCWD, path, flags, unix.STATX_MNT_ID, &sx) != nil ||
+		unix.Statx(unix.AT_FDCWD, filepath.Dir(path), flags, unix.STATX_MNT_ID, &parentx) != nil {
+		return false
+	}
+	if sx.Mask&parentx.Mask&unix.STATX_MNT_ID != 0 {
+		return sx.Mnt_id != parentx.Mnt_id
+	}
 	var st, parent unix.Stat_t
 	if unix.Lstat(path, &st) != nil || unix.Lstat(filepath.Dir(path), &parent) != nil {
 		return false

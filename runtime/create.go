@@ -190,7 +190,7 @@ func (c *creation) run(ctx context.Context) error {
 		Rootfs: c.rec.Rootfs, NoPivot: c.opts.NoPivot, PreserveFDs: c.opts.PreserveFDs,
 		FifoFD: sp.fd(0), FifoWriteFD: sp.fd(1), DoneFD: sp.fd(2),
 		NewCgroupNS: newNamespace(spec, specs.CgroupNamespace),
-		State:       c.rec.ociState(specs.StateCreating),
+		State:       c.rec.ociState(specs.StateCreating), CgroupMounts: cg.MountInfo(),
 	}
 	if err := c.giveSeccomp(cfg); err != nil {
 		return err

@@ -101,14 +101,40 @@ func parseProcCgroup(r io.Reader) (map[string]string, error) {
 	return own, nil
 }
 
-// readHierarchies parses /proc/self/mountinfo.
+// readHierarchies parses the cgroup mounts of /proc/self/mountinfo.
 func readHierarchies() ([]hierarchy, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+	mounts, err := readCgroupMounts()
 	if err != nil {
-		return nil, fmt.Errorf("read cgroup mounts: %w", err)
+		return nil, err
 	}
-	defer f.Close()
-	return parseMountinfo(f)
+	return parseMountinfo(strings.NewReader(mounts))
+}
+
+// readCgroupMounts returns the lines of /proc/self/mountinfo whose
+// filesystem is cgroup or cgroup2, each ending in a newline. The fields
+// before " - " are escaped by the kernel (a space is \040), so the
+// separator followed by the type cannot appear anywhere else in a line.
+func readCgroupMounts() (string, error) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return "", fmt.Errorf("read cgroup mounts: %w", err)
+	}
+	return cgroupLines(string(data)), nil
+}
+
+// cgroupLines keeps the lines of a mountinfo text that describe cgroup or
+// cgroup2 mounts, each ending in a newline.
+func cgroupLines(mountinfo string) string {
+	var b strings.Builder
+	for line := range strings.Lines(mountinfo) {
+		if strings.Contains(line, " - cgroup ") || strings.Contains(line, " - cgroup2 ") {
+			b.WriteString(line)
+			if !strings.HasSuffix(line, "\n") {
+				b.WriteByte('\n')
+			}
+		}
+	}
+	return b.String()
 }
 
 // readOwnCgroups parses /proc/self/cgroup.

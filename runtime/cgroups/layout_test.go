@@ -104,7 +104,28 @@ func TestParseMountinfo(t *testing.T) {
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got  %+v\nwant %+v", got, tt.want)
 			}
+			// The lines New keeps, and passes on to init, describe the same hierarchies.
+			kept, err := parseMountinfo(strings.NewReader(cgroupLines(tt.text)))
+			if err != nil || !reflect.DeepEqual(kept, tt.want) {
+				t.Errorf("from cgroupLines: got %+v, %v\nwant %+v", kept, err, tt.want)
+			}
 		})
+	}
+}
+
+// TestCgroupLines keeps exactly the cgroup and cgroup2 mounts: not a
+// filesystem whose name starts with "cgroup", nor a mount point or source
+// that mentions one, and the last line without a newline is kept whole.
+func TestCgroupLines(t *testing.T) {
+	text := "30 25 0:26 / /sys/fs/cgroup ro - tmpfs tmpfs ro,mode=755\n" +
+		"31 30 0:27 / /sys/fs/cgroup/pids rw shared:9 - cgroup cgroup rw,pids\n" +
+		"40 25 0:40 / /mnt/a\\040-\\040cgroup\\040x rw - tmpfs cgroup rw\n" +
+		"41 25 0:41 / /mnt/b rw - cgroupfs cgroup rw\n" +
+		"42 25 0:42 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw"
+	want := "31 30 0:27 / /sys/fs/cgroup/pids rw shared:9 - cgroup cgroup rw,pids\n" +
+		"42 25 0:42 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n"
+	if got := cgroupLines(text); got != want {
+		t.Errorf("got\n%q\nwant\n%q", got, want)
 	}
 }
 

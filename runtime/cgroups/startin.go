@@ -117,9 +117,11 @@ func (m *Manager) threadPlan() (unified int, moves []threadMove, err error) {
 	if !m.thawed() {
 		return -1, nil, errors.New("the cgroup is frozen")
 	}
-	hs, err := readHierarchies()
-	if err != nil {
-		return -1, nil, err
+	hs := m.hs
+	if hs == nil {
+		if hs, err = readHierarchies(); err != nil {
+			return -1, nil, err
+		}
 	}
 	if moves, err = m.threadMoves(hs); err != nil {
 		return -1, nil, err

@@ -211,7 +211,7 @@ func buildRootfs(cfg *Config, sync *syncConn) (*pendingRemount, error) {
 		return nil, err
 	}
 	defer srcs.Close()
-	return prepareRootfs(cfg.Spec, cfg.Rootfs, srcs)
+	return prepareRootfs(cfg.Spec, cfg.Rootfs, srcs, cfg.CgroupMounts)
 }
 
 // runExec runs an extra process in a container whose namespaces nsenter

@@ -25,6 +25,9 @@ type mounter struct {
 	userns   bool         // init runs in a user namespace: mknod fails, flags are locked
 	cgroupns bool         // init has its own cgroup namespace
 	sources  mountSources // bind sources the runtime opened, by spec index
+	// cgroupMounts are mountinfo lines of the cgroup mounts from the
+	// runtime; "" to read them from /proc/self/mountinfo.
+	cgroupMounts string
 	// readonly are tmpfs mounts that are remounted read-only once
 	// everything under them exists.
 	readonly []pendingRemount

@@ -63,7 +63,7 @@ type cgroupHierarchy struct {
 // cgroup namespace, else a bind mount of init's own cgroup directory. A
 // co-mounted hierarchy gets one symlink per controller.
 func (mt *mounter) mountCgroup1(m *specs.Mount, dest string, o mountOpts) error {
-	hs, err := cgroupHierarchies(mt.cgroupns)
+	hs, err := cgroupHierarchies(mt.cgroupns, mt.cgroupMounts)
 	if err != nil {
 		return err
 	}
@@ -162,9 +162,17 @@ func cgroupSymlinks(dir *os.File, hs []cgroupHierarchy) error {
 }
 
 // cgroupHierarchies lists the v1 hierarchies mounted in init's mount
-// namespace (a copy of the host's), each once.
-func cgroupHierarchies(cgroupns bool) ([]cgroupHierarchy, error) {
-	infos, err := readMountInfo()
+// namespace (a copy of the host's), each once: from mounts, the runtime's
+// mountinfo lines of its cgroup mounts, or when that is empty from
+// /proc/self/mountinfo.
+func cgroupHierarchies(cgroupns bool, mounts string) ([]cgroupHierarchy, error) {
+	var infos []mountInfo
+	var err error
+	if mounts != "" {
+		infos, err = parseMountInfo(strings.NewReader(mounts))
+	} else {
+		infos, err = readMountInfo()
+	}
 	if err != nil {
 		return nil, err
 	}

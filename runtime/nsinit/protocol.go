@@ -71,6 +71,11 @@ type Config struct {
 	// and Spec.Linux.Seccomp is then left out. Otherwise init compiles
 	// Spec.Linux.Seccomp itself.
 	Seccomp []byte `json:"seccomp,omitempty"`
+	// CgroupMounts, when set (create), are the lines of the runtime's
+	// /proc/self/mountinfo that describe cgroup mounts. Init's mount
+	// namespace starts as a copy of the runtime's, so it uses them to mount
+	// the v1 hierarchies instead of reading its own whole mount table.
+	CgroupMounts string `json:"cgroupMounts,omitempty"`
 }
 
 // MsgType names a message on the sync socket.

@@ -20,7 +20,8 @@ import (
 // srcs are the bind sources the runtime opened (nil: none). A tmpfs /dev
 // that asked for ro stays writable: the returned handle (nil if none) makes
 // it read-only once the console is in place, and must be closed.
-func prepareRootfs(spec *specs.Spec, rootfs string, srcs mountSources) (*pendingRemount, error) {
+// cgroupMounts are the runtime's cgroup mountinfo lines ("": read them).
+func prepareRootfs(spec *specs.Spec, rootfs string, srcs mountSources, cgroupMounts string) (*pendingRemount, error) {
 	real, err := filepath.EvalSymlinks(rootfs)
 	if err != nil {
 		return nil, fmt.Errorf("resolve rootfs %s: %w", rootfs, err)
@@ -34,7 +35,8 @@ func prepareRootfs(spec *specs.Spec, rootfs string, srcs mountSources) (*pending
 	}
 	defer root.Close()
 	mt := &mounter{root: root, rootfs: real, links: openProcLinks(), userns: inUserNS(spec),
-		cgroupns: spec.Linux != nil && hasNamespace(spec, specs.CgroupNamespace), sources: srcs}
+		cgroupns: spec.Linux != nil && hasNamespace(spec, specs.CgroupNamespace), sources: srcs,
+		cgroupMounts: cgroupMounts}
 	defer mt.links.Close()
 	defer mt.closePending()
 	if err := mt.mountFilesystem(spec); err != nil {

@@ -88,7 +88,7 @@ func setupAndExec(run *rootfsRun) error {
 	if err != nil {
 		return err
 	}
-	devRO, err := prepareRootfs(run.Spec, run.Rootfs, nil)
+	devRO, err := prepareRootfs(run.Spec, run.Rootfs, nil, "")
 	if err != nil {
 		return err
 	}
