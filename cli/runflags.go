@@ -48,6 +48,7 @@ type containerFlags struct {
 	healthInterval, healthTimeout, healthStartPeriod, healthStartInterval time.Duration
 	healthRetries                                                         int
 	noHealthcheck                                                         bool
+	healthOnFailure                                                       string
 }
 
 // addContainerFlags binds docker's container flags to fs.
@@ -146,6 +147,7 @@ func addHealthFlags(fs *pflag.FlagSet, f *containerFlags) {
 	fs.DurationVar(&f.healthStartInterval, "health-start-interval", 0,
 		"Time between running the check during the start period (ms|s|m|h) (default 0s)")
 	fs.BoolVar(&f.noHealthcheck, "no-healthcheck", false, "Disable any container-specified HEALTHCHECK")
+	addHealthOnFailureFlag(fs, f)
 }
 
 func addResourceFlags(fs *pflag.FlagSet, f *containerFlags) {
@@ -235,6 +237,9 @@ func (f *containerFlags) config(fs *pflag.FlagSet, image string, args []string) 
 	}
 	if fs.Changed("stop-timeout") {
 		c.StopTimeout = &f.stopTimeout
+	}
+	if err := f.applyHealthOnFailure(c); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

@@ -42,6 +42,8 @@ type Containers struct {
 	wg     sync.WaitGroup
 
 	ops opLocks
+	// health runs the health checks of running containers (ctr_health.go).
+	health healthLoops
 
 	// mu guards the maps below.
 	mu sync.Mutex

@@ -96,6 +96,9 @@ func (s *Containers) createConfig(req *container.Config, hc *container.HostConfi
 	if err := spec.Validate(cfg, &hc2); err != nil {
 		return nil, nil, errdefs.InvalidArgument(err)
 	}
+	if err := validateHealth(cfg); err != nil {
+		return nil, nil, err
+	}
 	if err := checkOnHost(cfg, &hc2, s.host.NumCPU, onlineCPUs()); err != nil {
 		return nil, nil, err
 	}

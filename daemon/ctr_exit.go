@@ -48,6 +48,7 @@ func (s *Containers) watch(id string, m *monitor.Client) {
 // handleExit records the exit of container id: its state, the die event,
 // the waiters; then its restart policy or auto-removal applies.
 func (s *Containers) handleExit(id string, st *monitor.ExitStatus) {
+	s.stopHealth(id)
 	s.unmountRootfs(id)
 	exit := ccontainer.Exit{Code: st.ExitCode, OOMKilled: st.OOMKilled, At: st.ExitedAt}
 	var restart bool

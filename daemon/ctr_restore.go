@@ -71,6 +71,7 @@ func (s *Containers) restoreRunning(ctx context.Context, c *ccontainer.Container
 		case serr == nil:
 			s.syncPaused(c, st.Paused)
 			s.watch(c.ID, m)
+			s.startHealth(c.ID)
 		default:
 			err = serr
 		}

@@ -85,12 +85,14 @@ func (s *Containers) start(ctx context.Context, c *ccontainer.Container) (err er
 	if _, err := s.update(c.ID, func(c *ccontainer.Container) error {
 		c.State.SetRunning(st.Pid, time.Now())
 		c.HasBeenStartedBefore = true
+		resetHealth(c)
 		return nil
 	}); err != nil {
 		_ = m.Signal(ctx, 9, true)
 		return err
 	}
 	s.watch(c.ID, m)
+	s.startHealth(c.ID)
 	s.publish(c, events.ActionStart, nil)
 	return nil
 }
