@@ -71,11 +71,7 @@ func (s *Containers) createImage(ctx context.Context, ref string) (cimage.Inspec
 func (s *Containers) createConfig(req *container.Config, hc *container.HostConfig, img cimage.InspectResult) (*container.Config, *container.HostConfig, error) {
 	cfg := spec.MergeImageConfig(req, ociImageConfig(img.Config))
 	if ic := img.Config; ic != nil {
-		if cfg.Healthcheck == nil && ic.Healthcheck != nil {
-			h := ic.Healthcheck
-			cfg.Healthcheck = &container.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout,
-				StartPeriod: h.StartPeriod, StartInterval: h.StartInterval, Retries: h.Retries}
-		}
+		cfg.Healthcheck = inheritHealth(cfg.Healthcheck, ic.Healthcheck)
 		if cfg.StopTimeout == nil {
 			cfg.StopTimeout = ic.StopTimeout
 		}

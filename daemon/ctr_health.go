@@ -18,6 +18,7 @@ import (
 	ccontainer "github.com/corral-dev/corral/container"
 	"github.com/corral-dev/corral/errdefs"
 	"github.com/corral-dev/corral/health"
+	cimage "github.com/corral-dev/corral/image"
 	"github.com/corral-dev/corral/monitor"
 )
 
@@ -39,6 +40,24 @@ func validateHealth(cfg *container.Config) error {
 		return errdefs.InvalidArgument(err)
 	}
 	return nil
+}
+
+// inheritHealth is the check of a container whose request asks for req
+// and whose image has img: as dockerd, what req leaves unset (a zero
+// field, an empty test) comes from img, so --health-interval alone changes
+// only the interval of the image's HEALTHCHECK.
+func inheritHealth(req *container.HealthConfig, img *cimage.HealthConfig) *container.HealthConfig {
+	if img == nil {
+		return req
+	}
+	var merged cimage.ContainerConfig
+	if req != nil {
+		h := cimage.HealthConfig(*req)
+		merged.Healthcheck = &h
+	}
+	mergeHealth(&merged, img)
+	h := container.HealthConfig(*merged.Healthcheck)
+	return &h
 }
 
 // resetHealth sets c's health to starting for a new start (in the update

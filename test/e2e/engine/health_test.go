@@ -216,7 +216,8 @@ func testHealthTimeout(t *testing.T, e *engine) {
 // one) runs in containers of the image; --no-healthcheck turns it off.
 func testHealthImage(t *testing.T, e *engine) {
 	src := e.name(t)
-	e.ok(t, "create", "--name", src, "--health-cmd", "echo from-image", "--health-interval", "100ms", "busybox", "true")
+	e.ok(t, "create", "--name", src, "--health-cmd", "echo from-image", "--health-interval", "100ms",
+		"--health-retries", "7", "busybox", "true")
 	img := strings.ToLower(e.name(t)) + ":hc"
 	e.ok(t, "commit", src, img)
 	t.Cleanup(func() { e.docker(t, "", "rmi", "-f", img) })
@@ -229,6 +230,13 @@ func testHealthImage(t *testing.T, e *engine) {
 	c := e.waitHealth(t, on, container.Healthy)
 	if out := c.State.Health.Log[0].Output; out != "from-image\n" {
 		t.Errorf("check output %q", out)
+	}
+	// A --health-* flag changes only its own field of the image's check.
+	part := e.name(t)
+	e.ok(t, "create", "--name", part, "--health-timeout", "3s", img, "sleep", "1000")
+	if h := e.inspect(t, part).Config.Healthcheck; h == nil || strings.Join(h.Test, " ") != "CMD-SHELL echo from-image" ||
+		h.Interval != 100*time.Millisecond || h.Timeout != 3*time.Second || h.Retries != 7 {
+		t.Errorf("--health-timeout over the image's check: %+v", h)
 	}
 	// By now off's checks would have run too (it started first).
 	c = e.inspect(t, off)
