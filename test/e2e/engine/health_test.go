@@ -90,6 +90,7 @@ func testHealthPassing(t *testing.T, e *engine) {
 		t.Fatalf("health %+v", h)
 	}
 	r := h.Log[len(h.Log)-1]
+	t.Logf("a check took %v", r.End.Sub(r.Start))
 	if r.ExitCode != 0 || r.Output != "ok-42\n" || r.Start.IsZero() || r.End.Before(r.Start) || r.Start.Before(startedAt(t, c)) {
 		t.Errorf("log entry %+v", r)
 	}
@@ -353,10 +354,18 @@ func testHealthOnFailureKillStop(t *testing.T, e *engine) {
 	stop := e.runD(t, "--health-cmd", "exit 1", "--health-interval", "100ms", "--health-retries", "1",
 		"--label", "io.corral.health-on-failure=stop", "--stop-signal", "USR1", "busybox",
 		"sh", "-c", "trap 'exit 42' USR1; while :; do sleep 0.05; done")
-	for name, code := range map[string]int{kill: 137, stop: 42} {
-		c := e.waitState(t, name, "exited", func(c container.InspectResponse) bool { return !c.State.Running })
-		if c.State.ExitCode != code || c.RestartCount != 0 || c.State.Health.Status != container.Unhealthy {
-			t.Errorf("%s: exit %d, restarts %d, health %+v", name, c.State.ExitCode, c.RestartCount, c.State.Health)
+	// After a kill the restart policy applies: once here.
+	policy := e.runHealth(t, "exit 1", "--health-retries", "1", "--label", "io.corral.health-on-failure=kill",
+		"--restart", "on-failure:1")
+	for _, tc := range []struct {
+		name           string
+		code, restarts int
+	}{{kill, 137, 0}, {stop, 42, 0}, {policy, 137, 1}} {
+		c := e.waitState(t, tc.name, "exited", func(c container.InspectResponse) bool {
+			return !c.State.Running && c.RestartCount == tc.restarts
+		})
+		if c.State.ExitCode != tc.code || c.State.Health.Status != container.Unhealthy {
+			t.Errorf("%s: exit %d, restarts %d, health %+v", tc.name, c.State.ExitCode, c.RestartCount, c.State.Health)
 		}
 	}
 }
