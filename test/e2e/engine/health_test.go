@@ -24,6 +24,7 @@ func TestHealth(t *testing.T) {
 	}{
 		{"Passing", testHealthPassing},
 		{"Failing", testHealthFailing},
+		{"Output", testHealthOutput},
 		{"Flip", testHealthFlip},
 		{"Timeout", testHealthTimeout},
 		{"Image", testHealthImage},
@@ -165,6 +166,26 @@ func testHealthFailing(t *testing.T, e *engine) {
 	}
 	if st := e.psStatus(t, slow); !strings.HasSuffix(st, " (health: starting)") {
 		t.Errorf("ps STATUS while starting %q", st)
+	}
+}
+
+// testHealthOutput: a check's output is kept up to 4096 bytes, then
+// "..."; a CMD check whose program does not exist fails.
+func testHealthOutput(t *testing.T, e *engine) {
+	n := e.runHealth(t, "head -c 5000 /dev/zero | tr '\\0' a")
+	c := e.waitHealth(t, n, container.Healthy)
+	if out := c.State.Health.Log[0].Output; out != strings.Repeat("a", 4096)+"..." {
+		t.Errorf("output of %d bytes: %.20q...%q", len(out), out, out[max(0, len(out)-20):])
+	}
+	m := e.name(t)
+	body := `{"Image":"busybox","Cmd":["sleep","1000"],"Healthcheck":{"Test":["CMD","/no/such/check"],"Interval":100000000,"Retries":1}}`
+	if st := e.api(t, "POST", "/containers/create?name="+m, strings.NewReader(body), nil); st != http.StatusCreated {
+		t.Fatalf("create: %d", st)
+	}
+	e.ok(t, "start", m)
+	c = e.waitHealth(t, m, container.Unhealthy)
+	if r := c.State.Health.Log[0]; r.ExitCode == 0 || !strings.Contains(r.Output, "/no/such/check") {
+		t.Errorf("a check that cannot run: %+v", r)
 	}
 }
 
