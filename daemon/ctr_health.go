@@ -72,8 +72,8 @@ func resetHealth(c *ccontainer.Container) {
 // exits (stopHealth), if it has a health check.
 func (s *Containers) startHealth(id string) {
 	c, err := s.store.Get(id)
-	if err != nil || c.State.Health == nil {
-		return
+	if err != nil || c.State.Health == nil || !c.State.Running || c.State.Restarting {
+		return // no check, or it exited already
 	}
 	set, ok := health.FromConfig(c.Config.Healthcheck, c.Config.Shell)
 	if !ok {
@@ -147,14 +147,21 @@ func (p *healthProbe) Check(ctx context.Context, argv []string, out io.Writer) (
 		return -1, err
 	}
 	execID := ccontainer.NewID()
-	attrs := map[string]string{"execID": execID}
 	cmdline := strings.Join(argv, " ")
-	s.publish(c, events.Action(string(events.ActionExecCreate)+": "+cmdline), attrs)
+	s.publish(c, events.Action(string(events.ActionExecCreate)+": "+cmdline), map[string]string{"execID": execID})
 	stream, err := m.Exec(context.WithoutCancel(ctx), monitor.ExecOptions{ID: execID, Process: proc})
 	if err != nil {
 		return -1, fmt.Errorf("start health check: %w", err)
 	}
-	s.publish(c, events.Action(string(events.ActionExecStart)+": "+cmdline), attrs)
+	s.publish(c, events.Action(string(events.ActionExecStart)+": "+cmdline), map[string]string{"execID": execID})
+	code, err := awaitCheck(ctx, m, execID, stream, out)
+	s.publish(c, events.ActionExecDie, map[string]string{"execID": execID, "exitCode": strconv.Itoa(code)})
+	return code, err
+}
+
+// awaitCheck copies the output of exec execID to out until it ends, or
+// kills the exec when ctx ends first, and returns its exit code.
+func awaitCheck(ctx context.Context, m *monitor.Client, execID string, stream *monitor.Stream, out io.Writer) (int, error) {
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)
@@ -163,7 +170,9 @@ func (p *healthProbe) Check(ctx context.Context, argv []string, out io.Writer) (
 	select {
 	case <-copied:
 	case <-ctx.Done():
-		// Timed out (or the container stopped): kill the check.
+		// Timed out (or the container stopped): kill the check. Its
+		// children may hold its output open; the stream is closed
+		// rather than drained.
 		kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		_ = m.ExecSignal(kctx, execID, unix.SIGKILL)
 		cancel()
@@ -173,15 +182,11 @@ func (p *healthProbe) Check(ctx context.Context, argv []string, out io.Writer) (
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	code, werr := m.ExecWait(wctx, execID)
-	if werr != nil {
-		code = 126
-	}
-	s.publish(c, events.ActionExecDie, map[string]string{"execID": execID, "exitCode": strconv.Itoa(code)})
-	if ctx.Err() != nil {
+	switch {
+	case ctx.Err() != nil:
 		return code, ctx.Err()
-	}
-	if werr != nil {
-		return -1, fmt.Errorf("wait for health check: %w", werr)
+	case werr != nil:
+		return 126, fmt.Errorf("wait for health check: %w", werr)
 	}
 	return code, nil
 }
