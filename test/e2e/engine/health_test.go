@@ -212,6 +212,14 @@ func testHealthFlip(t *testing.T, e *engine) {
 	if strings.Join(got, " ") != "unhealthy healthy unhealthy healthy" {
 		t.Errorf("health_status events: %q", got)
 	}
+	// docker events --filter event=health_status keeps those (dockerd's
+	// filter matches the action before its colon).
+	out := e.ok(t, "events", "--since", since, "--until", strconv.FormatInt(time.Now().Unix()+1, 10),
+		"--filter", "container="+n, "--filter", "event=health_status", "--format", "{{.Action}}")
+	want := "health_status: unhealthy\nhealth_status: healthy\nhealth_status: unhealthy\nhealth_status: healthy\n"
+	if out != want {
+		t.Errorf("events --filter event=health_status:\n%s", out)
+	}
 }
 
 // testHealthTimeout: a check that outlives --health-timeout is killed and
