@@ -26,6 +26,7 @@ func TestHealth(t *testing.T) {
 		{"Failing", testHealthFailing},
 		{"Output", testHealthOutput},
 		{"Flip", testHealthFlip},
+		{"StartPeriod", testHealthStartPeriod},
 		{"Timeout", testHealthTimeout},
 		{"Image", testHealthImage},
 		{"StopStart", testHealthStopStart},
@@ -220,6 +221,22 @@ func testHealthFlip(t *testing.T, e *engine) {
 	if out != want {
 		t.Errorf("events --filter event=health_status:\n%s", out)
 	}
+}
+
+// testHealthStartPeriod: within --health-start-period, checks run every
+// --health-start-interval and their failures do not count; a success
+// makes the container healthy at once.
+func testHealthStartPeriod(t *testing.T, e *engine) {
+	n := e.runD(t, "--health-cmd", "test -e /tmp/ok", "--health-interval", "1h", "--health-retries", "1",
+		"--health-start-period", "1h", "--health-start-interval", "100ms", "busybox", "sleep", "1000")
+	c := e.waitState(t, n, "three checks", func(c container.InspectResponse) bool {
+		return c.State.Health != nil && len(c.State.Health.Log) >= 3
+	})
+	if h := c.State.Health; h.Status != container.Starting || h.FailingStreak != 0 || h.Log[0].ExitCode != 1 {
+		t.Errorf("failures in the start period: %+v", h)
+	}
+	e.ok(t, "exec", n, "touch", "/tmp/ok")
+	e.waitHealth(t, n, container.Healthy)
 }
 
 // testHealthTimeout: a check that outlives --health-timeout is killed and
