@@ -27,8 +27,11 @@ import (
 // bundle's config.json (also under the exec root), which is removed when
 // the container stops. Neither ever reaches the container's record.
 
+// secrets holds the containers' secrets tmpfs mounts.
+func (p execPaths) secrets() string { return filepath.Join(p.root, "secrets") }
+
 // secretsDir is where container id's file secrets are while it runs.
-func (p execPaths) secretsDir(id string) string { return filepath.Join(p.root, "secrets", id) }
+func (p execPaths) secretsDir(id string) string { return filepath.Join(p.secrets(), id) }
 
 // addSecrets gives the container's process of sp the secrets c refers to.
 // A secret that no longer exists fails the start, naming it.

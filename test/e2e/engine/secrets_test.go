@@ -85,6 +85,7 @@ func TestSecrets(t *testing.T) {
 		{"InUse", testSecretInUse},
 		{"ImageLabel", testSecretImageLabel},
 		{"Config", testConfigEnv},
+		{"DaemonKill", testSecretDaemonKill},
 		{"Leak", testSecretLeak},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, e) })
@@ -386,6 +387,7 @@ func testSecretLeak(t *testing.T, e *engine) {
 		filepath.Join(execRoot(e), "runtime", id, "state.json")}
 	for _, dir := range []string{e.root(), execRoot(e)} {
 		for _, f := range grepTree(t, dir, needles...) {
+			t.Logf("while running, the value is in %s", f)
 			if !slices.Contains(allowed, f) && !strings.HasPrefix(f, tmpfs+"/") {
 				t.Errorf("the value is in %s while the container runs", f)
 			}
@@ -417,9 +419,46 @@ func testSecretLeak(t *testing.T, e *engine) {
 	if found := grepTree(t, filepath.Dir(storeFile), needles...); len(found) != 1 {
 		t.Errorf("the store holds the value in %v, want only %s", found, storeFile)
 	}
-	for _, needle := range needles {
-		if bytes.Contains(e.d.log.Bytes(), needle) {
-			t.Errorf("the value is in the daemon's log")
+	for _, l := range append(e.dlogs, e.d.log.String()) {
+		for _, needle := range needles {
+			if bytes.Contains([]byte(l), needle) {
+				t.Errorf("the value is in the daemon's log")
+			}
 		}
+	}
+}
+
+// testSecretDaemonKill: the store and a running container's secret survive
+// kill -9 of the daemon; a secret that vanished from the store while the
+// daemon was away fails the container's start, naming it.
+func testSecretDaemonKill(t *testing.T, e *engine) {
+	s := e.secret(t, "survives")
+	n := e.name(t)
+	e.corralOK(t, "", "run", "-d", "--name", n, "--secret", s, "busybox", "sleep", "1000")
+	var sec swarm.Secret
+	if err := json.Unmarshal(e.raw(t, "GET", "/secrets/"+s), &sec); err != nil {
+		t.Fatal(err)
+	}
+	e.kill9(t)
+	e.restart(t)
+	if out := e.ok(t, "exec", n, "cat", "/run/secrets/"+s); out != "survives" {
+		t.Errorf("secret after the daemon's restart: %q", out)
+	}
+	e.ok(t, "stop", "-t", "1", n)
+	if _, err := os.Stat(filepath.Join(execRoot(e), "secrets", e.inspect(t, n).ID)); !os.IsNotExist(err) {
+		t.Errorf("secrets tmpfs after stop: %v", err)
+	}
+	e.kill9(t)
+	for _, ext := range []string{".json", ".data"} {
+		if err := os.Remove(filepath.Join(e.root(), "secrets", sec.ID+ext)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.restart(t)
+	if out := e.fails(t, 1, "start", n); !strings.Contains(out, "secret not found: "+s) {
+		t.Errorf("start without the secret: %s", out)
+	}
+	if c := e.inspect(t, n); c.State.Running {
+		t.Errorf("started without its secret")
 	}
 }
