@@ -98,34 +98,41 @@ func prefixOf(prefixes []string, v string) bool {
 }
 
 // SecretRemove is DELETE /secrets/{id}; a secret a container refers to is
-// a conflict, as with swarm services.
+// a conflict, as with swarm services. Creates of containers wait meanwhile
+// (s.mu), so none can take the secret between the check and the removal.
 func (s *Secrets) SecretRemove(_ context.Context, ref string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.store.Remove(ref, func(sec secret.Secret) error {
-		var names []string
-		for _, c := range s.users() {
-			if refersTo(c, sec) {
-				names = append(names, strings.TrimPrefix(c.Name, "/"))
-			}
+	sec, err := s.store.Get(ref)
+	if err != nil {
+		return err
+	}
+	all := s.store.List()
+	var names []string
+	for _, c := range s.users() {
+		if refersTo(c, sec.ID, all) {
+			names = append(names, strings.TrimPrefix(c.Name, "/"))
 		}
-		if len(names) == 0 {
-			return nil
-		}
+	}
+	if len(names) > 0 {
 		sort.Strings(names)
 		return errdefs.Conflict(fmt.Errorf("secret '%s' is in use by the following container: %s", sec.Name, strings.Join(names, ", ")))
-	})
+	}
+	return s.store.Remove(sec.ID, nil)
 }
 
-// refersTo reports whether c's references may name sec (by name, ID or ID
-// prefix).
-func refersTo(c *ccontainer.Container, sec secret.Secret) bool {
+// refersTo reports whether one of c's references names the secret id
+// among all.
+func refersTo(c *ccontainer.Container, id string, all []secret.Secret) bool {
+	if c.Config == nil {
+		return false
+	}
 	refs, err := containerSecrets(c.Config.Labels)
 	if err != nil {
 		return false
 	}
 	for _, r := range refs {
-		if r.Name == sec.Name || strings.HasPrefix(sec.ID, r.Name) {
+		if sec, err := secret.Find(all, r.Name); err == nil && sec.ID == id {
 			return true
 		}
 	}

@@ -145,3 +145,20 @@ func TestSetSecretEnv(t *testing.T) {
 		t.Errorf("NUL: %v", err)
 	}
 }
+
+// TestSecretsRemoveByPrefixName: a reference by a name that is also a
+// prefix of another secret's ID keeps only the named secret.
+func TestSecretsRemoveByPrefixName(t *testing.T) {
+	ctx := context.Background()
+	s := newTestSecrets(t)
+	other := createSecret(t, s, "other", nil)
+	named := other[:4]
+	createSecret(t, s, named, nil)
+	s.users = func() []*ccontainer.Container { return []*ccontainer.Container{withSecrets("web", `[{"name":"`+named+`"}]`)} }
+	if err := s.SecretRemove(ctx, other); err != nil {
+		t.Errorf("remove of a secret the container does not use: %v", err)
+	}
+	if err := s.SecretRemove(ctx, named); !errdefs.IsConflict(err) {
+		t.Errorf("remove of the used one: %v", err)
+	}
+}

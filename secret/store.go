@@ -207,16 +207,30 @@ func (s *Store) Get(ref string) (Secret, error) {
 
 // find is Get with s.mu held.
 func (s *Store) find(ref string) (Secret, error) {
-	if sec, ok := s.byID[ref]; ok {
-		return sec, nil
+	all := make([]Secret, 0, len(s.byID))
+	for _, sec := range s.byID {
+		all = append(all, sec)
 	}
-	if sec, ok := s.byName(ref); ok {
-		return sec, nil
+	return Find(all, ref)
+}
+
+// Find is the secret of all that ref names: its ID, else its name, else
+// the one ID ref is a prefix of; errdefs.ErrNotFound if none.
+func Find(all []Secret, ref string) (Secret, error) {
+	for _, sec := range all {
+		if sec.ID == ref {
+			return sec, nil
+		}
+	}
+	for _, sec := range all {
+		if sec.Name == ref {
+			return sec, nil
+		}
 	}
 	var found []Secret
 	if ref != "" {
-		for id, sec := range s.byID {
-			if strings.HasPrefix(id, ref) {
+		for _, sec := range all {
+			if strings.HasPrefix(sec.ID, ref) {
 				found = append(found, sec)
 			}
 		}
