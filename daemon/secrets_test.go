@@ -154,7 +154,9 @@ func TestSecretsRemoveByPrefixName(t *testing.T) {
 	other := createSecret(t, s, "other", nil)
 	named := other[:4]
 	createSecret(t, s, named, nil)
-	s.users = func() []*ccontainer.Container { return []*ccontainer.Container{withSecrets("web", `[{"name":"`+named+`"}]`)} }
+	s.users = func() []*ccontainer.Container {
+		return []*ccontainer.Container{withSecrets("web", `[{"name":"`+named+`"}]`)}
+	}
 	if err := s.SecretRemove(ctx, other); err != nil {
 		t.Errorf("remove of a secret the container does not use: %v", err)
 	}
