@@ -84,6 +84,7 @@ func TestSecrets(t *testing.T) {
 		{"Missing", testSecretMissing},
 		{"InUse", testSecretInUse},
 		{"ImageLabel", testSecretImageLabel},
+		{"SymlinkTarget", testSecretSymlinkTarget},
 		{"Config", testConfigEnv},
 		{"DaemonKill", testSecretDaemonKill},
 		{"Leak", testSecretLeak},
@@ -460,5 +461,29 @@ func testSecretDaemonKill(t *testing.T, e *engine) {
 	}
 	if c := e.inspect(t, n); c.State.Running {
 		t.Errorf("started without its secret")
+	}
+}
+
+// testSecretSymlinkTarget: an image whose /run/secrets and target are
+// symlinks to host paths gets its secrets inside its own root: the host's
+// directories stay empty.
+func testSecretSymlinkTarget(t *testing.T, e *engine) {
+	s := e.secret(t, "in-root")
+	hostDir, hostDir2 := t.TempDir(), t.TempDir()
+	b := e.name(t)
+	e.ok(t, "run", "--name", b, "busybox", "sh", "-c",
+		"rm -rf /run/secrets && ln -s "+hostDir+" /run/secrets && ln -s "+hostDir2+"/x /etc/linked.key")
+	img := strings.ToLower(testutil.UniqueName(t))
+	e.ok(t, "commit", b, img)
+	defer e.docker(t, "", "rmi", img)
+	out := e.corralOK(t, "", "run", "--rm", "--secret", s, "--secret", s+",target=/etc/linked.key", img,
+		"sh", "-c", "cat /run/secrets/"+s+"; echo; cat /etc/linked.key")
+	if out != "in-root\nin-root" {
+		t.Errorf("secrets through symlinks: %q", out)
+	}
+	for _, d := range []string{hostDir, hostDir2} {
+		if ents, _ := os.ReadDir(d); len(ents) != 0 {
+			t.Errorf("a secret's mount point escaped to the host: %s holds %v", d, ents)
+		}
 	}
 }
