@@ -182,6 +182,9 @@ func testSecretRunFile(t *testing.T, e *engine) {
 	if !strings.HasPrefix(out, "file-value\n") || !strings.HasSuffix(out, "denied\n") {
 		t.Errorf("run -u 1000 with modes: %q", out)
 	}
+	if out := e.corralOK(t, "", "run", "--rm", "--read-only", "--secret", s, "busybox", "cat", "/run/secrets/"+s); out != "file-value" {
+		t.Errorf("run --read-only --secret: %q", out)
+	}
 	label := fmt.Sprintf(`io.corral.secrets=[{"name":%q,"target":"d"}]`, s)
 	if out := e.ok(t, "run", "--rm", "--label", label, "busybox", "cat", "/run/secrets/d"); out != "file-value" {
 		t.Errorf("docker run with the label: %q", out)
