@@ -127,7 +127,7 @@ func (s *Store) Create(name string, labels map[string]string, value []byte) (Sec
 		return Secret{}, err
 	}
 	if len(value) == 0 || len(value) > MaxSize {
-		return Secret{}, errdefs.InvalidArgument(fmt.Errorf("secret data must be larger than 0 and less than %d bytes (500KB), not %d", MaxSize+1, len(value)))
+		return Secret{}, errdefs.InvalidArgument(fmt.Errorf("secret data must be larger than 0 and at most 500KB (%d bytes), not %d bytes", MaxSize, len(value)))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
