@@ -9,6 +9,7 @@ import (
 	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/registry"
+	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/api/types/system"
 	"github.com/moby/moby/api/types/volume"
 
@@ -166,4 +167,15 @@ type Volumes interface {
 	VolumeCreate(ctx context.Context, req volume.CreateRequest) (volume.Volume, error)
 	VolumeRemove(ctx context.Context, name string, force bool) error
 	VolumesPrune(ctx context.Context, filters api.Filters) (volume.PruneReport, error)
+}
+
+// Secrets is the secret calls, in the swarm shapes the docker CLI uses; no
+// answer carries a secret's value.
+type Secrets interface {
+	SecretList(ctx context.Context, filters api.Filters) ([]swarm.Secret, error)
+	// SecretInspect finds the secret by ID, name or ID prefix.
+	SecretInspect(ctx context.Context, ref string) (swarm.Secret, error)
+	SecretCreate(ctx context.Context, spec swarm.SecretSpec) (swarm.SecretCreateResponse, error)
+	// SecretRemove refuses a secret a container uses (errdefs.ErrConflict).
+	SecretRemove(ctx context.Context, ref string) error
 }

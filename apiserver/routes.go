@@ -7,7 +7,7 @@ func (s *Server) allRoutes() []route {
 	for _, area := range [][]route{
 		s.systemRoutes(), s.imageRoutes(), s.containerRoutes(), s.containerViewRoutes(),
 		s.containerAdminRoutes(), s.streamRoutes(), s.fileRoutes(), s.networkRoutes(),
-		s.volumeRoutes(), s.swarmRoutes(),
+		s.volumeRoutes(), s.secretRoutes(), s.swarmRoutes(),
 	} {
 		rs = append(rs, area...)
 	}

@@ -37,6 +37,7 @@ type Config struct {
 	ContainerAdmin ContainerAdmin
 	Networks       Networks
 	Volumes        Volumes
+	Secrets        Secrets
 
 	// Version is the engine's version ("Server: Docker/<Version> (linux)"
 	// and GET /version); "" means "dev".

@@ -239,6 +239,7 @@ func (c *cli) rootCommand() *cobra.Command {
 		c.loginCommand(), c.logoutCommand())
 	root.AddCommand(c.containerCommands()...)
 	root.AddCommand(c.engineCommands()...)
+	root.AddCommand(c.secretCommand())
 	setup(root, c)
 	return root
 }

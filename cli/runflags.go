@@ -49,6 +49,8 @@ type containerFlags struct {
 	healthRetries                                                         int
 	noHealthcheck                                                         bool
 	healthOnFailure                                                       string
+
+	secrets secretValue
 }
 
 // addContainerFlags binds docker's container flags to fs.
@@ -68,6 +70,7 @@ func addContainerFlags(fs *pflag.FlagSet) *containerFlags {
 	addStorageFlags(fs, f)
 	addHealthFlags(fs, f)
 	addResourceFlags(fs, f)
+	addSecretFlags(fs, f)
 	return f
 }
 
@@ -223,6 +226,9 @@ func (f *containerFlags) config(fs *pflag.FlagSet, image string, args []string) 
 	c := &container.Config{Hostname: f.hostname, Domainname: f.domainname, User: f.user, Tty: f.tty,
 		OpenStdin: f.stdin, Env: env, Image: image, WorkingDir: f.workdir, Labels: kvMap(labels),
 		StopSignal: f.stopSignal, Healthcheck: health}
+	if c.Labels, err = f.secrets.label(c.Labels); err != nil {
+		return nil, err
+	}
 	c.AttachStdin = f.attach.has("stdin") || f.stdin
 	c.AttachStdout = f.attach.has("stdout") || len(f.attach.values) == 0
 	c.AttachStderr = f.attach.has("stderr") || len(f.attach.values) == 0

@@ -40,7 +40,8 @@ func readKVStrings(files, override []string, lookup func(string) (string, bool))
 
 // parseKVFile reads a file of KEY=VALUE lines as docker does: blank lines
 // and # comments skipped, a leading BOM dropped, a KEY without = taken
-// from lookup.
+// from lookup (and left out when lookup has none), no quote processing.
+// A bad line is an error naming the file and, unlike docker's, the line.
 func parseKVFile(name string, lookup func(string) (string, bool)) ([]string, error) {
 	fh, err := os.Open(name)
 	if err != nil {
@@ -72,9 +73,9 @@ func parseKV(r io.Reader, lookup func(string) (string, bool)) ([]string, error) 
 		key, _, hasValue := strings.Cut(line, "=")
 		switch {
 		case key == "":
-			return nil, fmt.Errorf("no variable name on line '%s'", line)
+			return nil, fmt.Errorf("line %d: no variable name on line '%s'", n, line)
 		case strings.ContainsAny(key, " \t"):
-			return nil, fmt.Errorf("variable '%s' contains whitespaces", key)
+			return nil, fmt.Errorf("line %d: variable '%s' contains whitespaces", n, key)
 		case hasValue:
 			out = append(out, line)
 		case lookup != nil:

@@ -254,10 +254,14 @@ func TestRunFlagErrors(t *testing.T) {
 
 func TestRunFlagFiles(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "env")
-	writeFile(t, bad, "GOOD=1\nBAD KEY=2\n")
-	_, errOut, code := runCLI(newCtrFake(t), "", "run", "--env-file", bad, "busybox")
-	want := "corral: invalid env file (" + bad + "): variable 'BAD KEY' contains whitespaces\n\nRun 'corral run --help' for more information\n"
+	writeFile(t, bad, "# c\nGOOD=1\n\nBAD KEY=2\n")
+	f := newCtrFake(t)
+	_, errOut, code := runCLI(f, "", "run", "--env-file", bad, "busybox")
+	want := "corral: invalid env file (" + bad + "): line 4: variable 'BAD KEY' contains whitespaces\n\nRun 'corral run --help' for more information\n"
 	if code != 125 || errOut != want {
 		t.Errorf("bad env file: exit %d %q", code, errOut)
+	}
+	if calls := f.callList(); calls != "" {
+		t.Errorf("a bad env file made calls: %s", calls)
 	}
 }

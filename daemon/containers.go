@@ -34,6 +34,7 @@ type Containers struct {
 	settings spec.Daemon
 	host     spec.Host
 	binary   string
+	secrets  *Secrets
 
 	// ctx lives as long as the service: exit watchers and restart timers
 	// end with it (the containers do not).
@@ -90,6 +91,8 @@ type ContainersOptions struct {
 	Binary string
 	// Settings are the daemon-wide container defaults.
 	Settings spec.Daemon
+	// Secrets resolves the containers' --secret references.
+	Secrets *Secrets
 }
 
 // NewContainers opens the container store and restores the containers it
@@ -102,7 +105,7 @@ func NewContainers(ctx context.Context, opts ContainersOptions) (*Containers, er
 	}
 	s := &Containers{store: store, images: opts.Images, events: opts.Events, log: opts.Log,
 		paths: newExecPaths(opts.ExecRoot), settings: opts.Settings, host: hostFacts(), binary: opts.Binary,
-		watching: map[string]bool{}, waiters: map[string][]*waiter{},
+		secrets: opts.Secrets, watching: map[string]bool{}, waiters: map[string][]*waiter{},
 		attaches: map[string][]*pendingAttach{}, execs: map[string]*execRecord{}}
 	if s.log == nil {
 		s.log = slog.Default()

@@ -41,6 +41,11 @@ func (s *Containers) ContainerCreate(ctx context.Context, opts api.ContainerCrea
 	if err != nil {
 		return container.CreateResponse{}, err
 	}
+	release, err := s.secrets.check(opts.Config.Labels, cfg.Labels)
+	if err != nil {
+		return container.CreateResponse{}, err
+	}
+	defer release()
 	c := &ccontainer.Container{ID: ccontainer.NewID(), Created: time.Now().UTC(), Image: opts.Config.Image,
 		ImageID: img.ID, Platform: "linux", Config: cfg, HostConfig: hc, Driver: "overlayfs",
 		NetworkSettings: &container.NetworkSettings{}}

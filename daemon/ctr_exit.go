@@ -50,6 +50,7 @@ func (s *Containers) watch(id string, m *monitor.Client) {
 func (s *Containers) handleExit(id string, st *monitor.ExitStatus) {
 	s.stopHealth(id)
 	s.unmountRootfs(id)
+	s.releaseSecrets(id)
 	exit := ccontainer.Exit{Code: st.ExitCode, OOMKilled: st.OOMKilled, At: st.ExitedAt}
 	var restart bool
 	var delay time.Duration

@@ -76,6 +76,7 @@ func (s *Containers) remove(ctx context.Context, id string) error {
 // mount, monitor directory, bundle and writable snapshot.
 func (s *Containers) release(ctx context.Context, c *ccontainer.Container) error {
 	s.unmountRootfs(c.ID)
+	s.releaseSecrets(c.ID)
 	if mounted(s.paths.rootfs(c.ID)) {
 		return errdefs.Conflict(errors.New("its filesystem is still mounted"))
 	}

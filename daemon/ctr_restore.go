@@ -129,7 +129,7 @@ func (s *Containers) removeOrphans(ctx context.Context) {
 	for _, c := range s.store.All() {
 		known[c.ID] = true
 	}
-	for _, dir := range []string{s.paths.bundles, s.paths.monitors} {
+	for _, dir := range []string{s.paths.bundles, s.paths.monitors, s.paths.secrets()} {
 		ents, _ := os.ReadDir(dir)
 		for _, e := range ents {
 			if !known[e.Name()] && ccontainer.ValidateID(e.Name()) == nil {

@@ -47,6 +47,7 @@ func (s *Containers) start(ctx context.Context, c *ccontainer.Container) (err er
 		if err != nil {
 			code := startFailureCode(err)
 			s.unmountRootfs(c.ID)
+			s.releaseSecrets(c.ID)
 			if _, uerr := s.update(c.ID, func(c *ccontainer.Container) error {
 				c.State.SetStartFailed(code, err)
 				return nil
@@ -110,6 +111,9 @@ func (s *Containers) launch(ctx context.Context, c *ccontainer.Container) (*moni
 	}
 	sp, err := s.buildSpec(c, rootfs)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.addSecrets(c, sp); err != nil {
 		return nil, err
 	}
 	if err := writeJSON(filepath.Join(c.BundlePath, "config.json"), sp); err != nil {

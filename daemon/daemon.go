@@ -42,6 +42,7 @@ type Daemon struct {
 	events  *Events
 	images  *Images
 	ctrs    *Containers
+	secrets *Secrets
 }
 
 // New opens the engine on cfg.DataRoot: it locks the data root (failing
@@ -89,8 +90,12 @@ func (d *Daemon) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if d.secrets, err = NewSecrets(filepath.Join(d.root, "secrets"), d.containerRecords); err != nil {
+		return err
+	}
 	d.ctrs, err = NewContainers(ctx, ContainersOptions{Root: d.root, ExecRoot: d.execRoot(), Images: d.images,
-		Events: d.events, Binary: d.cfg.Binary, Settings: spec.Daemon{InitPath: initPath(d.cfg.InitPath)}})
+		Events: d.events, Binary: d.cfg.Binary, Settings: spec.Daemon{InitPath: initPath(d.cfg.InitPath)},
+		Secrets: d.secrets})
 	if err != nil {
 		return err
 	}
