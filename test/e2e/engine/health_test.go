@@ -420,13 +420,13 @@ func testHealthOnFailureKillStop(t *testing.T, e *engine) {
 // --health-on-failure, and its ps shows the health.
 func testHealthCorralCLI(t *testing.T, e *engine) {
 	n := e.name(t)
-	e.corral(t, "run", "-d", "--name", n, "--health-cmd", "true", "--health-interval", "100ms",
+	e.corralOK(t, "", "run", "-d", "--name", n, "--health-cmd", "true", "--health-interval", "100ms",
 		"--health-on-failure", "stop", "busybox", "sleep", "1000")
 	c := e.waitHealth(t, n, container.Healthy)
 	if c.Config.Labels["io.corral.health-on-failure"] != "stop" {
 		t.Errorf("labels %v", c.Config.Labels)
 	}
-	out := e.corral(t, "ps", "--filter", "name=^"+n+"$", "--format", "{{.Status}}")
+	out := e.corralOK(t, "", "ps", "--filter", "name=^"+n+"$", "--format", "{{.Status}}")
 	if !regexp.MustCompile(`^Up .* \(healthy\)\n$`).MatchString(out) {
 		t.Errorf("corral ps: %q", out)
 	}
@@ -434,16 +434,6 @@ func testHealthCorralCLI(t *testing.T, e *engine) {
 	if r.code != 125 || !strings.Contains(r.stderr, `invalid argument "reboot" for --health-on-failure: want none, kill, restart or stop`) {
 		t.Errorf("bad --health-on-failure: %v", r)
 	}
-}
-
-// corral runs corral's CLI against the engine; it must succeed.
-func (e *engine) corral(t *testing.T, args ...string) string {
-	t.Helper()
-	r := run(t, e.env, "", testutil.EngineBinary(t), args...)
-	if r.code != 0 {
-		t.Fatalf("%v", r)
-	}
-	return r.stdout
 }
 
 // testHealthBadInput: bad checks and actions are refused at create with a
