@@ -249,10 +249,11 @@ func ParseVolumesFrom(raw string) (ref, mode string, err error) {
 	return "", "", invalid("invalid mode for volumes-from: %s", mode)
 }
 
-// unixMode is an os.FileMode's permission and special bits as chmod(2)
-// takes them.
+// unixMode is a mode as chmod(2) takes it: the docker CLI sends the
+// octal number it was given as the FileMode's low bits; Go's own special
+// bits count too.
 func unixMode(m os.FileMode) uint32 {
-	out := uint32(m.Perm())
+	out := uint32(m) & 0o7777
 	for bit, v := range map[os.FileMode]uint32{os.ModeSetuid: 0o4000, os.ModeSetgid: 0o2000, os.ModeSticky: 0o1000} {
 		if m&bit != 0 {
 			out |= v
