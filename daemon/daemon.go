@@ -42,6 +42,7 @@ type Daemon struct {
 	events  *Events
 	images  *Images
 	ctrs    *Containers
+	vols    *Volumes
 }
 
 // New opens the engine on cfg.DataRoot: it locks the data root (failing
@@ -89,8 +90,11 @@ func (d *Daemon) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if d.vols, err = openVolumes(d.root, d.events); err != nil {
+		return err
+	}
 	d.ctrs, err = NewContainers(ctx, ContainersOptions{Root: d.root, ExecRoot: d.execRoot(), Images: d.images,
-		Events: d.events, Binary: d.cfg.Binary, Settings: spec.Daemon{InitPath: initPath(d.cfg.InitPath)}})
+		Events: d.events, Binary: d.cfg.Binary, Settings: spec.Daemon{InitPath: initPath(d.cfg.InitPath)}, Volumes: d.vols})
 	if err != nil {
 		return err
 	}
@@ -172,6 +176,9 @@ func (d *Daemon) Root() string { return d.root }
 // Containers is the container service.
 func (d *Daemon) Containers() *Containers { return d.ctrs }
 
+// Volumes is the volume service.
+func (d *Daemon) Volumes() *Volumes { return d.vols }
+
 // Images is the image service.
 func (d *Daemon) Images() *Images { return d.images }
 
@@ -200,6 +207,7 @@ func (d *Daemon) DiskUsage(ctx context.Context) (system.DiskUsage, error) {
 		}
 	}
 	du.ContainerUsage = cu
+	du.VolumeUsage = d.vols.diskUsage()
 	countImageUsers(du.ImageUsage, list)
 	return du, nil
 }
