@@ -77,7 +77,7 @@ func (c *cli) df(ctx context.Context, o dfOptions) error {
 		&dfRow{kind: "Images", count: len(images.Items), active: activeImages(images.Items),
 			size: images.TotalSize, reclaimable: reclaimableImages(images), percent: true},
 		&dfRow{kind: "Containers"},
-		&dfRow{kind: "Local Volumes"},
+		volumesRow(du.VolumeUsage),
 		&dfRow{kind: "Build Cache"},
 	}
 	return listFormat{format: format, header: dfHeader}.write(c.out, rows)
