@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"sort"
 	"strings"
 
@@ -111,6 +112,13 @@ func (s *Containers) mountSpecs(c *ccontainer.Container) ([]cvolume.Spec, []cont
 		}
 	}
 	binds := map[string]bool{}
+	for dest := range hc.Tmpfs {
+		if d, _, _ := strings.Cut(dest, ":"); d != "" {
+			binds[path.Clean(d)] = true
+			delete(byDest, path.Clean(d))
+			delete(from, path.Clean(d))
+		}
+	}
 	for _, raw := range hc.Binds {
 		sp, err := cvolume.ParseBind(raw)
 		if err != nil {
@@ -205,15 +213,12 @@ func (s *Containers) resolveMount(id string, sp cvolume.Spec, plan *mountPlan) (
 		name = cvolume.NewName()
 		labels = map[string]string{cvolume.LabelAnonymous: ""}
 	}
-	v, created, err := s.vols.store.Create(name, cvolume.CreateOptions{Driver: sp.Driver, Labels: labels, Options: sp.DriverOptions})
+	v, created, err := s.vols.store.Acquire(name, cvolume.CreateOptions{Driver: sp.Driver, Labels: labels, Options: sp.DriverOptions}, id)
 	if err != nil {
 		return mp, err
 	}
 	if created {
 		plan.created = append(plan.created, v.Name)
-	}
-	if err := s.vols.store.Ref(v.Name, id); err != nil {
-		return mp, err
 	}
 	plan.refs = append(plan.refs, v.Name)
 	if !sp.NoCopy {

@@ -170,6 +170,17 @@ func NewName() string {
 // created false when a volume of that name existed already (which is
 // returned, as dockerd does, if its driver is the same).
 func (s *Store) Create(name string, opts CreateOptions) (v *Volume, created bool, err error) {
+	return s.create(name, opts, "")
+}
+
+// Acquire is Create and Ref of container id in one step, so that no
+// removal comes in between.
+func (s *Store) Acquire(name string, opts CreateOptions, id string) (v *Volume, created bool, err error) {
+	return s.create(name, opts, id)
+}
+
+// create makes or finds volume name, referenced by container id if not "".
+func (s *Store) create(name string, opts CreateOptions, id string) (v *Volume, created bool, err error) {
 	if name == "" {
 		name = NewName()
 	}
@@ -184,6 +195,11 @@ func (s *Store) Create(name string, opts CreateOptions) (v *Volume, created bool
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer func() {
+		if err == nil && id != "" {
+			s.refLocked(name, id)
+		}
+	}()
 	if old, ok := s.vols[name]; ok {
 		return old, false, nil
 	}
@@ -286,11 +302,15 @@ func (s *Store) Ref(name, id string) error {
 	if _, ok := s.vols[name]; !ok {
 		return errdefs.NotFound(fmt.Errorf("get %s: no such volume", name))
 	}
+	s.refLocked(name, id)
+	return nil
+}
+
+func (s *Store) refLocked(name, id string) {
 	if s.refs[name] == nil {
 		s.refs[name] = map[string]bool{}
 	}
 	s.refs[name][id] = true
-	return nil
 }
 
 // Unref forgets that container id uses volume name.

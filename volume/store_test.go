@@ -190,3 +190,20 @@ func TestMountOptions(t *testing.T) {
 		t.Fatalf("%x %q %v", flags, data, err)
 	}
 }
+
+func TestAcquire(t *testing.T) {
+	s := openStore(t)
+	v, created, err := s.Acquire("acq", CreateOptions{}, "c1")
+	if err != nil || !created || v.Name != "acq" {
+		t.Fatalf("acquire: %v %v", created, err)
+	}
+	if _, created, err := s.Acquire("acq", CreateOptions{}, "c2"); err != nil || created {
+		t.Fatalf("acquire again: %v %v", created, err)
+	}
+	if users := s.Users("acq"); len(users) != 2 {
+		t.Fatalf("users %v", users)
+	}
+	if _, _, err := s.Acquire("b/ad", CreateOptions{}, "c3"); err == nil || len(s.refs["b/ad"]) != 0 {
+		t.Fatalf("bad name acquired: %v", err)
+	}
+}
