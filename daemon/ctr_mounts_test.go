@@ -68,7 +68,7 @@ func TestResolveMountsRollback(t *testing.T) {
 	// The name is taken: the volumes are made, then the record refused.
 	taken := e.create("taken", nil, "true")
 	_, err := e.s.ContainerCreate(context.Background(), api.ContainerCreateOptions{Name: "taken",
-		Config: &container.Config{Image: "busybox", Cmd: []string{"true"}, Volumes: map[string]struct{}{"/anon": {}}},
+		Config:     &container.Config{Image: "busybox", Cmd: []string{"true"}, Volumes: map[string]struct{}{"/anon": {}}},
 		HostConfig: &container.HostConfig{NetworkMode: "none", Binds: []string{"made0:/a"}}})
 	if err == nil || len(e.s.vols.store.List()) != 0 || len(e.s.store.All()) != 1 {
 		t.Fatalf("create under a taken name: %v, volumes %d", err, len(e.s.vols.store.List()))
