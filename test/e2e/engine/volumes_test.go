@@ -156,6 +156,17 @@ func testVolumeCorralCLI(t *testing.T, e *engine) {
 	if r := e.corral(t, "volume", "create", "bad/name"); r.code != 1 || !strings.Contains(r.stderr, "includes invalid characters for a local volume name") {
 		t.Fatalf("%v", r)
 	}
+	// run with -v, --mount and a bind through corral's CLI.
+	data := e.volumeName(t)
+	dir := t.TempDir()
+	if r := e.corral(t, "run", "--rm", "-v", data+":/data", "--mount", "type=bind,src="+dir+",dst=/h", "busybox",
+		"sh", "-c", "echo vol > /data/f; echo bind > /h/f"); r.code != 0 {
+		t.Fatalf("%v", r)
+	}
+	if r := e.corral(t, "run", "--rm", "--mount", "type=volume,src="+data+",dst=/d,readonly", "-v", dir+":/h:ro", "busybox",
+		"sh", "-c", "cat /d/f /h/f; touch /d/x /h/x 2>/dev/null || echo refused"); r.code != 0 || r.stdout != "vol\nbind\nrefused\n" {
+		t.Fatalf("%v", r)
+	}
 	if r := e.corral(t, "system", "df"); r.code != 0 || !regexp.MustCompile(`(?m)^Local Volumes\s+\d+`).MatchString(r.stdout) {
 		t.Fatalf("%v", r)
 	}
@@ -448,6 +459,27 @@ func TestVolumeSurvives(t *testing.T) {
 		t.Fatalf("in use after restart: %q", out)
 	}
 	e.ok(t, "rm", "-f", holder)
+	// A tmpfs volume stays mounted for its container across the kill, and
+	// is unmounted when the container is gone.
+	tv := e.volumeName(t)
+	e.ok(t, "volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", tv)
+	th := e.runD(t, "-v", tv+":/t", "busybox", "sh", "-c", "echo kept > /t/f; exec sleep 1000")
+	eventually(t, 20*time.Second, "the tmpfs file", func() bool {
+		return e.docker(t, "", "exec", th, "cat", "/t/f").stdout == "kept\n"
+	})
+	e.kill9(t)
+	e.restart(t)
+	vv, _ := e.volume(t, tv)
+	if mi, _ := os.ReadFile("/proc/self/mountinfo"); !strings.Contains(string(mi), vv.Mountpoint) {
+		t.Fatal("tmpfs volume unmounted by the restart under its running container")
+	}
+	if b, err := os.ReadFile(filepath.Join(vv.Mountpoint, "f")); err != nil || string(b) != "kept\n" {
+		t.Fatalf("tmpfs volume after restart: %q %v", b, err)
+	}
+	e.ok(t, "rm", "-f", th)
+	if mi, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mi), vv.Mountpoint) {
+		t.Fatal("tmpfs volume still mounted after its container was removed")
+	}
 	if out := e.ok(t, "run", "--rm", "-v", v+":/data", "busybox", "md5sum", "/data/blob"); out != sum {
 		t.Fatalf("after restart: %q, want %q", out, sum)
 	}
