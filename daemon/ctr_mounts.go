@@ -9,9 +9,11 @@ import (
 	"os"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/mount"
 	"golang.org/x/sys/unix"
 
@@ -219,6 +221,7 @@ func (s *Containers) resolveMount(id string, sp cvolume.Spec, plan *mountPlan) (
 	}
 	if created {
 		plan.created = append(plan.created, v.Name)
+		s.vols.publish(v.Name, events.ActionCreate)
 	}
 	plan.refs = append(plan.refs, v.Name)
 	if !sp.NoCopy {
@@ -234,7 +237,7 @@ func (s *Containers) undoMounts(id string, plan *mountPlan) {
 		s.vols.store.Unref(name, id)
 	}
 	for _, name := range plan.created {
-		if err := s.vols.store.Remove(name, true); err != nil {
+		if err := s.vols.VolumeRemove(s.ctx, name, true); err != nil {
 			s.log.Warn("remove a volume made for a failed create", "volume", name, "err", err)
 		}
 	}
@@ -259,7 +262,7 @@ func (s *Containers) copyUp(ctx context.Context, c *ccontainer.Container, plan *
 			return err
 		}
 		err = copyImageContent(ctx, rootfs, j.dest, dir)
-		uerr := s.vols.store.Unmount(j.name, c.ID)
+		_, uerr := s.vols.store.Unmount(j.name, c.ID)
 		if err = errors.Join(err, uerr); err != nil {
 			return fmt.Errorf("copy image content into volume %s: %w", j.name, err)
 		}
@@ -336,6 +339,8 @@ func (s *Containers) specMounts(c *ccontainer.Container) ([]spec.Mount, error) {
 				return nil, err
 			}
 			sm.Source = dir
+			s.vols.publish(m.Name, events.ActionMount, "container", c.ID, "destination", m.Destination,
+				"read/write", strconv.FormatBool(m.RW), "propagation", string(m.Propagation))
 		case mount.TypeTmpfs:
 			sm = spec.Mount{Type: "tmpfs", Destination: m.Destination, ReadOnly: !m.RW, Options: tmpfsOptionsOf(c, m.Destination)}
 		}
@@ -377,8 +382,12 @@ func (s *Containers) unmountVolumes(id string) {
 		if m.Type != mount.TypeVolume {
 			continue
 		}
-		if err := s.vols.store.Unmount(m.Name, id); err != nil {
+		was, err := s.vols.store.Unmount(m.Name, id)
+		if err != nil {
 			s.log.Warn("unmount volume", "container", id, "volume", m.Name, "err", err)
+		}
+		if was {
+			s.vols.publish(m.Name, events.ActionUnmount, "container", id)
 		}
 	}
 }

@@ -46,11 +46,17 @@ func (s *Volumes) view(v *cvolume.Volume) volume.Volume {
 	return out
 }
 
-func (s *Volumes) publish(name string, action events.Action) {
-	if s.events != nil {
-		s.events.Publish(events.Message{Type: events.VolumeEventType, Action: action,
-			Actor: events.Actor{ID: name, Attributes: map[string]string{"driver": cvolume.DriverLocal}}})
+// publish sends a volume event; extra adds attributes to the driver.
+func (s *Volumes) publish(name string, action events.Action, extra ...string) {
+	if s.events == nil {
+		return
 	}
+	attrs := map[string]string{"driver": cvolume.DriverLocal}
+	for i := 0; i+1 < len(extra); i += 2 {
+		attrs[extra[i]] = extra[i+1]
+	}
+	s.events.Publish(events.Message{Type: events.VolumeEventType, Action: action,
+		Actor: events.Actor{ID: name, Attributes: attrs}})
 }
 
 // VolumeCreate is POST /volumes/create.

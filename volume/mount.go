@@ -102,10 +102,7 @@ func (s *Store) Mount(name, id string) (string, error) {
 		return "", fmt.Errorf("get %s: no such volume", name)
 	}
 	path := s.Path(name)
-	if !v.mountsSomething() {
-		return path, nil
-	}
-	if len(s.active[name]) == 0 {
+	if len(s.active[name]) == 0 && v.mountsSomething() {
 		if err := s.mountLocked(v, path); err != nil {
 			return "", err
 		}
@@ -147,21 +144,24 @@ func (s *Store) mountLocked(v *Volume, path string) error {
 	return nil
 }
 
-// Unmount says container id stopped using volume name; the last user of an
-// options volume unmounts it.
-func (s *Store) Unmount(name, id string) error {
+// Unmount says container id stopped using volume name, and whether it
+// was using it; the last user of an options volume unmounts it.
+func (s *Store) Unmount(name, id string) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	users, ok := s.active[name]
 	if !ok || !users[id] {
-		return nil
+		return false, nil
 	}
 	delete(users, id)
 	if len(users) > 0 {
-		return nil
+		return true, nil
 	}
 	delete(s.active, name)
-	return s.unmountLocked(name)
+	if v, ok := s.vols[name]; !ok || !v.mountsSomething() {
+		return true, nil
+	}
+	return true, s.unmountLocked(name)
 }
 
 // unmountLocked unmounts volume name's content if something is mounted
@@ -179,17 +179,13 @@ func (s *Store) unmountLocked(name string) error {
 }
 
 // Restore is called once the daemon knows which containers run (active
-// maps a volume to them): their options volumes count as mounted by
-// them, and an options volume mounted for no running container (its users
+// maps a volume to them): their volumes count as mounted by them, and an options volume mounted for no running container (its users
 // exited while the daemon was down) is unmounted.
 func (s *Store) Restore(active map[string][]string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var errs []error
 	for name, v := range s.vols {
-		if !v.mountsSomething() {
-			continue
-		}
 		if ids := active[name]; len(ids) > 0 {
 			s.active[name] = map[string]bool{}
 			for _, id := range ids {
@@ -197,7 +193,9 @@ func (s *Store) Restore(active map[string][]string) error {
 			}
 			continue
 		}
-		errs = append(errs, s.unmountLocked(name))
+		if v.mountsSomething() {
+			errs = append(errs, s.unmountLocked(name))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -171,14 +171,19 @@ func TestMountRefcount(t *testing.T) {
 	if len(calls) != 1 || calls[0] != "mount tmpfs tmpfs size=1m,uid=5" || !mounted {
 		t.Fatalf("calls after two users: %v", calls)
 	}
-	_ = s.Unmount("tv", "a")
+	if was, _ := s.Unmount("tv", "a"); !was {
+		t.Fatal("a was not using tv")
+	}
+	if was, _ := s.Unmount("tv", "a"); was {
+		t.Fatal("a still using tv after its unmount")
+	}
 	if len(calls) != 1 {
 		t.Fatalf("unmounted while b uses it: %v", calls)
 	}
 	// isMountPoint reads the real mount table: the fake mount is not in it,
 	// so the last Unmount finds nothing to unmount; the refcount is what
 	// is tested here.
-	_ = s.Unmount("tv", "b")
+	_, _ = s.Unmount("tv", "b")
 	if _, ok := s.active["tv"]; ok {
 		t.Fatal("still active after its last user")
 	}

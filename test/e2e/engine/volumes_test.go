@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -236,11 +237,17 @@ func testVolumeInUse(t *testing.T, e *engine) {
 		c.Mounts[0].Destination != "/data" || !c.Mounts[0].RW || c.Mounts[0].Source != filepath.Join(e.root(), "volumes", v, "_data") {
 		t.Fatalf("inspect Mounts: %+v", c.Mounts)
 	}
+	e.ok(t, "start", "-a", n)
 	e.ok(t, "rm", "-v", n)
 	if _, ok := e.volume(t, v); !ok {
 		t.Fatal("rm -v removed a named volume")
 	}
 	e.ok(t, "volume", "rm", v)
+	out := e.ok(t, "events", "--since", "0", "--until", fmt.Sprint(time.Now().Add(time.Second).Unix()),
+		"--filter", "volume="+v, "--format", "{{.Action}} {{index .Actor.Attributes \"container\"}}")
+	if want := "create \nmount " + id + "\nunmount " + id + "\ndestroy \n"; out != want {
+		t.Fatalf("volume events: %q, want %q", out, want)
+	}
 }
 
 // testVolumeCopyUp: a new volume over a directory of the image gets its
