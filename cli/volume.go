@@ -50,9 +50,9 @@ func (c *cli) volumeCommand() *cobra.Command {
 }
 
 type volumeCreateOptions struct {
-	driver string
-	labels mapValue
-	opts   mapValue
+	name, driver string
+	labels       listValue
+	opts         mapValue
 }
 
 func (c *cli) volumeCreateCommand() *cobra.Command {
@@ -62,8 +62,11 @@ func (c *cli) volumeCreateCommand() *cobra.Command {
 		Short: "Create a volume",
 		Args:  maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name := ""
+			name := o.name
 			if len(args) == 1 {
+				if name != "" {
+					return statusError{code: 1, msg: "conflicting options: cannot specify a volume-name through both --name and as a positional arg"}
+				}
 				name = args[0]
 			}
 			return c.volumeCreate(cmd.Context(), name, o)
@@ -71,6 +74,8 @@ func (c *cli) volumeCreateCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.driver, "driver", "d", "local", "Specify volume driver name")
+	f.StringVar(&o.name, "name", "", "Specify volume name")
+	_ = f.MarkHidden("name")
 	f.Var(&o.labels, "label", "Set metadata for a volume")
 	f.VarP(&o.opts, "opt", "o", "Set driver specific options")
 	return cmd
@@ -81,9 +86,10 @@ func (c *cli) volumeCreate(ctx context.Context, name string, o volumeCreateOptio
 	if err != nil {
 		return err
 	}
-	req := volume.CreateRequest{Name: name, Driver: o.driver, Labels: o.labels.all(), DriverOpts: o.opts.all()}
-	if req.Labels == nil {
-		req.Labels = map[string]string{}
+	req := volume.CreateRequest{Name: name, Driver: o.driver, Labels: map[string]string{}, DriverOpts: o.opts.all()}
+	for _, l := range o.labels.values {
+		k, v, _ := strings.Cut(l, "=")
+		req.Labels[k] = v
 	}
 	if req.DriverOpts == nil {
 		req.DriverOpts = map[string]string{}
@@ -105,10 +111,11 @@ type volumeLsOptions struct {
 func (c *cli) volumeLsCommand() *cobra.Command {
 	var o volumeLsOptions
 	cmd := &cobra.Command{
-		Use:     "ls [OPTIONS]",
-		Aliases: []string{"list"},
-		Short:   "List volumes",
-		Args:    noArgs,
+		Use:         "ls [OPTIONS]",
+		Aliases:     []string{"list"},
+		Short:       "List volumes",
+		Annotations: map[string]string{"aliases": "corral volume ls, corral volume list"},
+		Args:        noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return c.volumeLs(cmd.Context(), o)
 		},
@@ -121,9 +128,10 @@ func (c *cli) volumeLsCommand() *cobra.Command {
 }
 
 // volumeHeader names the columns of volume ls.
-var volumeHeader = map[string]string{
+var volumeHeader = headerLabels{
 	"Name": "VOLUME NAME", "Driver": "DRIVER", "Scope": "SCOPE", "Mountpoint": "MOUNTPOINT",
-	"Labels": "LABELS", "Links": "LINKS", "Size": "SIZE", "CreatedAt": "CREATED",
+	"Labels": "LABELS", "Links": "LINKS", "Size": "SIZE", "Group": "GROUP",
+	"Availability": "AVAILABILITY", "Status": "STATUS",
 }
 
 func (c *cli) volumeLs(ctx context.Context, o volumeLsOptions) error {
@@ -159,7 +167,12 @@ func (r *volumeRow) Name() string                 { return r.v.Name }
 func (r *volumeRow) Driver() string               { return r.v.Driver }
 func (r *volumeRow) Scope() string                { return r.v.Scope }
 func (r *volumeRow) Mountpoint() string           { return r.v.Mountpoint }
-func (r *volumeRow) CreatedAt() string            { return r.v.CreatedAt }
+
+// Group, Availability and Status are swarm cluster volumes' fields: N/A
+// for local volumes, as docker shows them.
+func (r *volumeRow) Group() string        { return "N/A" }
+func (r *volumeRow) Availability() string { return "N/A" }
+func (r *volumeRow) Status() string       { return "N/A" }
 
 // Labels are k=v pairs, comma-separated, sorted.
 func (r *volumeRow) Labels() string {
@@ -211,10 +224,12 @@ func (c *cli) volumeInspectCommand() *cobra.Command {
 func (c *cli) volumeRmCommand() *cobra.Command {
 	var force bool
 	cmd := &cobra.Command{
-		Use:     "rm [OPTIONS] VOLUME [VOLUME...]",
-		Aliases: []string{"remove"},
-		Short:   "Remove one or more volumes",
-		Args:    minArgs(1),
+		Use:         "rm [OPTIONS] VOLUME [VOLUME...]",
+		Aliases:     []string{"remove"},
+		Short:       "Remove one or more volumes",
+		Long:        "Remove one or more volumes. You cannot remove a volume that is in use by a container.",
+		Annotations: map[string]string{"aliases": "corral volume rm, corral volume remove"},
+		Args:        minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.volumeRm(cmd.Context(), args, force)
 		},
