@@ -43,9 +43,10 @@ func (f *volumeFake) take() []string {
 	return n
 }
 
+// fakeVolumes have one label each: docker prints labels in map order.
 var fakeVolumes = []volume.Volume{
 	{Name: "data", Driver: "local", Mountpoint: "/var/lib/corral/volumes/data/_data", CreatedAt: "2024-05-01T10:00:00Z",
-		Labels: map[string]string{"team": "a", "env": "prod"}, Options: map[string]string{}, Scope: "local"},
+		Labels: map[string]string{"team": "a"}, Options: map[string]string{}, Scope: "local"},
 	{Name: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", Driver: "local",
 		Mountpoint: "/var/lib/corral/volumes/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef/_data",
 		CreatedAt:  "2024-05-01T11:00:00Z", Labels: map[string]string{"com.example.anonymous": ""},
