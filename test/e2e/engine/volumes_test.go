@@ -331,6 +331,19 @@ func testVolumeBinds(t *testing.T, e *engine) {
 		c.Mounts[0].RW || c.Mounts[0].Mode != "ro" || c.Mounts[0].Propagation != "rprivate" || c.Mounts[1].Destination != "/m" || !c.Mounts[1].RW {
 		t.Fatalf("inspect Mounts: %+v", c.Mounts)
 	}
+	// A file, SELinux modes (accepted, no labels here), propagation.
+	file := filepath.Join(dir, "in")
+	p := e.name(t)
+	e.ok(t, "create", "--name", p, "-v", file+":/etc/in.conf:ro,z", "--mount", "type=bind,src="+dir+",dst=/p,bind-propagation=rslave",
+		"busybox", "cat", "/etc/in.conf")
+	if out := e.ok(t, "start", "-a", p); out != "from host" {
+		t.Fatalf("file bind: %q", out)
+	}
+	for _, m := range e.inspect(t, p).Mounts {
+		if m.Destination == "/p" && m.Propagation != "rslave" || m.Destination == "/etc/in.conf" && (m.Mode != "ro,z" || m.RW) {
+			t.Errorf("mount %+v", m)
+		}
+	}
 	// -v makes a missing host directory, as docker does.
 	missing := filepath.Join(dir, "made")
 	e.ok(t, "run", "--rm", "-v", missing+":/x", "busybox", "true")
