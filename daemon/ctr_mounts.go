@@ -73,7 +73,7 @@ func (s *Containers) resolveMounts(c *ccontainer.Container) (plan *mountPlan, er
 		out = append(out, m)
 	}
 	for _, sp := range specs {
-		mp, err := s.resolveMount(c.ID, sp, plan)
+		mp, err := s.resolveMount(c.ID, sp, c.HostConfig.VolumeDriver, plan)
 		if err != nil {
 			return plan, err
 		}
@@ -194,8 +194,9 @@ func (s *Containers) volumesFrom(raw string) ([]container.MountPoint, error) {
 }
 
 // resolveMount turns one spec into a mount point, creating the volume it
-// names if missing.
-func (s *Containers) resolveMount(id string, sp cvolume.Spec, plan *mountPlan) (container.MountPoint, error) {
+// names if missing (with volumeDriver, --volume-driver, unless the spec
+// names one).
+func (s *Containers) resolveMount(id string, sp cvolume.Spec, volumeDriver string, plan *mountPlan) (container.MountPoint, error) {
 	mp := container.MountPoint{Type: sp.Type, Destination: sp.Destination, Mode: sp.Mode, RW: !sp.ReadOnly}
 	switch sp.Type {
 	case mount.TypeBind:
@@ -215,7 +216,14 @@ func (s *Containers) resolveMount(id string, sp cvolume.Spec, plan *mountPlan) (
 		name = cvolume.NewName()
 		labels = map[string]string{cvolume.LabelAnonymous: ""}
 	}
-	v, created, err := s.vols.store.Acquire(name, cvolume.CreateOptions{Driver: sp.Driver, Labels: labels, Options: sp.DriverOptions}, id)
+	driver := sp.Driver
+	if driver == "" {
+		driver = volumeDriver
+	}
+	v, created, err := s.vols.store.Acquire(name, cvolume.CreateOptions{Driver: driver, Labels: labels, Options: sp.DriverOptions}, id)
+	if errdefs.IsNotFound(err) { // an unknown driver; a 404 would make docker run pull
+		return mp, errdefs.InvalidArgument(errors.New(err.Error()))
+	}
 	if err != nil {
 		return mp, err
 	}

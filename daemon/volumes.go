@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -29,6 +30,9 @@ func openVolumes(root string, ev *Events) (*Volumes, error) {
 	st, err := cvolume.Open(filepath.Join(root, "volumes"))
 	if err != nil {
 		return nil, fmt.Errorf("open volume store: %w", err)
+	}
+	for _, name := range st.Skipped() {
+		slog.Warn("not a volume: no readable volume.json", "dir", filepath.Join(st.Dir(), name))
 	}
 	return &Volumes{store: st, events: ev}, nil
 }

@@ -76,6 +76,8 @@ type Store struct {
 	// active holds, per mounted options volume, the containers running
 	// with it.
 	active map[string]map[string]bool
+	// skipped are the directories Open found no readable record in.
+	skipped []string
 	// mount and unmount are unix.Mount and unix.Unmount, replaced in tests.
 	mount   func(source, target, fstype string, flags uintptr, data string) error
 	unmount func(target string) error
@@ -126,12 +128,13 @@ func Open(dir string) (*Store, error) {
 			continue
 		}
 		v, err := readRecord(filepath.Join(dir, name, recordFile))
-		if err != nil {
-			return nil, err
+		if err != nil || v == nil || v.Name != name {
+			// Not a volume this store made (or a damaged one): left as it
+			// is, for a person to look at, rather than stop the engine.
+			s.skipped = append(s.skipped, name)
+			continue
 		}
-		if v != nil && v.Name == name {
-			s.vols[name] = v
-		}
+		s.vols[name] = v
 	}
 	return s, nil
 }
@@ -151,6 +154,9 @@ func readRecord(path string) (*Volume, error) {
 	}
 	return &v, nil
 }
+
+// Skipped are the directories under Dir that Open found no volume in.
+func (s *Store) Skipped() []string { return slices.Clone(s.skipped) }
 
 // Dir is the directory the volumes live in.
 func (s *Store) Dir() string { return s.dir }

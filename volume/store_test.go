@@ -126,6 +126,12 @@ func TestOpenAfterCrash(t *testing.T) {
 	if _, _, err := s.Create("whole", CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.MkdirAll(filepath.Join(s.Dir(), "damaged", "_data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(s.Dir(), "damaged", "volume.json"), []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, d := range []string{".tmp-123/_data", ".trash-abc/_data/x"} {
 		if err := os.MkdirAll(filepath.Join(s.Dir(), d), 0o755); err != nil {
 			t.Fatal(err)
@@ -136,8 +142,11 @@ func TestOpenAfterCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	ents, _ := os.ReadDir(s.Dir())
-	if len(ents) != 1 || ents[0].Name() != "whole" || len(s2.List()) != 1 {
+	if len(ents) != 2 || len(s2.List()) != 1 || s2.List()[0].Name != "whole" {
 		t.Fatalf("after reopen: %v", ents)
+	}
+	if sk := s2.Skipped(); len(sk) != 1 || sk[0] != "damaged" {
+		t.Fatalf("skipped %v", sk)
 	}
 }
 

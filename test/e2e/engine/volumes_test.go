@@ -199,6 +199,8 @@ func testVolumeBadInput(t *testing.T, e *engine) {
 		{[]string{"-v", "okname:/x:rx"}, "invalid mode: rx"},
 		{[]string{"-v", "okname:/x", "--mount", "type=volume,src=okname,dst=/x"}, "Duplicate mount point: /x"},
 		{[]string{"--volumes-from", "nosuchctr"}, "No such container: nosuchctr"},
+		{[]string{"--volume-driver", "nfs", "-v", "okname:/x"}, `plugin "nfs" not found`},
+		{[]string{"--mount", "type=volume,src=okname,dst=/x,volume-opt=bogus=1"}, `invalid option: "bogus"`},
 	} {
 		args := append(append([]string{"create", "--name", n}, tc.args...), "busybox")
 		if out := e.fails(t, 1, args...); !strings.Contains(out, tc.want) {
