@@ -321,6 +321,17 @@ func (c *cli) volumePrune(ctx context.Context, o volumePruneOptions) error {
 	return nil
 }
 
+// dfVolumeRows are the volumes of system df -v.
+func dfVolumeRows(du *volume.DiskUsage) []any {
+	rows := []any{}
+	if du != nil {
+		for i := range du.Items {
+			rows = append(rows, &volumeRow{v: du.Items[i]})
+		}
+	}
+	return rows
+}
+
 // volumesRow is the "Local Volumes" line of system df.
 func volumesRow(du *volume.DiskUsage) *dfRow {
 	r := &dfRow{kind: "Local Volumes", percent: true}

@@ -168,6 +168,23 @@ func testVolumeCorralCLI(t *testing.T, e *engine) {
 		"sh", "-c", "cat /d/f /h/f; touch /d/x /h/x 2>/dev/null || echo refused"); r.code != 0 || r.stdout != "vol\nbind\nrefused\n" {
 		t.Fatalf("%v", r)
 	}
+	// system df -v shows the volumes as docker's does.
+	// (Other scenarios make volumes meanwhile: only this one's line and
+	// the header are compared, spaces squeezed.)
+	section := func(out string) string {
+		var keep []string
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(l, "VOLUME NAME") || strings.HasPrefix(l, data+" ") {
+				keep = append(keep, strings.Join(strings.Fields(l), " "))
+			}
+		}
+		return strings.Join(keep, "\n")
+	}
+	r = e.corral(t, "system", "df", "-v")
+	want := section(e.ok(t, "system", "df", "-v"))
+	if r.code != 0 || section(r.stdout) != want || !strings.Contains(want, data+" 0 4B") {
+		t.Fatalf("df -v: %v\ndocker's volumes:\n%s", r, want)
+	}
 	if r := e.corral(t, "system", "df"); r.code != 0 || !regexp.MustCompile(`(?m)^Local Volumes\s+\d+`).MatchString(r.stdout) {
 		t.Fatalf("%v", r)
 	}
