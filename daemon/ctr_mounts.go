@@ -165,9 +165,9 @@ func duplicateMount(dest string) error {
 }
 
 // volumesFrom is the volumes and binds of the container raw names
-// (CONTAINER[:ro|rw]), read-only or writable as the mode says.
+// (CONTAINER[:MODE]): read-only where they are, or all with ro.
 func (s *Containers) volumesFrom(raw string) ([]container.MountPoint, error) {
-	ref, mode, err := cvolume.ParseVolumesFrom(raw)
+	ref, ro, err := cvolume.ParseVolumesFrom(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -182,12 +182,7 @@ func (s *Containers) volumesFrom(raw string) ([]container.MountPoint, error) {
 		if m.Type != mount.TypeVolume && m.Type != mount.TypeBind {
 			continue
 		}
-		switch mode {
-		case "ro":
-			m.RW = false
-		case "rw":
-			m.RW = true
-		}
+		m.RW = m.RW && !ro
 		out = append(out, m)
 	}
 	return out, nil

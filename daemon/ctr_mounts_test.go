@@ -35,7 +35,7 @@ func TestResolveMountsPrecedence(t *testing.T) {
 	for _, m := range c.Mounts {
 		got[m.Destination] = m
 	}
-	want := map[string]string{"/anon": "volume named ro", "/hostdir": "bind " + host + " rw", "/shared": "volume shared rw", "/m": "tmpfs  rw"}
+	want := map[string]string{"/anon": "volume named ro", "/hostdir": "bind " + host + " ro", "/shared": "volume shared rw", "/m": "tmpfs  rw"}
 	if len(got) != len(want) {
 		t.Fatalf("mounts %+v", c.Mounts)
 	}

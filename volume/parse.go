@@ -205,6 +205,9 @@ func (s *Spec) volumeOptions(m mount.Mount, bad func(string, ...any) error) erro
 			s.Driver, s.DriverOptions = d.Name, d.Options
 		}
 	}
+	if s.Source == "" && m.ReadOnly {
+		return bad("must not set ReadOnly mode when using anonymous volumes")
+	}
 	if s.Source == "" && (s.Labels != nil || s.DriverOptions != nil) {
 		// dockerd names the volume then; so do we.
 		s.Source = NewName()
@@ -231,22 +234,33 @@ func (s *Spec) tmpfsOptions(m mount.Mount, bad func(string, ...any) error) error
 		if o.Mode != 0 {
 			s.TmpfsOptions = append(s.TmpfsOptions, fmt.Sprintf("mode=%o", unixMode(o.Mode)))
 		}
+		for _, opt := range o.Options {
+			if len(opt) != 1 || (opt[0] != "exec" && opt[0] != "noexec") {
+				return bad("invalid tmpfs option %q: only exec and noexec are allowed", strings.Join(opt, "="))
+			}
+			s.TmpfsOptions = append(s.TmpfsOptions, opt[0])
+		}
 	}
 	return nil
 }
 
 // ParseVolumesFrom reads one entry of HostConfig.VolumesFrom:
-// CONTAINER[:ro|rw]; mode "" keeps each mount's own.
-func ParseVolumesFrom(raw string) (ref, mode string, err error) {
-	ref, mode, _ = strings.Cut(raw, ":")
+// CONTAINER[:MODE], where MODE may say ro or rw and z or Z, but neither a
+// propagation nor nocopy (dockerd's rule); ro reports whether the mounts
+// taken must be read-only (rw never makes a read-only mount writable).
+func ParseVolumesFrom(raw string) (ref string, ro bool, err error) {
+	if raw == "" {
+		return "", false, invalid("volumes-from specification cannot be an empty string")
+	}
+	ref, mode, _ := strings.Cut(raw, ":")
 	if ref == "" {
-		return "", "", invalid("invalid volumes-from specification: '%s'", raw)
+		return "", false, invalid("invalid volumes-from specification: '%s'", raw)
 	}
-	switch mode {
-	case "", "ro", "rw":
-		return ref, mode, nil
+	s := Spec{Type: mount.TypeVolume, Mode: mode}
+	if err := s.applyMode(raw); err != nil || s.Propagation != "" || s.NoCopy {
+		return "", false, invalid("invalid mode: %s", mode)
 	}
-	return "", "", invalid("invalid mode for volumes-from: %s", mode)
+	return ref, s.ReadOnly, nil
 }
 
 // unixMode is a mode as chmod(2) takes it: the docker CLI sends the

@@ -89,6 +89,8 @@ func TestParseMountBad(t *testing.T) {
 		{mount.Mount{Type: mount.TypeVolume, Source: "v1", Target: "/"}, "destination can't be '/'"},
 		{mount.Mount{Type: mount.TypeTmpfs, Source: "x", Target: "/t"}, "field Source must not be specified"},
 		{mount.Mount{Type: "npipe", Target: "/t"}, "mount type unknown"},
+		{mount.Mount{Type: mount.TypeVolume, Target: "/t", ReadOnly: true}, "must not set ReadOnly mode when using anonymous volumes"},
+		{mount.Mount{Type: mount.TypeTmpfs, Target: "/t", TmpfsOptions: &mount.TmpfsOptions{Options: [][]string{{"suid"}}}}, "only exec and noexec"},
 	} {
 		_, err := ParseMount(tc.m)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -101,10 +103,12 @@ func TestParseMountBad(t *testing.T) {
 }
 
 func TestParseVolumesFrom(t *testing.T) {
-	if ref, mode, err := ParseVolumesFrom("web:ro"); err != nil || ref != "web" || mode != "ro" {
-		t.Fatalf("%q %q %v", ref, mode, err)
+	for raw, wantRO := range map[string]bool{"web:ro": true, "web:rw": false, "web": false, "web:z,ro": true} {
+		if ref, ro, err := ParseVolumesFrom(raw); err != nil || ref != "web" || ro != wantRO {
+			t.Errorf("%s: %q %v %v", raw, ref, ro, err)
+		}
 	}
-	for _, raw := range []string{":ro", "web:rx"} {
+	for _, raw := range []string{"", ":ro", "web:rx", "web:rslave", "web:nocopy", "web:ro,rw"} {
 		if _, _, err := ParseVolumesFrom(raw); err == nil {
 			t.Errorf("%s: accepted", raw)
 		}

@@ -444,13 +444,18 @@ func testVolumeReadOnlyRootfs(t *testing.T, e *engine) {
 func testVolumesFrom(t *testing.T, e *engine) {
 	v := e.volumeName(t)
 	src := e.name(t)
-	e.ok(t, "run", "--name", src, "-v", v+":/shared", "busybox", "sh", "-c", "echo from-src > /shared/f")
+	e.ok(t, "run", "--name", src, "-v", v+":/shared", "-v", t.TempDir()+":/robind:ro", "busybox", "sh", "-c", "echo from-src > /shared/f")
 	if out := e.ok(t, "run", "--rm", "--volumes-from", src, "busybox", "cat", "/shared/f"); out != "from-src\n" {
 		t.Fatalf("volumes-from: %q", out)
 	}
 	r := e.docker(t, "", "run", "--rm", "--volumes-from", src+":ro", "busybox", "touch", "/shared/x")
 	if r.code == 0 || !strings.Contains(r.stderr, "Read-only file system") {
 		t.Fatalf("volumes-from :ro: %v", r)
+	}
+	// rw does not make the source's read-only bind writable.
+	r = e.docker(t, "", "run", "--rm", "--volumes-from", src+":rw", "busybox", "sh", "-c", "touch /shared/x && touch /robind/x")
+	if r.code == 0 || !strings.Contains(r.stderr, "/robind/x") || !strings.Contains(r.stderr, "Read-only file system") {
+		t.Fatalf("volumes-from :rw: %v", r)
 	}
 }
 
