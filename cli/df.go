@@ -8,21 +8,23 @@ import (
 	"github.com/distribution/reference"
 	units "github.com/docker/go-units"
 	"github.com/moby/moby/api/types/image"
+	"github.com/moby/moby/api/types/volume"
 	"github.com/spf13/cobra"
 )
 
 const (
-	dfTable       = "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}"
-	dfImageTable  = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}"
-	dfOtherTables = `
+	dfTable           = "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}"
+	dfImageTable      = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}"
+	dfContainersTable = `
 Containers space usage:
 
 CONTAINER ID   IMAGE     COMMAND   LOCAL VOLUMES   SIZE      CREATED   STATUS    NAMES
 
 Local Volumes space usage:
 
-VOLUME NAME   LINKS     SIZE
-
+`
+	dfVolumeTable = "table {{.Name}}\t{{.Links}}\t{{.Size}}"
+	dfBuildCache  = `
 Build cache usage: 0B
 
 CACHE ID   CACHE TYPE   SIZE      CREATED   LAST USED   USAGE     SHARED
@@ -67,7 +69,7 @@ func (c *cli) df(ctx context.Context, o dfOptions) error {
 		images = du.ImageUsage
 	}
 	if o.verbose {
-		return c.dfVerbose(images, o.format)
+		return c.dfVerbose(images, du.VolumeUsage, o.format)
 	}
 	format := o.format
 	if format == "" || format == tableFormat {
@@ -77,7 +79,7 @@ func (c *cli) df(ctx context.Context, o dfOptions) error {
 		&dfRow{kind: "Images", count: len(images.Items), active: activeImages(images.Items),
 			size: images.TotalSize, reclaimable: reclaimableImages(images), percent: true},
 		&dfRow{kind: "Containers"},
-		&dfRow{kind: "Local Volumes"},
+		volumesRow(du.VolumeUsage),
 		&dfRow{kind: "Build Cache"},
 	}
 	return listFormat{format: format, header: dfHeader}.write(c.out, rows)
@@ -85,7 +87,7 @@ func (c *cli) df(ctx context.Context, o dfOptions) error {
 
 // dfVerbose lists the images, then (empty, until the engine has them)
 // containers, volumes and build cache.
-func (c *cli) dfVerbose(du *image.DiskUsage, format string) error {
+func (c *cli) dfVerbose(du *image.DiskUsage, vu *volume.DiskUsage, format string) error {
 	var rows []any
 	for _, img := range du.Items {
 		r := &imageRow{i: img, repo: "<none>", tag: "<none>", trunc: format == "" || format == tableFormat}
@@ -103,13 +105,17 @@ func (c *cli) dfVerbose(du *image.DiskUsage, format string) error {
 		if err != nil {
 			return err
 		}
-		return tmpl.Execute(c.out, map[string]any{"Images": rows, "Containers": []any{}, "Volumes": []any{}, "BuildCache": []any{}})
+		return tmpl.Execute(c.out, map[string]any{"Images": rows, "Containers": []any{}, "Volumes": dfVolumeRows(vu), "BuildCache": []any{}})
 	}
 	fmt.Fprint(c.out, "Images space usage:\n\n")
 	if err := (listFormat{format: dfImageTable, header: imageHeader}).write(c.out, rows); err != nil {
 		return err
 	}
-	_, err := fmt.Fprint(c.out, dfOtherTables)
+	fmt.Fprint(c.out, dfContainersTable)
+	if err := (listFormat{format: dfVolumeTable, header: volumeHeader}).write(c.out, dfVolumeRows(vu)); err != nil {
+		return err
+	}
+	_, err := fmt.Fprint(c.out, dfBuildCache)
 	return err
 }
 

@@ -182,6 +182,9 @@ func (c *Client) DiskUsage(ctx context.Context) (system.DiskUsage, error) {
 	if err := c.getJSON(ctx, "/system/df", nil, &du); err != nil {
 		return system.DiskUsage{}, err
 	}
+	if du.VolumeUsage == nil && du.Volumes != nil {
+		du.VolumeUsage = volumeUsage(du.Volumes)
+	}
 	if du.ImageUsage == nil {
 		du.ImageUsage = &image.DiskUsage{TotalCount: int64(len(du.Images)), TotalSize: du.LayersSize, Items: du.Images}
 		for _, s := range du.Images {

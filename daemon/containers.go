@@ -35,6 +35,7 @@ type Containers struct {
 	host     spec.Host
 	binary   string
 	secrets  *Secrets
+	vols     *Volumes
 
 	// ctx lives as long as the service: exit watchers and restart timers
 	// end with it (the containers do not).
@@ -93,6 +94,8 @@ type ContainersOptions struct {
 	Settings spec.Daemon
 	// Secrets resolves the containers' --secret references.
 	Secrets *Secrets
+	// Volumes is the volume service (nil: the one under Root/volumes).
+	Volumes *Volumes
 }
 
 // NewContainers opens the container store and restores the containers it
@@ -110,6 +113,12 @@ func NewContainers(ctx context.Context, opts ContainersOptions) (*Containers, er
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	if s.vols = opts.Volumes; s.vols == nil {
+		if s.vols, err = openVolumes(opts.Root, opts.Events); err != nil {
+			store.Close()
+			return nil, err
+		}
+	}
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	for _, dir := range []string{s.paths.root, s.paths.monitors, s.paths.runtime, s.paths.bundles} {
 		if err := os.MkdirAll(dir, 0o711); err != nil {
@@ -117,6 +126,7 @@ func NewContainers(ctx context.Context, opts ContainersOptions) (*Containers, er
 			return nil, fmt.Errorf("create exec root: %w", err)
 		}
 	}
+	s.restoreVolumes()
 	s.restore(ctx)
 	return s, nil
 }

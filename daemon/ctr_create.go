@@ -53,8 +53,16 @@ func (s *Containers) ContainerCreate(ctx context.Context, opts api.ContainerCrea
 	if err := setHostname(c); err != nil {
 		return container.CreateResponse{}, err
 	}
-	if err := s.createRecord(ctx, c, opts.Name, img); err != nil {
+	plan, err := s.resolveMounts(c)
+	if err != nil {
 		return container.CreateResponse{}, err
+	}
+	if err := s.createRecord(ctx, c, opts.Name, img); err != nil {
+		s.undoMounts(c.ID, plan)
+		return container.CreateResponse{}, err
+	}
+	if err := s.copyUp(ctx, c, plan); err != nil {
+		return container.CreateResponse{}, s.undoCreate(ctx, c, plan, err)
 	}
 	s.publish(c, events.ActionCreate, nil)
 	return container.CreateResponse{ID: c.ID, Warnings: []string{}}, nil

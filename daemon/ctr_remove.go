@@ -36,7 +36,11 @@ func (s *Containers) ContainerRemove(ctx context.Context, name string, opts api.
 			return fmt.Errorf("cannot remove container %s: could not kill: %w", c.Name[1:], err)
 		}
 	}
-	return s.remove(context.WithoutCancel(ctx), c.ID)
+	if err := s.remove(context.WithoutCancel(ctx), c.ID); err != nil {
+		return err
+	}
+	s.forgetVolumes(c, opts.RemoveVolumes)
+	return nil
 }
 
 // removeRunningError is dockerd's (25 and later) refusal to remove a
@@ -67,6 +71,7 @@ func (s *Containers) remove(ctx context.Context, id string) error {
 		return err
 	}
 	s.forgetExecs(id)
+	s.forgetVolumes(c, false)
 	s.publish(c, events.ActionDestroy, nil)
 	s.notify(id, true, container.WaitResponse{StatusCode: int64(c.State.ExitCode)})
 	return nil

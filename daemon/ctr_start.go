@@ -154,6 +154,9 @@ func (s *Containers) buildSpec(c *ccontainer.Container, rootfs string) (*specs.S
 	if in.Devices, err = resolveDevices(c.HostConfig.Devices); err != nil {
 		return nil, err
 	}
+	if in.Mounts, err = s.specMounts(c); err != nil {
+		return nil, err
+	}
 	if c.HostConfig.Privileged {
 		in.HostDevices = hostDevices()
 	}
@@ -186,6 +189,7 @@ func (s *Containers) mountRootfs(ctx context.Context, c *ccontainer.Container) (
 
 // unmountRootfs unmounts container id's rootfs, if mounted.
 func (s *Containers) unmountRootfs(id string) {
+	s.unmountVolumes(id)
 	rootfs := s.paths.rootfs(id)
 	if mounted(rootfs) {
 		if err := snapshot.UnmountAll(rootfs); err != nil {

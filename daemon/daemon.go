@@ -43,6 +43,7 @@ type Daemon struct {
 	images  *Images
 	ctrs    *Containers
 	secrets *Secrets
+	vols    *Volumes
 }
 
 // New opens the engine on cfg.DataRoot: it locks the data root (failing
@@ -93,9 +94,12 @@ func (d *Daemon) open(ctx context.Context) error {
 	if d.secrets, err = NewSecrets(filepath.Join(d.root, "secrets"), d.containerRecords); err != nil {
 		return err
 	}
+	if d.vols, err = openVolumes(d.root, d.events); err != nil {
+		return err
+	}
 	d.ctrs, err = NewContainers(ctx, ContainersOptions{Root: d.root, ExecRoot: d.execRoot(), Images: d.images,
 		Events: d.events, Binary: d.cfg.Binary, Settings: spec.Daemon{InitPath: initPath(d.cfg.InitPath)},
-		Secrets: d.secrets})
+		Secrets: d.secrets, Volumes: d.vols})
 	if err != nil {
 		return err
 	}
@@ -177,6 +181,9 @@ func (d *Daemon) Root() string { return d.root }
 // Containers is the container service.
 func (d *Daemon) Containers() *Containers { return d.ctrs }
 
+// Volumes is the volume service.
+func (d *Daemon) Volumes() *Volumes { return d.vols }
+
 // Images is the image service.
 func (d *Daemon) Images() *Images { return d.images }
 
@@ -205,6 +212,7 @@ func (d *Daemon) DiskUsage(ctx context.Context) (system.DiskUsage, error) {
 		}
 	}
 	du.ContainerUsage = cu
+	du.VolumeUsage = d.vols.diskUsage()
 	countImageUsers(du.ImageUsage, list)
 	return du, nil
 }

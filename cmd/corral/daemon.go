@@ -126,7 +126,7 @@ func runDaemon(cfg daemon.Config) (err error) {
 		System: d, Images: d.Images(), ImageTransfer: d.Images(), Registry: d.Images(),
 		Containers: d.Containers(), ContainerViews: d.Containers(), ContainerIO: d.Containers(),
 		Exec: d.Containers(), ContainerFiles: d.Containers(), ContainerAdmin: d.Containers(),
-		Secrets: d.Secrets(), Version: version, Logger: log,
+		Secrets: d.Secrets(), Volumes: d.Volumes(), Version: version, Logger: log,
 	})
 	log.Info("corral daemon started", "version", version, "pid", os.Getpid(), "data-root", d.Root(), "hosts", cfg.Hosts)
 	err = serveAll(ctx, srv, listeners)
