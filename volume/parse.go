@@ -27,7 +27,9 @@ type Spec struct {
 	Propagation mount.Propagation
 	// NoCopy skips filling a new volume with the image's content.
 	NoCopy bool
-	// CreateSource makes a missing bind source (-v does, --mount does not).
+	// CreateSource makes a missing bind source: only --mount's
+	// bind-create-mountpoint asks for it. A missing -v source is an error,
+	// as podman's (docker 28 makes the directory; issue 6 wants the error).
 	CreateSource         bool
 	NonRecursive         bool
 	ReadOnlyNonRecursive bool
@@ -65,7 +67,7 @@ func ParseBind(raw string) (Spec, error) {
 		}
 		s.Type = mount.TypeVolume
 		if path.IsAbs(s.Source) {
-			s.Type, s.CreateSource, s.Source = mount.TypeBind, true, path.Clean(s.Source)
+			s.Type, s.Source = mount.TypeBind, path.Clean(s.Source)
 			s.Propagation = mount.PropagationRPrivate
 		} else if err := ValidateName(s.Source); err != nil {
 			return Spec{}, invalid("invalid volume specification: '%s': %s", raw, strings.TrimPrefix(err.Error(), "create "+s.Source+": "))

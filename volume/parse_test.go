@@ -19,8 +19,8 @@ func TestParseBind(t *testing.T) {
 		{"vol:/data", Spec{Type: mount.TypeVolume, Source: "vol", Destination: "/data"}},
 		{"vol:/data/:ro,nocopy", Spec{Type: mount.TypeVolume, Source: "vol", Destination: "/data", ReadOnly: true, NoCopy: true, Mode: "ro,nocopy"}},
 		{"/h//x:/c:rw,z,rslave", Spec{Type: mount.TypeBind, Source: "/h/x", Destination: "/c", Mode: "rw,z,rslave",
-			Propagation: mount.PropagationRSlave, CreateSource: true}},
-		{"/h:/c", Spec{Type: mount.TypeBind, Source: "/h", Destination: "/c", Propagation: mount.PropagationRPrivate, CreateSource: true}},
+			Propagation: mount.PropagationRSlave}},
+		{"/h:/c", Spec{Type: mount.TypeBind, Source: "/h", Destination: "/c", Propagation: mount.PropagationRPrivate}},
 	} {
 		got, err := ParseBind(tc.raw)
 		if err != nil {

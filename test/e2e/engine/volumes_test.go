@@ -205,6 +205,7 @@ func testVolumeBadInput(t *testing.T, e *engine) {
 		want string
 	}{
 		{[]string{"--mount", "type=bind,src=" + missing + ",dst=/x"}, `invalid mount config for type "bind": bind source path does not exist: ` + missing},
+		{[]string{"-v", missing + ":/x"}, `invalid mount config for type "bind": bind source path does not exist: ` + missing},
 		{[]string{"-v", "bad$name:/x"}, "includes invalid characters for a local volume name"},
 		{[]string{"-v", "okname:rel"}, "mount path must be absolute"},
 		{[]string{"-v", "okname:/x:rx"}, "invalid mode: rx"},
@@ -222,7 +223,7 @@ func testVolumeBadInput(t *testing.T, e *engine) {
 		t.Fatal("a refused create left a container")
 	}
 	if _, err := os.Stat(missing); !os.IsNotExist(err) {
-		t.Fatal("a refused --mount bind created its source")
+		t.Fatal("a refused bind created its source")
 	}
 	if _, ok := e.volume(t, "okname"); ok {
 		t.Fatal("a refused create left its volume")
@@ -357,11 +358,18 @@ func testVolumeBinds(t *testing.T, e *engine) {
 			t.Errorf("mount %+v", m)
 		}
 	}
-	// -v makes a missing host directory, as docker does.
+	// A bind mount whose BindOptions.CreateMountpoint is set (the API's
+	// way; compose sets it) makes a missing host directory.
 	missing := filepath.Join(dir, "made")
-	e.ok(t, "run", "--rm", "-v", missing+":/x", "busybox", "true")
+	body := `{"Image":"busybox","HostConfig":{"Mounts":[{"Type":"bind","Source":"` + missing +
+		`","Target":"/x","BindOptions":{"CreateMountpoint":true}}]}}`
+	var created struct{ ID string }
+	if st := e.api(t, "POST", "/containers/create", strings.NewReader(body), &created); st != http.StatusCreated {
+		t.Fatalf("create with CreateMountpoint: status %d", st)
+	}
+	e.ok(t, "rm", created.ID)
 	if st, err := os.Stat(missing); err != nil || !st.IsDir() {
-		t.Fatalf("-v source not made: %v", err)
+		t.Fatalf("CreateMountpoint did not make the bind source: %v", err)
 	}
 }
 
