@@ -2,17 +2,20 @@ package engine_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/volume"
+	"golang.org/x/sys/unix"
 
 	"github.com/corral-dev/corral/testutil"
 )
@@ -530,4 +533,107 @@ func TestVolumeSurvives(t *testing.T) {
 		t.Fatalf("after restart: %q, want %q", out, sum)
 	}
 	e.ok(t, "volume", "rm", v)
+}
+
+// TestVolumeSurvivesReboot: a named volume's content outlives a reboot of
+// the host as the engine sees one: the daemon, every monitor and container
+// process killed, every mount under the exec root gone and the exec root
+// (a tmpfs under /run) emptied. The container that used the volume comes
+// back exited, and the volume is intact, usable and removable.
+func TestVolumeSurvivesReboot(t *testing.T) {
+	e := newEngine(t)
+	v := e.volumeName(t)
+	sum := e.ok(t, "run", "--rm", "-v", v+":/data", "busybox", "sh", "-c",
+		"head -c 1048576 /dev/urandom > /data/blob && md5sum /data/blob")
+	holder := e.runD(t, "-v", v+":/data", "busybox", "sleep", "1000")
+	id := e.inspect(t, holder).ID
+	pids := []int{e.inspect(t, holder).State.Pid}
+	pids = append(pids, monitorPids(t, execRoot(e))...)
+	e.kill9(t)
+	for _, pid := range pids {
+		_ = unix.Kill(pid, unix.SIGKILL)
+	}
+	eventually(t, 20*time.Second, "the killed processes to go", func() bool {
+		for _, pid := range pids {
+			if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+				return false
+			}
+		}
+		return true
+	})
+	removeCgroups(t, id)
+	unmountUnder(t, execRoot(e))
+	if err := os.RemoveAll(execRoot(e)); err != nil {
+		t.Fatal(err)
+	}
+	e.restart(t)
+	if st := e.inspect(t, holder).State; st.Running || st.Status != "exited" {
+		t.Fatalf("after the reboot the holder is %s", st.Status)
+	}
+	if out := e.ok(t, "run", "--rm", "-v", v+":/data", "busybox", "md5sum", "/data/blob"); out != sum {
+		t.Fatalf("after the reboot: %q, want %q", out, sum)
+	}
+	e.ok(t, "rm", holder)
+	e.ok(t, "volume", "rm", v)
+}
+
+// monitorPids answers the pids in the monitor.pid files under execRoot.
+func monitorPids(t *testing.T, execRoot string) []int {
+	files, err := filepath.Glob(filepath.Join(execRoot, "monitors", "*", "monitor.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pid int
+		if _, err := fmt.Sscan(string(b), &pid); err != nil || pid <= 0 {
+			t.Fatalf("%s: %q", f, b)
+		}
+		pids = append(pids, pid)
+	}
+	if len(pids) == 0 {
+		t.Fatal("no monitor.pid under " + execRoot)
+	}
+	return pids
+}
+
+// unmountUnder detaches every mount at or under dir, deepest first, as a
+// reboot would have them gone.
+func unmountUnder(t *testing.T, dir string) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var points []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
+			points = append(points, f[4])
+		}
+	}
+	sort.Slice(points, func(i, j int) bool { return len(points[i]) > len(points[j]) })
+	for _, p := range points {
+		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
+			t.Fatalf("unmount %s: %v", p, err)
+		}
+	}
+}
+
+// removeCgroups removes container id's (empty) cgroup directories on every
+// hierarchy, which a reboot would have taken with it.
+func removeCgroups(t *testing.T, id string) {
+	dirs, err := filepath.Glob("/sys/fs/cgroup/*/corral/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs = append(dirs, "/sys/fs/cgroup/corral/"+id)
+	for _, d := range dirs {
+		if err := os.Remove(d); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("remove cgroup %s: %v", d, err)
+		}
+	}
 }
