@@ -28,7 +28,14 @@ static struct {
 	struct buf pending[3]; /* per stream: the line begun, not ended */
 	struct buf entry;
 	unsigned long errs;
+	int syslog; /* entries go to syslog.c, not to a file */
 } L = {.fd = -1};
+
+/* log_use_syslog sends the entries to the syslog driver. */
+void log_use_syslog(void)
+{
+	L.syslog = 1;
+}
 
 static int mkdir_all(char *path)
 {
@@ -146,15 +153,23 @@ static void write_entry(int stream, const char *msg, size_t n, const struct time
 }
 
 /* emit writes the entry pending+msg and empties pending. */
+static void entry(int stream, const char *msg, size_t n, const struct timespec *t)
+{
+	if (L.syslog)
+		syslog_send(stream, msg, n, t);
+	else
+		write_entry(stream, msg, n, t);
+}
+
 static void emit(int stream, const char *msg, size_t n, const struct timespec *t)
 {
 	struct buf *pend = &L.pending[stream];
 	if (pend->len == 0) {
-		write_entry(stream, msg, n, t);
+		entry(stream, msg, n, t);
 		return;
 	}
 	buf_add(pend, msg, n);
-	write_entry(stream, pend->p, pend->len, t);
+	entry(stream, pend->p, pend->len, t);
 	pend->len = 0;
 	if (pend->cap > KEEP_BUF)
 		buf_free(pend);
@@ -162,7 +177,7 @@ static void emit(int stream, const char *msg, size_t n, const struct timespec *t
 
 void log_write(int stream, const char *p, size_t n, const struct timespec *t)
 {
-	if (!L.path)
+	if (!L.path && !L.syslog)
 		return;
 	struct buf *pend = &L.pending[stream];
 	while (n > 0) {
@@ -188,7 +203,7 @@ void log_write(int stream, const char *p, size_t n, const struct timespec *t)
 
 void log_flush(int stream, const struct timespec *t)
 {
-	if (L.path && L.pending[stream].len > 0)
+	if ((L.path || L.syslog) && L.pending[stream].len > 0)
 		emit(stream, NULL, 0, t);
 }
 
@@ -197,12 +212,15 @@ void log_close(void)
 	if (L.fd >= 0)
 		close(L.fd);
 	L.fd = -1;
+	if (L.syslog)
+		syslog_close();
 }
 
 /* log_trim lets go of buffers an idle monitor does not need. */
 void log_trim(void)
 {
 	buf_free(&L.entry);
+	syslog_trim();
 	for (int i = 0; i < 3; i++)
 		if (L.pending[i].len == 0)
 			buf_free(&L.pending[i]);
