@@ -34,6 +34,8 @@ type Containers struct {
 	settings spec.Daemon
 	host     spec.Host
 	binary   string
+	// logDefaults are the daemon's log-driver and log-opts.
+	logDefaults LogConfig
 
 	// ctx lives as long as the service: exit watchers and restart timers
 	// end with it (the containers do not).
@@ -88,6 +90,9 @@ type ContainersOptions struct {
 	Binary string
 	// Settings are the daemon-wide container defaults.
 	Settings spec.Daemon
+	// LogConfig is the log driver and options of containers that name
+	// none (Config.LogDriver, LogOpts).
+	LogConfig LogConfig
 }
 
 // NewContainers opens the container store and restores the containers it
@@ -99,7 +104,7 @@ func NewContainers(ctx context.Context, opts ContainersOptions) (*Containers, er
 		return nil, fmt.Errorf("open container store: %w", err)
 	}
 	s := &Containers{store: store, images: opts.Images, events: opts.Events, log: opts.Log,
-		paths: newExecPaths(opts.ExecRoot), settings: opts.Settings, host: hostFacts(), binary: opts.Binary,
+		paths: newExecPaths(opts.ExecRoot), settings: opts.Settings, host: hostFacts(), binary: opts.Binary, logDefaults: opts.LogConfig,
 		watching: map[string]bool{}, waiters: map[string][]*waiter{},
 		attaches: map[string][]*pendingAttach{}, execs: map[string]*execRecord{}}
 	if s.log == nil {
