@@ -219,7 +219,8 @@ func parseSyslogAddress(s string) (syslogAddress, error) {
 	switch u.Scheme {
 	case "unix", "unixgram":
 		if _, err := os.Stat(u.Path); err != nil {
-			return syslogAddress{}, err
+			// dockerd's message, an invalid argument, not a missing object.
+			return syslogAddress{}, errors.New(err.Error())
 		}
 		if len(u.Path) > 107 {
 			return syslogAddress{}, fmt.Errorf("syslog-address: socket path %s is longer than 107 bytes", u.Path)
