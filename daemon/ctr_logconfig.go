@@ -56,6 +56,17 @@ var syslogFacilities = map[string]int{"kern": 0, "user": 1, "mail": 2, "daemon":
 	"local0": 16, "local1": 17, "local2": 18, "local3": 19, "local4": 20, "local5": 21,
 	"local6": 22, "local7": 23}
 
+// logDrivers are the drivers GET /info lists.
+var logDrivers = []string{logJSONFile, logNone, logSyslog}
+
+// loggingDriver is the daemon's default log driver, for GET /info.
+func (d *Daemon) loggingDriver() string {
+	if d.ctrs == nil || d.ctrs.logDefaults.Type == "" {
+		return logJSONFile
+	}
+	return d.ctrs.logDefaults.Type
+}
+
 // defaultSyslogTag is dockerd's: the container's short ID.
 const defaultSyslogTag = "{{.ID}}"
 

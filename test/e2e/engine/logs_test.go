@@ -189,12 +189,80 @@ func TestLogsDaemonDefaults(t *testing.T) {
 		t.Errorf("logs of a none container: %q", msg)
 	}
 
+	if out := e.ok(t, "info", "-f", "{{.LoggingDriver}}"); out != "json-file\n" {
+		t.Errorf("docker info: logging driver %q", out)
+	}
+	if err := e.d.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	e.args = append(e.args, "--log-driver", "none")
+	e.start(t)
+	if out := e.ok(t, "info", "-f", "{{.LoggingDriver}}"); out != "none\n" {
+		t.Errorf("docker info with --log-driver none: %q", out)
+	}
+	quiet := e.name(t)
+	e.ok(t, "create", "--name", quiet, "busybox", "true")
+	if lc := e.inspect(t, quiet).HostConfig.LogConfig; lc.Type != "none" {
+		t.Errorf("LogConfig under a daemon with --log-driver none: %+v", lc)
+	}
+
 	dir := t.TempDir()
 	cmd := exec.Command(testutil.EngineBinary(t), "daemon", "--host", "unix://"+filepath.Join(dir, "s.sock"),
 		"--data-root", filepath.Join(dir, "root"), "--pidfile", filepath.Join(dir, "pid"), "--log-opt", "max-size=0")
 	b, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(b), "max-size must be a positive number") {
 		t.Errorf("a daemon with max-size=0: %v: %s", err, b)
+	}
+}
+
+// TestLogsFollowDaemonRestart: a container logging numbered lines through
+// a small rotating log (10k x 2) lives through a daemon killed with
+// SIGKILL (a logs -f open then ends with an error: it was the daemon's
+// connection) and one stopped with SIGTERM; a logs -f started after each
+// restart follows on across rotations, every line once and in order, and
+// ends well when the container stops.
+func TestLogsFollowDaemonRestart(t *testing.T) {
+	e := newEngine(t)
+	n := e.runD(t, "--log-opt", "max-size=10k", "--log-opt", "max-file=2", "busybox", "sh", "-c",
+		"i=0; while :; do i=$((i+1)); echo line-$i; sleep 0.002; done")
+	before := e.dockerBG(t, "logs", "-f", n)
+	before.waitOutput(t, "line-5\n")
+	e.kill9(t)
+	if code := before.wait(t); code == 0 {
+		t.Errorf("logs -f ended well when the daemon died: %.200q", before.output())
+	}
+	e.restart(t)
+	followFrom(t, e, n, false)
+	if err := e.d.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	e.restart(t)
+	followFrom(t, e, n, true)
+}
+
+// followFrom follows n's log from its last line until the log has
+// rotated a few times, checking that the numbers run on by one; with stop,
+// it then stops the container and the follower must end well.
+func followFrom(t *testing.T, e *engine, n string, stop bool) {
+	t.Helper()
+	f := e.dockerBG(t, "logs", "-f", "--tail", "1", n)
+	f.waitOutput(t, "\n")
+	first := 0
+	fmt.Sscanf(f.output(), "line-%d", &first)
+	// 10k x 2 files hold ~700 lines: 3000 more rotate the log several times.
+	eventually(t, 60*time.Second, "3000 lines followed", func() bool { return strings.Count(f.output(), "\n") > 3000 })
+	if stop {
+		e.ok(t, "stop", "-t", "1", n)
+		if code := f.wait(t); code != 0 {
+			t.Errorf("logs -f did not end well with the container: exit %d", code)
+		}
+	}
+	got := strings.Split(f.output(), "\n")
+	got = got[:len(got)-1] // the line being written, if any
+	for i, l := range got {
+		if want := fmt.Sprintf("line-%d", first+i); l != want {
+			t.Fatalf("followed line %d = %q, want %q", i, l, want)
+		}
 	}
 }
 
