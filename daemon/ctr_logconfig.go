@@ -70,6 +70,32 @@ func (d *Daemon) loggingDriver() string {
 // defaultSyslogTag is dockerd's: the container's short ID.
 const defaultSyslogTag = "{{.ID}}"
 
+// Rotation of json-file when neither the daemon nor the container sets
+// it: on, unlike dockerd's json-file, as its local driver does.
+const (
+	defaultLogMaxSize = "10m"
+	defaultLogMaxFile = "3"
+)
+
+// daemonLogConfig is the daemon's log-driver and log-opts, checked, with
+// json-file's rotation defaults under them, so that a container's
+// inspect shows the rotation it gets.
+func daemonLogConfig(driver string, opts map[string]string) (LogConfig, error) {
+	lc, err := mergeLogConfig(LogConfig{Type: driver, Config: opts}, LogConfig{})
+	if err != nil {
+		return lc, fmt.Errorf("daemon log-driver and log-opts: %w", err)
+	}
+	if lc.Type == logJSONFile {
+		if _, ok := lc.Config["max-size"]; !ok {
+			lc.Config["max-size"] = defaultLogMaxSize
+		}
+		if _, ok := lc.Config["max-file"]; !ok {
+			lc.Config["max-file"] = defaultLogMaxFile
+		}
+	}
+	return lc, nil
+}
+
 // mergeLogConfig is a container's log config as dockerd settles it at
 // create: the daemon's driver when none is given, the daemon's options
 // under the container's when the drivers match, then checked.

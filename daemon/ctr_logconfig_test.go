@@ -130,3 +130,26 @@ func TestMonitorLog(t *testing.T) {
 		t.Errorf("syslog defaults: %+v, %v", got.Syslog, err)
 	}
 }
+
+// TestDaemonLogConfig: json-file rotates at 10m x 3 unless the daemon's
+// log-opts say otherwise; a bad default is an error naming its source.
+func TestDaemonLogConfig(t *testing.T) {
+	for _, tc := range []struct {
+		driver string
+		opts   map[string]string
+		want   LogConfig
+	}{
+		{"", nil, LogConfig{Type: logJSONFile, Config: map[string]string{"max-size": "10m", "max-file": "3"}}},
+		{logJSONFile, map[string]string{"max-file": "5"}, LogConfig{Type: logJSONFile, Config: map[string]string{"max-size": "10m", "max-file": "5"}}},
+		{logNone, nil, LogConfig{Type: logNone, Config: map[string]string{}}},
+	} {
+		got, err := daemonLogConfig(tc.driver, tc.opts)
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%q %v: %+v, %v; want %+v", tc.driver, tc.opts, got, err, tc.want)
+		}
+	}
+	if _, err := daemonLogConfig(logJSONFile, map[string]string{"max-file": "0"}); err == nil ||
+		err.Error() != "daemon log-driver and log-opts: max-file cannot be less than 1" {
+		t.Errorf("bad default: %v", err)
+	}
+}

@@ -89,9 +89,9 @@ func (d *Daemon) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	logs, err := mergeLogConfig(container.LogConfig{Type: d.cfg.LogDriver, Config: d.cfg.LogOpts}, container.LogConfig{})
+	logs, err := daemonLogConfig(d.cfg.LogDriver, d.cfg.LogOpts)
 	if err != nil {
-		return fmt.Errorf("daemon log-driver and log-opts: %w", err)
+		return err
 	}
 	d.ctrs, err = NewContainers(ctx, ContainersOptions{Root: d.root, ExecRoot: d.execRoot(), Images: d.images,
 		Events: d.events, Binary: d.cfg.Binary, Settings: spec.Daemon{InitPath: initPath(d.cfg.InitPath)},

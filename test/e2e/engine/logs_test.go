@@ -268,7 +268,7 @@ func followFrom(t *testing.T, e *engine, n string, stop bool) {
 
 // TestLogsBadOptions: a log option out of range or unknown, or a driver
 // this engine lacks, is refused at create with dockerd's message (exit
-// 125), and nothing is created.
+// 125), and nothing is created. Without options, json-file rotates.
 func TestLogsBadOptions(t *testing.T) {
 	e := newEngine(t)
 	clean := e.state(t)
@@ -309,6 +309,13 @@ func TestLogsBadOptions(t *testing.T) {
 	}
 	if now := e.state(t); now != clean {
 		t.Errorf("bad log options left:\n%s\nwas:\n%s", now, clean)
+	}
+	// Unset, json-file rotates at 10m x 3, and inspect says so.
+	n := e.name(t)
+	e.ok(t, "create", "--name", n, "busybox", "true")
+	if lc := e.inspect(t, n).HostConfig.LogConfig; lc.Type != "json-file" || lc.Config["max-size"] != "10m" ||
+		lc.Config["max-file"] != "3" || len(lc.Config) != 2 {
+		t.Errorf("default LogConfig %+v", lc)
 	}
 }
 
