@@ -12,7 +12,8 @@
 # fresh order, as bench/engine.sh (whose plumbing this uses).
 #
 # Environment:
-#   LOG_LINES   lines per run (default 1000000, 100 MB)
+#   LOG_LINES   lines per run (default 3000000, 300 MB: long enough that
+#               starting the container is a small part of the time)
 #   ROUNDS      timed runs per engine (default 3), after one warm-up
 #   GAP, SEED, CORRAL, CORRAL_CLI, DOCKER   as for bench/engine.sh
 set -euo pipefail
@@ -138,7 +139,7 @@ logs_main() {
 		command -v "$t" >/dev/null || die "need $t (apt-get install podman docker.io)"
 	done
 	export CORRAL_CLI=${CORRAL_CLI:-$(default_cli)}
-	export LOG_LINES=${LOG_LINES:-1000000} ROUNDS=${ROUNDS:-3} GAP=${GAP:-0.1} SEED=${SEED:-$$}
+	export LOG_LINES=${LOG_LINES:-3000000} ROUNDS=${ROUNDS:-3} GAP=${GAP:-0.1} SEED=${SEED:-$$}
 	export BENCH_TAG=$$ BENCH_LABELS=$ENGINES RUNC=${RUNC:-$(command -v runc)} CRUN=${CRUN:-$(command -v crun)}
 	versions
 	log "engines in a fresh random order each round (SEED=$SEED), ${GAP}s quiet before each turn (GAP)"
