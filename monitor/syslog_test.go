@@ -148,6 +148,72 @@ func TestSyslogNetworks(t *testing.T) {
 	})
 }
 
+// TestSyslogStreams: "unix" falls back to a stream socket when the
+// receiver's is one (as syslog(3) does); a tcp receiver that goes away is
+// dialled again, at most once a second, and gets the lines from then on.
+func TestSyslogStreams(t *testing.T) {
+	t.Run("unix-stream", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "log.sock")
+		ln, err := net.Listen("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		ct := newContainer(t, sh("echo one; echo two"), syslogConfig("unix", path, "rfc3164"))
+		ct.start()
+		c, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(testTimeout))
+		sc := bufio.NewScanner(c)
+		for _, want := range []string{"]: one", "]: two"} {
+			if !sc.Scan() || !strings.HasSuffix(sc.Text(), want) {
+				t.Fatalf("got %q, %v; want ...%q", sc.Text(), sc.Err(), want)
+			}
+		}
+	})
+	t.Run("tcp-redial", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		ct := newContainer(t, sh("i=0; while [ $i -lt 250 ]; do i=$((i+1)); echo l$i; sleep 0.01; done"),
+			syslogConfig("tcp", ln.Addr().String(), ""))
+		ct.start()
+		first := acceptLine(t, ln)
+		second := acceptLine(t, ln) // after the first connection was closed
+		if first >= second {
+			t.Errorf("line %d on the first connection, %d on the second", first, second)
+		}
+		if ex := ct.wait(); ex.LogDropped == 0 {
+			t.Errorf("exit %+v: want the lines sent while redialling counted as dropped", ex)
+		}
+	})
+}
+
+// acceptLine accepts a connection, reads one "...]: lN" line, closes it
+// and returns N.
+func acceptLine(t *testing.T, ln net.Listener) int {
+	t.Helper()
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(testTimeout))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	n := 0
+	if i := strings.LastIndex(line, "]: l"); err != nil || i < 0 {
+		t.Fatalf("read %q: %v", line, err)
+	} else {
+		fmt.Sscanf(line[i+4:], "%d", &n)
+	}
+	return n
+}
+
 // TestSyslogNeverBlocks: with a receiver that reads nothing, and with
 // none at all, the container writes everything and exits at once; the
 // messages that did not fit are dropped and counted, not queued.
