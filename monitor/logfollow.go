@@ -130,6 +130,12 @@ func (r *logReader) follow(ctx context.Context, cur *os.File, p *pinned) error {
 			return err
 		}
 		next, err := p.next()
+		if err == nil && next == nil {
+			// At the end of cur: look for a newer file now too, rather
+			// than only when the pinning goroutine next runs.
+			p.scan()
+			next, err = p.next()
+		}
 		if err != nil {
 			return err
 		}
