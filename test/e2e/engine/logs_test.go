@@ -104,6 +104,10 @@ func TestLogsRotationFollow(t *testing.T) {
 	if tail := e.logs(t, n, "--tail", "2"); tail != all[len(all)-2]+"\n"+last+"\n" {
 		t.Errorf("logs --tail 2: %q", tail)
 	}
+	if r := run(t, nil, "", testutil.EngineBinary(t), "-H", e.d.host, "logs", "--tail", "2", n); r.code != 0 ||
+		r.stdout != all[len(all)-2]+"\n"+last+"\n" {
+		t.Errorf("corral logs --tail 2: %v", r)
+	}
 	if since := e.logs(t, n, "--since", time.Now().Add(time.Hour).Format(time.RFC3339)); since != "" {
 		t.Errorf("logs --since in an hour: %d bytes", len(since))
 	}
