@@ -172,7 +172,7 @@ func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusOK)
 	fw := newFlushWriter(w)
 	_ = fw.flush()
-	writeLogs(r, fw, msgs, opts, tty)
+	writeLogs(r, w, fw.flush, msgs, opts, tty)
 	return nil
 }
 
@@ -181,8 +181,10 @@ func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) error {
 const timestampFormat = "2006-01-02T15:04:05.000000000Z07:00"
 
 // writeLogs writes the log lines until the channel closes, the client
-// leaves or a write fails.
-func writeLogs(r *http.Request, w io.Writer, msgs <-chan api.LogMessage, opts api.ContainerLogsOptions, tty bool) {
+// leaves or a write fails. It flushes whenever no line waits: lines that
+// come faster than the client takes them go out in batches, not one
+// write (and one chunk) each.
+func writeLogs(r *http.Request, w io.Writer, flush func() error, msgs <-chan api.LogMessage, opts api.ContainerLogsOptions, tty bool) {
 	stdout, stderr := outputs(w, tty)
 	syserr := stderr
 	if !tty {
@@ -196,21 +198,22 @@ func writeLogs(r *http.Request, w io.Writer, msgs <-chan api.LogMessage, opts ap
 		case <-r.Context().Done():
 		}
 		if !ok {
+			_ = flush()
 			return
 		}
-		if m.Err != nil {
-			_, _ = fmt.Fprintf(syserr, "Error grabbing logs: %v\n", m.Err)
-			continue
+		var err error
+		switch {
+		case m.Err != nil:
+			_, err = fmt.Fprintf(syserr, "Error grabbing logs: %v\n", m.Err)
+		case m.Stream == "stderr" && opts.Stderr:
+			_, err = stderr.Write(logLine(m, opts))
+		case m.Stream != "stderr" && opts.Stdout:
+			_, err = stdout.Write(logLine(m, opts))
 		}
-		line := logLine(m, opts)
-		out := stdout
-		if m.Stream == "stderr" {
-			out = stderr
+		if err == nil && len(msgs) == 0 {
+			err = flush()
 		}
-		if m.Stream == "stderr" && !opts.Stderr || m.Stream != "stderr" && !opts.Stdout {
-			continue
-		}
-		if _, err := out.Write(line); err != nil {
+		if err != nil {
 			return
 		}
 	}

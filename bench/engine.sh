@@ -498,6 +498,8 @@ main() {
 	return "$rc"
 }
 
+# Sourced (bench/logs.sh), it only defines its functions.
+[[ ${BASH_SOURCE[0]} == "$0" ]] || return 0
 if [[ ${1:-} == __inner ]]; then
 	inner "$2"
 else

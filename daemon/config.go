@@ -47,6 +47,10 @@ type Config struct {
 	// /usr/local/libexec/corral/corral-init and corral-init beside the
 	// daemon's binary that exists.
 	InitPath string `json:"init-path,omitempty"`
+	// LogDriver and LogOpts are the log driver and options of containers
+	// that name none ("" means json-file rotated at 10 MB, 3 files).
+	LogDriver string            `json:"log-driver,omitempty"`
+	LogOpts   map[string]string `json:"log-opts,omitempty"`
 
 	// Binary is the corral binary monitors run from; "" means this one.
 	Binary string `json:"-"`

@@ -36,6 +36,8 @@ type Containers struct {
 	binary   string
 	secrets  *Secrets
 	vols     *Volumes
+	// logDefaults are the daemon's log-driver and log-opts.
+	logDefaults LogConfig
 
 	// ctx lives as long as the service: exit watchers and restart timers
 	// end with it (the containers do not).
@@ -96,6 +98,9 @@ type ContainersOptions struct {
 	Secrets *Secrets
 	// Volumes is the volume service (nil: the one under Root/volumes).
 	Volumes *Volumes
+	// LogConfig is the log driver and options of containers that name
+	// none (Config.LogDriver, LogOpts).
+	LogConfig LogConfig
 }
 
 // NewContainers opens the container store and restores the containers it
@@ -108,7 +113,7 @@ func NewContainers(ctx context.Context, opts ContainersOptions) (*Containers, er
 	}
 	s := &Containers{store: store, images: opts.Images, events: opts.Events, log: opts.Log,
 		paths: newExecPaths(opts.ExecRoot), settings: opts.Settings, host: hostFacts(), binary: opts.Binary,
-		secrets: opts.Secrets, watching: map[string]bool{}, waiters: map[string][]*waiter{},
+		secrets: opts.Secrets, logDefaults: opts.LogConfig, watching: map[string]bool{}, waiters: map[string][]*waiter{},
 		attaches: map[string][]*pendingAttach{}, execs: map[string]*execRecord{}}
 	if s.log == nil {
 		s.log = slog.Default()

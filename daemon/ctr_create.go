@@ -102,6 +102,11 @@ func (s *Containers) createConfig(req *container.Config, hc *container.HostConfi
 	if hc2.AutoRemove && hc2.RestartPolicy.Name != "" && hc2.RestartPolicy.Name != container.RestartPolicyDisabled {
 		return nil, nil, errdefs.InvalidArgument(errors.New("can't create 'AutoRemove' container with restart policy"))
 	}
+	lc, err := mergeLogConfig(hc2.LogConfig, s.logDefaults)
+	if err != nil {
+		return nil, nil, err
+	}
+	hc2.LogConfig = lc
 	if err := spec.Validate(cfg, &hc2); err != nil {
 		return nil, nil, errdefs.InvalidArgument(err)
 	}

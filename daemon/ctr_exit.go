@@ -75,6 +75,10 @@ func (s *Containers) handleExit(id string, st *monitor.ExitStatus) {
 		s.log.Warn("record container exit", "container", id, "err", err)
 		return
 	}
+	if st.LogDropped > 0 {
+		s.log.Warn("the log driver dropped messages rather than hold the container up", "container", id,
+			"driver", c.HostConfig.LogConfig.Type, "dropped", st.LogDropped)
+	}
 	if st.OOMKilled {
 		s.publish(c, events.ActionOOM, nil)
 	}

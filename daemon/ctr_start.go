@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -119,28 +118,24 @@ func (s *Containers) launch(ctx context.Context, c *ccontainer.Container) (*moni
 	if err := writeJSON(filepath.Join(c.BundlePath, "config.json"), sp); err != nil {
 		return nil, err
 	}
-	return monitor.Start(ctx, s.monitorConfig(c))
+	cfg, err := s.monitorConfig(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return monitor.Start(ctx, cfg)
 }
 
 // monitorConfig is the monitor's configuration for c.
-func (s *Containers) monitorConfig(c *ccontainer.Container) monitor.Config {
+func (s *Containers) monitorConfig(ctx context.Context, c *ccontainer.Container) (monitor.Config, error) {
 	cfg := monitor.Config{ID: c.ID, StateDir: s.paths.monitors, Bundle: c.BundlePath,
 		RuntimeRoot: s.paths.runtime, Binary: s.binary, OpenStdin: c.Config.OpenStdin,
-		StdinOnce: c.Config.StdinOnce, Log: monitor.LogConfig{Path: c.LogPath}}
+		StdinOnce: c.Config.StdinOnce}
 	if cs := c.HostConfig.ConsoleSize; cs[0] > 0 && cs[1] > 0 {
 		cfg.ConsoleSize = [2]uint16{uint16(cs[0]), uint16(cs[1])}
 	}
-	lc := c.HostConfig.LogConfig
-	if lc.Type == "none" {
-		cfg.Log.Driver = "none"
-	}
-	if n, err := parseSize(lc.Config["max-size"]); err == nil && n > 0 {
-		cfg.Log.MaxSize = n
-	}
-	if n, err := strconv.Atoi(lc.Config["max-file"]); err == nil && n > 0 {
-		cfg.Log.MaxFiles = n
-	}
-	return cfg
+	var err error
+	cfg.Log, err = monitorLog(ctx, c)
+	return cfg, err
 }
 
 // buildSpec makes the OCI config of c over the mounted rootfs.

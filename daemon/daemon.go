@@ -97,9 +97,13 @@ func (d *Daemon) open(ctx context.Context) error {
 	if d.vols, err = openVolumes(d.root, d.events); err != nil {
 		return err
 	}
+	logs, err := daemonLogConfig(d.cfg.LogDriver, d.cfg.LogOpts)
+	if err != nil {
+		return err
+	}
 	d.ctrs, err = NewContainers(ctx, ContainersOptions{Root: d.root, ExecRoot: d.execRoot(), Images: d.images,
 		Events: d.events, Binary: d.cfg.Binary, Settings: spec.Daemon{InitPath: initPath(d.cfg.InitPath)},
-		Secrets: d.secrets, Volumes: d.vols})
+		Secrets: d.secrets, Volumes: d.vols, LogConfig: logs})
 	if err != nil {
 		return err
 	}

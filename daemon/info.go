@@ -24,10 +24,10 @@ func (d *Daemon) Info(ctx context.Context) (system.Info, error) {
 	info := system.Info{
 		ID: d.id, Images: len(sums), Name: hostname(), ServerVersion: d.version(),
 		Driver: "overlayfs", DriverStatus: [][2]string{{"driver-type", "io.containerd.snapshotter.v1"}},
-		DockerRootDir: d.root, Debug: d.cfg.Debug, LoggingDriver: "json-file",
+		DockerRootDir: d.root, Debug: d.cfg.Debug, LoggingDriver: d.loggingDriver(),
 		CgroupDriver: "cgroupfs", CgroupVersion: cgroupVersion(),
 		Plugins: system.PluginsInfo{Volume: []string{"local"}, Network: []string{"bridge", "host", "none"},
-			Log: []string{"json-file"}},
+			Log: logDrivers},
 		Runtimes:       map[string]system.RuntimeWithStatus{"corral": {Runtime: system.Runtime{Path: "corral"}}},
 		DefaultRuntime: "corral", SecurityOptions: []string{"name=seccomp,profile=builtin"},
 		LiveRestoreEnabled: true, Swarm: swarm.Info{LocalNodeState: swarm.LocalNodeStateInactive},

@@ -60,9 +60,10 @@ type Config struct {
 	Debug string `json:"debug,omitempty"`
 }
 
-// LogConfig is the json-file log of the container's output.
+// LogConfig is where the container's output is logged: a json-file log
+// with rotation, or a syslog receiver.
 type LogConfig struct {
-	// Driver is "json-file" (the default) or "none".
+	// Driver is "json-file" (the default), "syslog" or "none".
 	Driver string `json:"driver,omitempty"`
 	// Path of the current file; rotated ones are Path.1, Path.2, ...
 	// Default: StateDir/ID/DefaultLogName.
@@ -73,14 +74,17 @@ type LogConfig struct {
 	// MaxFiles is how many files are kept, the current one included: 0
 	// means DefaultLogMaxFiles.
 	MaxFiles int `json:"maxFiles,omitempty"`
+	// Syslog is where the syslog driver sends the output (syslog.go).
+	Syslog *SyslogConfig `json:"syslog,omitempty"`
 }
 
 // Dir is the monitor's directory.
 func (c *Config) Dir() string { return filepath.Join(c.StateDir, c.ID) }
 
-// LogPath is where the log is written ("" with the none driver).
+// LogPath is where the log is written ("" with the none and syslog
+// drivers).
 func (c *Config) LogPath() string {
-	if c.Log.Driver == "none" {
+	if c.Log.Driver == "none" || c.Log.Driver == "syslog" {
 		return ""
 	}
 	if c.Log.Path != "" {
@@ -105,10 +109,8 @@ func (c Config) withDefaults() (Config, error) {
 			}
 		}
 	}
-	switch c.Log.Driver {
-	case "", "json-file", "none":
-	default:
-		return c, errdefs.InvalidArgument(fmt.Errorf("monitor config: unknown log driver %q", c.Log.Driver))
+	if err := c.Log.check(); err != nil {
+		return c, errdefs.InvalidArgument(fmt.Errorf("monitor config: %w", err))
 	}
 	if c.Log.MaxSize == 0 {
 		c.Log.MaxSize = DefaultLogMaxSize

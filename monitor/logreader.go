@@ -8,10 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -94,6 +92,17 @@ func ReadLogEntries(ctx context.Context, path string, opts LogOptions, fn func(*
 		}
 	}()
 	r := &logReader{path: path, opts: opts, fn: fn}
+	if opts.Follow && len(files) > 0 {
+		// Pin the files made from now on before reading the ones there
+		// are, which may take a while.
+		ino, err := inode(files[len(files)-1])
+		if err != nil {
+			return fmt.Errorf("read log: %w", err)
+		}
+		p := pin(path, ino)
+		defer p.close()
+		r.pinned = p
+	}
 	idx, off := 0, int64(0)
 	if opts.Tail >= 0 {
 		idx, off = tailStart(files, opts.Tail)
@@ -114,7 +123,7 @@ func ReadLogEntries(ctx context.Context, path string, opts LogOptions, fn func(*
 	}
 	cur := files[len(files)-1]
 	files = files[:len(files)-1] // follow closes cur
-	return r.result(r.follow(ctx, cur))
+	return r.result(r.follow(ctx, cur, r.pinned))
 }
 
 // errPastUntil ends a read at the first entry after Until.
@@ -128,6 +137,7 @@ type logReader struct {
 	br      *bufio.Reader
 	partial []byte // a line not yet complete at the end of the file
 	entry   LogEntry
+	pinned  *pinned // with Follow, the files newer than the last one opened
 }
 
 func (r *logReader) result(err error) error {
@@ -198,74 +208,6 @@ func (r *logReader) decode(line []byte) error {
 	}
 	r.entry = LogEntry{Stream: stream, Time: je.Time, Line: append(r.entry.Line[:0], je.Log...)}
 	return r.fn(&r.entry)
-}
-
-// follow reads cur as it grows; when the writer rotates it, reads it to its
-// end and goes on with the next newer file.
-func (r *logReader) follow(ctx context.Context, cur *os.File) error {
-	w := newDirWatch(filepath.Dir(r.path))
-	defer w.close()
-	defer func() { cur.Close() }()
-	finishing := false
-	for {
-		if err := r.drain(cur); err != nil {
-			return err
-		}
-		next, err := r.nextFile(cur)
-		if err != nil {
-			return err
-		}
-		if next != nil {
-			cur.Close()
-			cur = next
-			continue
-		}
-		if finishing {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-r.opts.Done:
-			finishing = true // one more pass to the end
-			continue
-		default:
-		}
-		w.wait(250 * time.Millisecond)
-	}
-}
-
-// nextFile returns the file that follows cur once cur has been rotated
-// away (nil while cur is still the current file).
-func (r *logReader) nextFile(cur *os.File) (*os.File, error) {
-	var st unix.Stat_t
-	if err := unix.Fstat(int(cur.Fd()), &st); err != nil {
-		return nil, fmt.Errorf("read log: %w", err)
-	}
-	for range maxAttempts {
-		files := snapshot(r.path)
-		k := slices.IndexFunc(files, func(f logFile) bool { return f.ino == st.Ino })
-		if k >= 0 && k == len(files)-1 {
-			return nil, nil // still the current file (or its successor is not there yet)
-		}
-		// cur is now path.N, or gone past MaxFiles: then the oldest file
-		// left is the next.
-		next := k + 1
-		if next >= len(files) {
-			return nil, nil
-		}
-		if err := r.drain(cur); err != nil { // what was written before the rename
-			return nil, err
-		}
-		f, ok, err := openAs(files[next])
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			return f, nil
-		}
-	}
-	return nil, nil // rotating too fast to tell: try again later
 }
 
 // maxAttempts bounds the retries of a reader racing with rotations.
@@ -409,42 +351,6 @@ func tailOffset(f *os.File, n int) (int64, int) {
 		return 0, n
 	}
 	return 0, found
-}
-
-// dirWatch wakes a follower when something in the log's directory
-// changes; without inotify it just sleeps.
-type dirWatch struct{ f *os.File }
-
-func newDirWatch(dir string) *dirWatch {
-	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
-	if err != nil {
-		return &dirWatch{}
-	}
-	mask := uint32(unix.IN_MODIFY | unix.IN_CREATE | unix.IN_MOVED_TO | unix.IN_MOVED_FROM | unix.IN_DELETE)
-	if _, err := unix.InotifyAddWatch(fd, dir, mask); err != nil {
-		unix.Close(fd)
-		return &dirWatch{}
-	}
-	return &dirWatch{f: os.NewFile(uintptr(fd), "inotify")}
-}
-
-// wait returns after an event or after d.
-func (w *dirWatch) wait(d time.Duration) {
-	if w.f == nil {
-		time.Sleep(d)
-		return
-	}
-	var buf [4096]byte
-	w.f.SetReadDeadline(time.Now().Add(d))
-	if _, err := w.f.Read(buf[:]); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, syscall.EAGAIN) {
-		time.Sleep(d)
-	}
-}
-
-func (w *dirWatch) close() {
-	if w.f != nil {
-		w.f.Close()
-	}
 }
 
 // rotated is the name of the log's file i: path itself for 0, else path.i

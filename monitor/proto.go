@@ -91,6 +91,9 @@ type Status struct {
 	Tty        bool      `json:"tty"`
 	Paused     bool      `json:"paused,omitempty"`
 	StartedAt  time.Time `json:"startedAt,omitzero"`
+	// LogDropped counts the log messages the syslog driver dropped
+	// rather than wait for its receiver.
+	LogDropped uint64 `json:"logDropped,omitempty"`
 	// Exit is set once the container exited.
 	Exit *ExitStatus `json:"exit,omitempty"`
 }
@@ -104,6 +107,8 @@ type ExitStatus struct {
 	ExitedAt  time.Time `json:"exitedAt"`
 	OOMKilled bool      `json:"oomKilled,omitempty"`
 	Pid       int       `json:"pid,omitempty"`
+	// LogDropped is Status.LogDropped at the exit.
+	LogDropped uint64 `json:"logDropped,omitempty"`
 	// Error says why the process did not start, or that the monitor died.
 	Error string `json:"error,omitempty"`
 }

@@ -166,11 +166,18 @@ void buf_jstr(struct buf *b, const char *str, size_t n)
  * fraction dropped). */
 void buf_time(struct buf *b, const struct timespec *t)
 {
-	struct tm tm;
-	time_t sec = t->tv_sec;
-	char s[64];
-	gmtime_r(&sec, &tm);
-	size_t n = strftime(s, sizeof s, "%Y-%m-%dT%H:%M:%S", &tm);
+	/* The seconds change once a second, the entries of a busy log many
+	 * times: they are formatted once. */
+	static time_t last = -1;
+	static char s[64];
+	static size_t n;
+	if (t->tv_sec != last) {
+		struct tm tm;
+		time_t sec = t->tv_sec;
+		gmtime_r(&sec, &tm);
+		n = strftime(s, sizeof s, "%Y-%m-%dT%H:%M:%S", &tm);
+		last = sec;
+	}
 	buf_add(b, s, n);
 	long ns = t->tv_nsec;
 	if (ns > 0) {

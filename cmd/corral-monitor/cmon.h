@@ -75,6 +75,8 @@ struct config {
 	char *debug; /* a file for the monitor's own messages */
 	long long log_max_size;
 	int log_max_files;
+	char *sl_network, *sl_address, *sl_tag, *sl_format; /* the syslog driver's */
+	long long sl_facility;
 	char *dir;
 };
 int config_load(const char *dir, struct config *c, struct err *e);
@@ -86,6 +88,15 @@ void log_write(int stream, const char *p, size_t n, const struct timespec *t);
 void log_flush(int stream, const struct timespec *t);
 void log_close(void);
 void log_trim(void);
+void log_use_syslog(void);
+
+/* ---- syslog log driver (syslog.c) ---- */
+int syslog_open(const struct config *c, struct err *e);
+void syslog_send(int stream, const char *msg, size_t n, const struct timespec *t);
+void syslog_event(void);
+unsigned long long syslog_dropped(void);
+void syslog_close(void);
+void syslog_trim(void);
 
 /* ---- runtime (runtime.c) ---- */
 struct rt_stdio {
@@ -105,7 +116,7 @@ char *oom_find(int pid);
 unsigned long long oom_kills(const char *file);
 
 /* ---- the loop and the server (loop.c, ops.c, stream.c, exec.c) ---- */
-enum wkind { W_LISTEN, W_SIGNAL, W_SOURCE, W_CONN, W_SINK };
+enum wkind { W_LISTEN, W_SIGNAL, W_SOURCE, W_CONN, W_SINK, W_SYSLOG };
 struct watch {
 	int kind;
 	int fd;

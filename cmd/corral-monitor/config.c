@@ -62,6 +62,20 @@ static int console_size(const struct jval *o, struct config *c)
 	return 0;
 }
 
+static int syslog_config(const struct jval *l, struct config *c)
+{
+	struct jval y;
+	if (json_get(l, "syslog", &y) <= 0 || y.type == J_NULL)
+		return 0;
+	if (y.type != J_OBJ)
+		return -1;
+	if (get_str(&y, "network", &c->sl_network) < 0 || get_str(&y, "address", &c->sl_address) < 0 ||
+	    get_str(&y, "tag", &c->sl_tag) < 0 || get_str(&y, "format", &c->sl_format) < 0 ||
+	    get_int(&y, "facility", &c->sl_facility) < 0)
+		return -1;
+	return 0;
+}
+
 static int log_config(const struct jval *o, struct config *c)
 {
 	struct jval l;
@@ -71,7 +85,8 @@ static int log_config(const struct jval *o, struct config *c)
 	if (l.type != J_OBJ)
 		return -1;
 	if (get_str(&l, "driver", &c->log_driver) < 0 || get_str(&l, "path", &c->log_path) < 0 ||
-	    get_int(&l, "maxSize", &c->log_max_size) < 0 || get_int(&l, "maxFiles", &files) < 0)
+	    get_int(&l, "maxSize", &c->log_max_size) < 0 || get_int(&l, "maxFiles", &files) < 0 ||
+	    syslog_config(&l, c) < 0)
 		return -1;
 	c->log_max_files = (int)files;
 	return 0;
@@ -101,7 +116,7 @@ static void defaults(struct config *c)
 		free(c->binary);
 		c->binary = strdup("/proc/self/exe");
 	}
-	if (c->log_driver && strcmp(c->log_driver, "none") == 0) {
+	if (c->log_driver && (strcmp(c->log_driver, "none") == 0 || strcmp(c->log_driver, "syslog") == 0)) {
 		free(c->log_path);
 		c->log_path = NULL;
 	} else if (!c->log_path || !*c->log_path) {

@@ -196,6 +196,9 @@ static void dispatch(struct watch *w, uint32_t ev)
 	case W_SINK:
 		sink_writable((struct sink *)w);
 		break;
+	case W_SYSLOG:
+		syslog_event();
+		break;
 	case W_CONN: {
 		struct conn *c = (struct conn *)w;
 		if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))

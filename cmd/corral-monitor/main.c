@@ -212,6 +212,11 @@ static int setup(struct err *e)
 		return -1;
 	if (S.cfg.log_path && log_open(S.cfg.log_path, S.cfg.log_max_size, S.cfg.log_max_files, e) < 0)
 		return -1;
+	if (S.cfg.log_driver && strcmp(S.cfg.log_driver, "syslog") == 0) {
+		if (syslog_open(&S.cfg, e) < 0)
+			return -1;
+		log_use_syslog();
+	}
 	rt_init(&S.cfg);
 	return listen_control(e);
 }

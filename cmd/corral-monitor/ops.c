@@ -67,6 +67,8 @@ void exit_json(struct buf *b)
 	buf_addf(b, "{\"exitCode\":%d", S.exit_code);
 	if (!zero_time(&S.started_at))
 		add_time(b, "startedAt", &S.started_at);
+	if (syslog_dropped() > 0)
+		buf_addf(b, ",\"logDropped\":%llu", syslog_dropped());
 	add_time(b, "exitedAt", &S.exited_at);
 	if (S.oom_killed)
 		buf_adds(b, ",\"oomKilled\":true");
@@ -89,6 +91,8 @@ void status_json(struct buf *b)
 		buf_adds(b, ",\"paused\":true");
 	if (!zero_time(&S.started_at))
 		add_time(b, "startedAt", &S.started_at);
+	if (syslog_dropped() > 0)
+		buf_addf(b, ",\"logDropped\":%llu", syslog_dropped());
 	if (S.exit_json) {
 		buf_adds(b, ",\"exit\":");
 		buf_adds(b, S.exit_json);

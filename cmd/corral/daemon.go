@@ -27,6 +27,8 @@ type daemonFlags struct {
 	debug      bool
 	execRoot   string
 	initPath   string
+	logDriver  string
+	logOpts    []string
 }
 
 // daemonMain runs `corral daemon`: the engine serving the Docker Engine
@@ -58,6 +60,8 @@ func daemonMain(args []string) int {
 	fl.BoolVarP(&f.debug, "debug", "D", false, "Log every request")
 	fl.StringVar(&f.execRoot, "exec-root", "", "Root directory of the containers' runtime state (default "+daemon.DefaultExecRoot+")")
 	fl.StringVar(&f.initPath, "init-path", "", "Path of the init binary of --init")
+	fl.StringVar(&f.logDriver, "log-driver", "", "Default log driver of containers (default json-file)")
+	fl.StringArrayVar(&f.logOpts, "log-opt", nil, "Default log driver option of containers (KEY=VALUE)")
 	cmd.SetArgs(args)
 	if err := cmd.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "corral daemon:", err)
@@ -92,6 +96,9 @@ func (f *daemonFlags) config(cmd *cobra.Command) (daemon.Config, error) {
 	}
 	if fl.Changed("init-path") {
 		cfg.InitPath = f.initPath
+	}
+	if err := f.logFlags(&cfg); err != nil {
+		return cfg, err
 	}
 	cfg.Debug = cfg.Debug || f.debug
 	cfg.InsecureRegistries = append(cfg.InsecureRegistries, f.insecure...)
@@ -179,4 +186,24 @@ func serveAll(ctx context.Context, srv *apiserver.Server, ls []net.Listener) err
 		all = append(all, <-errs)
 	}
 	return errors.Join(all...)
+}
+
+// logFlags puts --log-driver and --log-opt over the file's log-driver and
+// log-opts, as dockerd does (a flag and the file naming the same option
+// is an error there; here the flag wins).
+func (f *daemonFlags) logFlags(cfg *daemon.Config) error {
+	if f.logDriver != "" {
+		cfg.LogDriver = f.logDriver
+	}
+	for _, o := range f.logOpts {
+		k, v, ok := strings.Cut(o, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("invalid --log-opt %q: want KEY=VALUE", o)
+		}
+		if cfg.LogOpts == nil {
+			cfg.LogOpts = map[string]string{}
+		}
+		cfg.LogOpts[k] = v
+	}
+	return nil
 }
