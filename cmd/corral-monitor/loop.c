@@ -100,10 +100,22 @@ void sink_put(struct sink *k)
 	defer_free(k);
 }
 
+/* drain_input reads what a client sent and the monitor will not use: a
+ * unix socket closed with unread input resets its peer (ECONNRESET), who
+ * would then miss the end of its output and see an error instead of EOF. */
+static void drain_input(int fd)
+{
+	char b[4096];
+	for (int i = 0; i < 64; i++)
+		if (read(fd, b, sizeof b) <= 0)
+			return;
+}
+
 void conn_close(struct conn *c)
 {
 	if (c->w.fd < 0)
 		return;
+	drain_input(c->w.fd);
 	watch_del(&c->w);
 	if (c->prev)
 		c->prev->next = c->next;
