@@ -400,7 +400,10 @@ mem_table() {
 
 # ---------------------------------------------------------------------------
 
-inner() {
+# sitting_engines prepares the sandbox of one sitting ($1: its scratch
+# directory) and starts the three engines with the busybox image loaded;
+# bench/logs.sh uses it too.
+sitting_engines() {
 	inner_setup "$1"
 	at_exit stop_engines
 	at_exit sweep_sitting_cgroups
@@ -413,6 +416,10 @@ inner() {
 	make_image
 	start_corral
 	load_image
+}
+
+inner() {
+	sitting_engines "$1"
 	local i label
 	log "run --rm: $WARMUP warm-up + $N timed runs per engine, round robin"
 	for ((i = 1 - WARMUP; i <= N; i++)); do run_round "$i"; done
@@ -473,9 +480,11 @@ sweep_sitting_cgroups() {
 	((n == 0)) || log "removed the sitting's cgroup directories ($n)"
 }
 
-main() {
+# check_engines checks and exports what a sitting needs: root, corral, the
+# docker CLI, and podman's and dockerd's parts.
+check_engines() {
 	[[ $(id -u) == 0 ]] || die "must run as root"
-	local t scratch rc=0
+	local t
 	export CORRAL=${CORRAL:-/usr/local/bin/corral} DOCKER=${DOCKER:-$(command -v docker || true)}
 	[[ -x $CORRAL ]] || die "corral not found at $CORRAL (set CORRAL)"
 	[[ -x $DOCKER ]] || die "need the docker CLI (set DOCKER)"
@@ -483,7 +492,13 @@ main() {
 		command -v "$t" >/dev/null || die "need $t (apt-get install podman docker.io)"
 	done
 	export CORRAL_CLI=${CORRAL_CLI:-$(default_cli)}
-	export N=${N:-20} WARMUP=${WARMUP:-2} COUNT=${COUNT:-50} GAP=${GAP:-0.1} SEED=${SEED:-$$}
+}
+
+# sitting runs `SCRIPT __inner SCRATCH` ($1) in a fresh sandbox (mount,
+# network, uts, ipc and pid namespaces) and cleans up after it; bench/logs.sh
+# uses it too.
+sitting() {
+	local script=$1 scratch rc=0
 	# RUNC and CRUN only for lib.sh's inner_setup.
 	export BENCH_TAG=$$ BENCH_LABELS=$ENGINES RUNC=${RUNC:-$(command -v runc)} CRUN=${CRUN:-$(command -v crun)}
 	versions
@@ -491,11 +506,17 @@ main() {
 	scratch=$(mktemp -d "${TMPDIR:-/tmp}/corral-bench.XXXXXX")
 	trap 'log interrupted' INT TERM HUP
 	unshare --mount --net --uts --ipc --pid --fork --mount-proc --propagation private -- \
-		"${BASH_SOURCE[0]}" __inner "$scratch" || rc=$?
+		"$script" __inner "$scratch" || rc=$?
 	rmdir "$scratch"
 	sweep_sitting_cgroups final
 	log "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 	return "$rc"
+}
+
+main() {
+	check_engines
+	export N=${N:-20} WARMUP=${WARMUP:-2} COUNT=${COUNT:-50} GAP=${GAP:-0.1} SEED=${SEED:-$$}
+	sitting "${BASH_SOURCE[0]}"
 }
 
 # Sourced (bench/logs.sh), it only defines its functions.

@@ -105,18 +105,7 @@ writer_floor() {
 }
 
 logs_inner() {
-	inner_setup "$1"
-	at_exit stop_engines
-	at_exit sweep_sitting_cgroups
-	export TMPDIR=$SCRATCH/tmp DOCKER_CONFIG=$SCRATCH/docker-config DOCKER_CLI_HINTS=false
-	mkdir -p "$TMPDIR" "$DOCKER_CONFIG" "$SCRATCH/podman"
-	printf '{}\n' >"$DOCKER_CONFIG/config.json"
-	ip link set lo up
-	private_state
-	start_dockerd
-	make_image
-	start_corral
-	load_image
+	sitting_engines "$1"
 	local i label
 	log "log throughput: 1 warm-up + $ROUNDS timed runs of $LOG_LINES lines per engine, round robin"
 	for ((i = 0; i <= ROUNDS; i++)); do
@@ -130,27 +119,9 @@ logs_inner() {
 }
 
 logs_main() {
-	[[ $(id -u) == 0 ]] || die "must run as root"
-	local t scratch rc=0
-	export CORRAL=${CORRAL:-/usr/local/bin/corral} DOCKER=${DOCKER:-$(command -v docker || true)}
-	[[ -x $CORRAL ]] || die "corral not found at $CORRAL (set CORRAL)"
-	[[ -x $DOCKER ]] || die "need the docker CLI (set DOCKER)"
-	for t in podman conmon crun dockerd containerd containerd-shim-runc-v2 runc; do
-		command -v "$t" >/dev/null || die "need $t (apt-get install podman docker.io)"
-	done
-	export CORRAL_CLI=${CORRAL_CLI:-$(default_cli)}
+	check_engines
 	export LOG_LINES=${LOG_LINES:-3000000} ROUNDS=${ROUNDS:-3} GAP=${GAP:-0.1} SEED=${SEED:-$$}
-	export BENCH_TAG=$$ BENCH_LABELS=$ENGINES RUNC=${RUNC:-$(command -v runc)} CRUN=${CRUN:-$(command -v crun)}
-	versions
-	log "engines in a fresh random order each round (SEED=$SEED), ${GAP}s quiet before each turn (GAP)"
-	scratch=$(mktemp -d "${TMPDIR:-/tmp}/corral-bench.XXXXXX")
-	trap 'log interrupted' INT TERM HUP
-	unshare --mount --net --uts --ipc --pid --fork --mount-proc --propagation private -- \
-		"${BASH_SOURCE[0]}" __inner "$scratch" || rc=$?
-	rmdir "$scratch"
-	sweep_sitting_cgroups final
-	log "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
-	return "$rc"
+	sitting "${BASH_SOURCE[0]}"
 }
 
 if [[ ${1:-} == __inner ]]; then

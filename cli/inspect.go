@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -39,46 +38,18 @@ Refer to https://docs.docker.com/go/formatting/ for more information about forma
 // that fail are reported after the others, exit code 1. A template that
 // does not parse is exit code 64, as docker's.
 func (c *cli) inspect(ctx context.Context, refs []string, format string) error {
-	var tmpl *template.Template
-	if format != "" && format != jsonFormat {
-		var err error
-		if tmpl, err = parseTemplate(format); err != nil {
-			return statusError{code: 64, msg: err.Error()}
-		}
-	}
 	client, err := c.client(ctx)
 	if err != nil {
 		return err
 	}
-	var raws [][]byte
-	var text bytes.Buffer
-	var errs []error
-	for _, ref := range refs {
+	return c.inspectObjects(ctx, refs, format, func(ctx context.Context, ref string) (any, []byte, error) {
 		resp, err := client.ImageInspect(ctx, ref)
 		if err != nil {
-			errs = append(errs, err)
-			continue
+			return nil, nil, err
 		}
 		raw, err := marshalRaw(resp)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if tmpl == nil {
-			raws = append(raws, raw)
-			continue
-		}
-		if err := execInspect(&text, tmpl, resp, raw); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := c.flushInspect(format, tmpl, raws, &text); err != nil {
-		return err
-	}
-	if err := errors.Join(errs...); err != nil {
-		return statusError{code: 1, msg: err.Error()}
-	}
-	return nil
+		return resp, raw, err
+	})
 }
 
 // marshalRaw encodes v as dockerd writes its answers: no HTML escaping.

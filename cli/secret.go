@@ -1,13 +1,11 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"text/template"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
@@ -180,50 +178,18 @@ Refer to https://docs.docker.com/go/formatting/ for more information about forma
 }
 
 func (c *cli) secretInspect(ctx context.Context, refs []string, format string) error {
-	var tmpl *template.Template
-	if format != "" && format != jsonFormat {
-		var err error
-		if tmpl, err = parseTemplate(format); err != nil {
-			return statusError{code: 64, msg: err.Error()}
-		}
-	}
 	sa, err := c.secretAPI(ctx)
 	if err != nil {
 		return err
 	}
-	var raws [][]byte
-	var text bytes.Buffer
-	var errs []error
-	for _, ref := range refs {
+	return c.inspectObjects(ctx, refs, format, func(ctx context.Context, ref string) (any, []byte, error) {
 		s, err := sa.SecretInspect(ctx, ref)
-		if err == nil {
-			err = collectInspect(s, tmpl, &raws, &text)
-		}
 		if err != nil {
-			errs = append(errs, err)
+			return nil, nil, err
 		}
-	}
-	if err := c.flushInspect(format, tmpl, raws, &text); err != nil {
-		return err
-	}
-	if err := errors.Join(errs...); err != nil {
-		return statusError{code: 1, msg: err.Error()}
-	}
-	return nil
-}
-
-// collectInspect adds v to what inspect prints: its raw JSON, or the
-// template's output.
-func collectInspect(v any, tmpl *template.Template, raws *[][]byte, text *bytes.Buffer) error {
-	raw, err := marshalRaw(v)
-	if err != nil {
-		return err
-	}
-	if tmpl == nil {
-		*raws = append(*raws, raw)
-		return nil
-	}
-	return execInspect(text, tmpl, v, raw)
+		raw, err := marshalRaw(s)
+		return s, raw, err
+	})
 }
 
 func (c *cli) secretRmCommand() *cobra.Command {

@@ -121,29 +121,29 @@ func (s *Containers) mountSpecs(c *ccontainer.Container) ([]cvolume.Spec, []cont
 			delete(from, path.Clean(d))
 		}
 	}
-	for _, raw := range hc.Binds {
-		sp, err := cvolume.ParseBind(raw)
+	// take puts an explicit mount (-v, then --mount) in place of what is
+	// already planned at its destination; two explicit ones clash.
+	take := func(sp cvolume.Spec, err error) error {
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		if binds[sp.Destination] {
-			return nil, nil, duplicateMount(sp.Destination)
+			return duplicateMount(sp.Destination)
 		}
 		binds[sp.Destination] = true
 		byDest[sp.Destination] = sp
 		delete(from, sp.Destination)
+		return nil
+	}
+	for _, raw := range hc.Binds {
+		if err := take(cvolume.ParseBind(raw)); err != nil {
+			return nil, nil, err
+		}
 	}
 	for _, m := range hc.Mounts {
-		sp, err := cvolume.ParseMount(m)
-		if err != nil {
+		if err := take(cvolume.ParseMount(m)); err != nil {
 			return nil, nil, err
 		}
-		if binds[sp.Destination] {
-			return nil, nil, duplicateMount(sp.Destination)
-		}
-		binds[sp.Destination] = true
-		byDest[sp.Destination] = sp
-		delete(from, sp.Destination)
 	}
 	specs := make([]cvolume.Spec, 0, len(byDest))
 	for _, sp := range byDest {
