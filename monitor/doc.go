@@ -49,6 +49,7 @@
 //	pause, resume             freeze or thaw the container
 //	pids                      data: the container's host pids
 //	update resources          change its resource limits
+//	logfollow                 then the log's files (below)
 //
 // After attach and exec the connection carries the process's stdio. From
 // the monitor: output as raw bytes with a terminal, otherwise in Docker's
@@ -59,6 +60,19 @@
 // of size 0 ends the input (Docker's half-close: the process's stdin closes
 // with StdinOnce, output goes on); closing the connection without it is a
 // detach. Attach before start sees the output from its first byte.
+//
+// After logfollow (refused with class conflict when no json-file log is
+// being written) the connection carries the files of the log, for a
+// follower (LogFiles, ReadLogEntries with Follow): one message of one
+// byte 'f' with a read-only descriptor (SCM_RIGHTS, its own file offset)
+// of the current file at once, then one for each file the monitor makes,
+// sent from rotate() as it makes it, before any later rotation can remove
+// it. The send never waits: a follower whose socket cannot take one (it is
+// about 278 files behind, with the default socket buffer of 208 KiB) is
+// dropped, its connection closed. The monitor closes every follower's
+// connection once it has closed the log and written exit.json; the
+// follower tells the two ends apart by the exit file and by whether the
+// last file it got is the one at the log's path.
 //
 // An attached client that does not keep up gets a bounded queue
 // (Config.AttachBuffer); when it is full the output waits for the client

@@ -89,6 +89,7 @@ void log_flush(int stream, const struct timespec *t);
 void log_close(void);
 void log_trim(void);
 void log_use_syslog(void);
+int log_fd(void);
 
 /* ---- syslog log driver (syslog.c) ---- */
 int syslog_open(const struct config *c, struct err *e);
@@ -139,7 +140,7 @@ struct sink {
 	int refs;
 };
 
-enum ckind { C_REQ, C_ATTACH, C_EXEC, C_WAIT, C_EXECWAIT, C_DONE };
+enum ckind { C_REQ, C_ATTACH, C_EXEC, C_WAIT, C_EXECWAIT, C_FOLLOW, C_DONE };
 
 struct conn {
 	struct watch w;
@@ -232,5 +233,8 @@ struct execp *exec_find(const char *id);
 void exec_source_done(struct execp *x);
 void exec_check_done(struct execp *x);
 void trim_poke(void);
+void follow_begin(struct conn *c);
+void follow_file(int fd);
+void follow_end_all(void);
 
 #endif

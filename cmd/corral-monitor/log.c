@@ -6,6 +6,7 @@
  * max_files files (path, path.1, ...). The entries of one read of the
  * container's output go to the file in one write (a write per line took
  * a million syscalls for a million lines); nothing is held past the call.
+ * Each new file goes to the log's followers as it is made (follow.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -38,6 +39,12 @@ static struct {
 void log_use_syslog(void)
 {
 	L.syslog = 1;
+}
+
+/* log_fd is the descriptor of the json-file log being written, or -1. */
+int log_fd(void)
+{
+	return L.syslog ? -1 : L.fd;
 }
 
 static int mkdir_all(char *path)
@@ -144,6 +151,8 @@ static void rotate(void)
 	}
 	if (reopen(NULL) < 0)
 		L.errs++;
+	else
+		follow_file(L.fd);
 }
 
 static void write_entry(int stream, const char *msg, size_t n, const struct timespec *t)

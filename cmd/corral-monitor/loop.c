@@ -237,6 +237,7 @@ static void finish(void)
 	if (write_file_atomic("exit.json", b.p, b.len, 0644) < 0)
 		fprintf(stderr, "corral-monitor: record exit: %s\n", strerror(errno));
 	S.exit_json = b.p;
+	follow_end_all(); /* after exit.json: followers check it at the EOF */
 	watch_del(&S.lsn);
 	unlink("monitor.sock");
 	S.phase = P_FLUSH;

@@ -1,7 +1,8 @@
 /*
  * ops.c: requests on the control socket (handlers.go): one JSON line in,
  * one JSON line out; status, wait, start, signal, resize, stats, pids,
- * pause, resume and update here, attach and exec in stream.c and exec.c.
+ * pause, resume and update here, attach and exec in stream.c and exec.c,
+ * logfollow in follow.c.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -350,6 +351,8 @@ static void dispatch(struct conn *c, const struct jval *o, const struct request 
 		exec_begin(c, o);
 	} else if (strcmp(op, "wait") == 0) {
 		op_wait(c);
+	} else if (strcmp(op, "logfollow") == 0) {
+		follow_begin(c);
 	} else if (strcmp(op, "exec-wait") == 0) {
 		exec_wait_begin(c, r->exec ? r->exec : "");
 	} else {
