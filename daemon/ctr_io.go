@@ -271,6 +271,13 @@ func (s *Containers) ContainerLogs(ctx context.Context, name string, opts api.Co
 		Stdout: opts.Stdout, Stderr: opts.Stderr}
 	if opts.Follow {
 		lo.Done = s.exitSignal(ctx, c.ID)
+		// The running container's monitor hands the reader each log file
+		// it makes; without one nothing writes the log any more.
+		m, err := s.monitorOf(ctx, c)
+		if err != nil && !errdefs.IsConflict(err) {
+			return nil, false, err
+		}
+		lo.Monitor = m
 	}
 	out := make(chan api.LogMessage, 64)
 	go func() {

@@ -171,51 +171,6 @@ func TestReadLogsFormat(t *testing.T) {
 	}
 }
 
-// TestReadLogsFollow follows a log that a writer fills and rotates many
-// times meanwhile: no line is lost or repeated, and the reader returns
-// once Done is closed and it has read to the end.
-func TestReadLogsFollow(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "log")
-	w := openLog(t, path, 2048, 3)
-	w.Write(StreamStdout, []byte("line 00000\n"), time.Now())
-	done := make(chan struct{})
-	lines := make(chan string, 100000)
-	errc := make(chan error, 1)
-	go func() {
-		o := LogOptions{Follow: true, Done: done, Tail: TailAll, Stdout: true}
-		errc <- ReadLogEntries(context.Background(), path, o, func(e *LogEntry) error {
-			lines <- string(e.Line)
-			return nil
-		})
-	}()
-	waitFor(t, func() bool { return len(lines) == 1 }, "line 0 not followed")
-	const n = 3000
-	for i := 1; i < n; i++ {
-		w.Write(StreamStdout, fmt.Appendf(nil, "line %05d\n", i), time.Now())
-		if i%20 == 0 {
-			// Let the reader keep up: 3 files of 2 KiB hold ~80 lines, and
-			// a writer further ahead drops lines before anyone reads them.
-			waitFor(t, func() bool { return len(lines) >= i-20 }, "line %d: followed only %d", i, len(lines))
-		}
-	}
-	w.Close()
-	close(done)
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
-	close(lines)
-	i := 0
-	for l := range lines {
-		if want := fmt.Sprintf("line %05d\n", i); l != want {
-			t.Fatalf("line %d = %q, want %q", i, l, want)
-		}
-		i++
-	}
-	if i != n {
-		t.Fatalf("followed %d lines, want %d", i, n)
-	}
-}
-
 // TestReadLogsFollowCancel: a follower with nothing new returns when its
 // context ends; one started with tail 0 sees only new lines.
 func TestReadLogsFollowCancel(t *testing.T) {
@@ -250,16 +205,5 @@ func TestReadLogsFollowCancel(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("ReadLogEntries did not return after cancel")
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool, format string, args ...any) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out: "+format, args...)
-		}
-		time.Sleep(time.Millisecond)
 	}
 }

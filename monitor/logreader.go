@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/corral-dev/corral/errdefs"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,12 +25,14 @@ const timestampFormat = "2006-01-02T15:04:05.000000000Z07:00"
 
 // LogOptions select and shape what ReadLogs reads.
 type LogOptions struct {
-	// Follow keeps reading as the log grows, across rotation, until ctx
-	// is done, Done is closed or an entry is past Until.
+	// Follow keeps reading as the log grows, across rotation (given
+	// Monitor), until ctx is done, the log ends or an entry is past Until.
 	Follow bool
-	// Done, with Follow, is closed when the container has exited (the
-	// monitor writes the last entries before it records the exit):
-	// ReadLogs then reads to the end of the log and returns.
+	// Done, with Follow, is closed when the container's exit is recorded
+	// (the monitor writes the last entries before it records the exit).
+	// Without Monitor the log ends then: ReadLogs reads to its end and
+	// returns. With Monitor the log ends when the monitor says so, and
+	// ReadLogs returns once Done is closed too.
 	Done <-chan struct{}
 	// Since and Until bound the entries' times; zero means unbounded.
 	Since, Until time.Time
@@ -38,6 +41,12 @@ type LogOptions struct {
 	Tail int
 	// Timestamps prefixes each entry with its time.
 	Timestamps bool
+	// Monitor, with Follow, is the client of the monitor writing the log:
+	// the reader takes each new file from it (Client.FollowLog) the moment
+	// the monitor makes it, so no rotation can remove a file before it is
+	// read. Nil (or a monitor that has exited) when nothing writes the log
+	// any more: no rotation can happen then.
+	Monitor *Client
 	// Stdout and Stderr select the streams.
 	Stdout, Stderr bool
 	// Raw writes entries unframed (a container with a terminal); otherwise
@@ -82,30 +91,98 @@ func ReadLogs(ctx context.Context, path string, opts LogOptions, w io.Writer) er
 // ReadLogEntries calls fn for each entry of the log at path that opts
 // selects (opts.Timestamps and opts.Raw do not apply), oldest first.
 func ReadLogEntries(ctx context.Context, path string, opts LogOptions, fn func(*LogEntry) error) error {
-	files, err := openLogFiles(path)
+	lf, cur, closed, err := subscribe(ctx, path, opts)
 	if err != nil {
 		return err
+	}
+	if lf != nil {
+		defer lf.Close()
+	}
+	if closed { // nothing writes the log: read to its end and return
+		done := make(chan struct{})
+		close(done)
+		opts.Done = done
+	}
+	files, err := openLogFiles(path)
+	if cur != nil {
+		var cerr error
+		files, cerr = withCurrent(files, cur)
+		err = errors.Join(err, cerr)
 	}
 	defer func() {
 		for _, f := range files {
 			f.Close()
 		}
 	}()
-	r := &logReader{path: path, opts: opts, fn: fn}
-	if opts.Follow && len(files) > 0 {
-		// Pin the files made from now on before reading the ones there
-		// are, which may take a while.
-		ino, err := inode(files[len(files)-1])
-		if err != nil {
-			return fmt.Errorf("read log: %w", err)
-		}
-		p := pin(path, ino)
-		defer p.close()
-		r.pinned = p
+	if err != nil {
+		return err
 	}
+	r := &logReader{path: path, opts: opts, fn: fn}
+	if err := r.history(files); err != nil {
+		return r.result(err)
+	}
+	if !opts.Follow || len(files) == 0 {
+		return nil
+	}
+	cur = files[len(files)-1]
+	files = files[:len(files)-1] // follow closes cur
+	return r.result(r.follow(ctx, cur, lf))
+}
+
+// subscribe opens the stream of the log's files when following a log the
+// monitor writes (opts.Monitor), before anything is read, and takes the
+// current file from it. Where the monitor has exited, died or closed the
+// log, nothing writes it any more: closed is true, lf and cur nil.
+func subscribe(ctx context.Context, path string, opts LogOptions) (lf *LogFiles, cur *os.File, closed bool, err error) {
+	if !opts.Follow || opts.Monitor == nil {
+		return nil, nil, false, nil
+	}
+	lf, err = opts.Monitor.FollowLog(ctx, path)
+	if errdefs.IsConflict(err) || errdefs.IsNotFound(err) || errors.Is(err, ErrMonitorDead) {
+		return nil, nil, true, nil
+	}
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("read log: %w", err)
+	}
+	cur, err = lf.Next()
+	if err == nil && cur == nil {
+		err = errors.New("follow log: no current file")
+	}
+	if err != nil {
+		lf.Close()
+		return nil, nil, false, fmt.Errorf("read log: %w", err)
+	}
+	return lf, cur, false, nil
+}
+
+// withCurrent keeps the files older than cur (by inode), closes the
+// others (cur itself and newer ones, which the stream brings) and appends
+// cur. When cur is not among them it was rotated away, and every older
+// file with it.
+func withCurrent(files []*os.File, cur *os.File) ([]*os.File, error) {
+	want, err := inode(cur)
+	if err != nil {
+		return append(files, cur), fmt.Errorf("read log: %w", err)
+	}
+	k := slices.IndexFunc(files, func(f *os.File) bool {
+		ino, err := inode(f)
+		return err == nil && ino == want
+	})
+	if k < 0 {
+		k = 0
+	}
+	for _, f := range files[k:] {
+		f.Close()
+	}
+	return append(files[:k], cur), nil
+}
+
+// history reads the files from where opts.Tail starts, the last one only
+// when not following (follow reads it).
+func (r *logReader) history(files []*os.File) error {
 	idx, off := 0, int64(0)
-	if opts.Tail >= 0 {
-		idx, off = tailStart(files, opts.Tail)
+	if r.opts.Tail >= 0 {
+		idx, off = tailStart(files, r.opts.Tail)
 	}
 	for i := idx; i < len(files); i++ {
 		if i > idx {
@@ -114,16 +191,14 @@ func ReadLogEntries(ctx context.Context, path string, opts LogOptions, fn func(*
 		if _, err := files[i].Seek(off, io.SeekStart); err != nil {
 			return fmt.Errorf("read log: %w", err)
 		}
+		if r.opts.Follow && i == len(files)-1 {
+			break
+		}
 		if err := r.drain(files[i]); err != nil {
-			return r.result(err)
+			return err
 		}
 	}
-	if !opts.Follow || len(files) == 0 {
-		return nil
-	}
-	cur := files[len(files)-1]
-	files = files[:len(files)-1] // follow closes cur
-	return r.result(r.follow(ctx, cur, r.pinned))
+	return nil
 }
 
 // errPastUntil ends a read at the first entry after Until.
@@ -137,7 +212,6 @@ type logReader struct {
 	br      *bufio.Reader
 	partial []byte // a line not yet complete at the end of the file
 	entry   LogEntry
-	pinned  *pinned // with Follow, the files newer than the last one opened
 }
 
 func (r *logReader) result(err error) error {

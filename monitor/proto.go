@@ -27,6 +27,8 @@ const (
 	opResume   = "resume"
 	opPids     = "pids"
 	opUpdate   = "update"
+	// opLogFollow streams the log's files (LogFiles).
+	opLogFollow = "logfollow"
 )
 
 // Stream numbers in frame headers, as Docker's stdcopy.
