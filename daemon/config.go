@@ -52,6 +52,13 @@ type Config struct {
 	LogDriver string            `json:"log-driver,omitempty"`
 	LogOpts   map[string]string `json:"log-opts,omitempty"`
 
+	// Bridge is the Linux bridge of the default network ("" means
+	// corral0); BIP its gateway address with the subnet's length ("" means
+	// 172.17.0.1/16). Both are read when the default network is first
+	// made.
+	Bridge string `json:"bridge,omitempty"`
+	BIP    string `json:"bip,omitempty"`
+
 	// Binary is the corral binary monitors run from; "" means this one.
 	Binary string `json:"-"`
 

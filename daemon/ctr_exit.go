@@ -51,10 +51,12 @@ func (s *Containers) handleExit(id string, st *monitor.ExitStatus) {
 	s.stopHealth(id)
 	s.unmountRootfs(id)
 	s.releaseSecrets(id)
+	s.releaseEndpoints(id)
 	exit := ccontainer.Exit{Code: st.ExitCode, OOMKilled: st.OOMKilled, At: st.ExitedAt}
 	var restart bool
 	var delay time.Duration
 	c, err := s.update(id, func(c *ccontainer.Container) error {
+		clearEndpoints(c)
 		probe := c.State
 		probe.SetStopped(exit)
 		var b ccontainer.Backoff

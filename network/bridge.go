@@ -177,3 +177,25 @@ func LinkExists(name string) bool {
 func ipNet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: net.IP(p.Addr().AsSlice()), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
 }
+
+// RoutedPrefixes are the IPv4 destinations the calling process's network
+// namespace routes (the default route aside): a subnet picked from the
+// pools must overlap none of them, as dockerd's does not.
+func RoutedPrefixes() ([]netip.Prefix, error) {
+	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
+	if err != nil {
+		return nil, fmt.Errorf("list routes: %w", err)
+	}
+	var out []netip.Prefix
+	for _, r := range routes {
+		if r.Dst == nil {
+			continue
+		}
+		ones, _ := r.Dst.Mask.Size()
+		a, ok := netip.AddrFromSlice(r.Dst.IP.To4())
+		if ok && ones > 0 {
+			out = append(out, netip.PrefixFrom(a, ones).Masked())
+		}
+	}
+	return out, nil
+}

@@ -16,6 +16,7 @@ type EndpointOptions struct {
 	IP        netip.Addr // --ip; zero: the next free address
 	MAC       string     // --mac-address; "": derived from the IP
 	Aliases   []string
+	IfName    string // the interface's name in the container (eth0, ...)
 }
 
 // Allocate gives container o.Container an endpoint on network ref: an
@@ -33,7 +34,7 @@ func (s *Store) Allocate(ref string, o EndpointOptions) (Network, Endpoint, erro
 		return Network{}, Endpoint{}, errdefs.Wrap(errdefs.ErrForbidden, fmt.Errorf("endpoint with name %s already exists in network %s", o.Name, n.Name))
 	}
 	ep := Endpoint{ID: NewID(), Container: o.Container, Name: o.Name, MAC: o.MAC,
-		Aliases: slices.Clone(o.Aliases), RequestedIP: o.IP}
+		Aliases: slices.Clone(o.Aliases), RequestedIP: o.IP, IfName: o.IfName}
 	if n.Driver == DriverBridge {
 		if ep.IP, err = n.allocateIP(o.IP); err != nil {
 			return Network{}, Endpoint{}, err

@@ -112,6 +112,9 @@ type CreateOptions struct {
 	Predefined bool
 	Labels     map[string]string
 	Options    map[string]string
+	// Avoid are subnets a subnet from the pools must not overlap besides
+	// the other networks' (the host's routes).
+	Avoid []netip.Prefix
 }
 
 var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
@@ -166,7 +169,7 @@ func (s *Store) assignPool(n *Network, o CreateOptions) error {
 			return errdefs.InvalidArgument(errors.New("invalid network config: --gateway and --ip-range need --subnet"))
 		}
 		var err error
-		if n.Subnet, err = ipam.NextSubnet(s.pools, used); err != nil {
+		if n.Subnet, err = ipam.NextSubnet(s.pools, append(used, o.Avoid...)); err != nil {
 			return err
 		}
 	}
