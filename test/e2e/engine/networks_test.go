@@ -135,6 +135,10 @@ func testDefaultBridge(t *testing.T, e *engine) {
 		t.Errorf("address %s outside the default subnet", ipa)
 	}
 	e.ok(t, "exec", b, "ping", "-c1", "-W2", ipa.String())
+	legacy := e.ok(t, "inspect", "-f", "{{.NetworkSettings.IPAddress}} {{.NetworkSettings.Gateway}} {{.NetworkSettings.MacAddress}}", a)
+	if want := ipa.String() + " 10.210.0.1 02:42:"; !strings.HasPrefix(legacy, want) {
+		t.Errorf("legacy fields %q, want %s...", legacy, want)
+	}
 	route := e.ok(t, "exec", a, "ip", "route")
 	if !strings.Contains(route, "default via 10.210.0.1") {
 		t.Errorf("routes:\n%s", route)
