@@ -128,3 +128,22 @@ func TestAttachFailureLeavesNothing(t *testing.T) {
 		t.Error("failed attach left eth1 in the container")
 	}
 }
+
+// A subnet picked from the pools avoids what the namespace routes.
+func TestRoutedPrefixesAvoided(t *testing.T) {
+	testutil.RequireRoot(t)
+	const br = "tbr-routes"
+	if err := EnsureBridge(br, netip.MustParsePrefix("172.17.0.1/16")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = DeleteBridge(br) })
+	routed, err := RoutedPrefixes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openStore(t, t.TempDir())
+	n, err := s.Create(CreateOptions{Name: "n", Avoid: routed})
+	if err != nil || n.Subnet.String() != "172.18.0.0/16" {
+		t.Fatalf("subnet %v, %v; want 172.18.0.0/16 (172.17 is routed: %v)", n.Subnet, err, routed)
+	}
+}

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 
@@ -87,6 +88,9 @@ func testPredefined(t *testing.T, e *engine) {
 	if _, err := net.InterfaceByName("tcr0"); err != nil {
 		t.Errorf("default bridge link: %v", err)
 	}
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); err != nil || string(b) != "1\n" {
+		t.Errorf("ip_forward in the daemon's namespace: %q, %v", b, err)
+	}
 	if out := e.fails(t, 1, "network", "rm", "bridge"); !strings.Contains(out, "bridge is a pre-defined network and cannot be removed") {
 		t.Errorf("rm bridge: %s", out)
 	}
@@ -139,6 +143,16 @@ func testDefaultBridge(t *testing.T, e *engine) {
 	if want := ipa.String() + " 10.210.0.1 02:42:"; !strings.HasPrefix(legacy, want) {
 		t.Errorf("legacy fields %q, want %s...", legacy, want)
 	}
+	// --mac-address, and a container joining a's namespace.
+	m := e.runD(t, "--mac-address", "02:11:22:33:44:55", "busybox", "sleep", "600")
+	if out := e.ok(t, "exec", m, "cat", "/sys/class/net/eth0/address"); out != "02:11:22:33:44:55\n" {
+		t.Errorf("--mac-address: %q", out)
+	}
+	j := e.runD(t, "--network", "container:"+a, "busybox", "sleep", "600")
+	if out := e.ok(t, "exec", j, "ip", "-o", "-4", "addr", "show", "eth0"); !strings.Contains(out, ipa.String()+"/24") {
+		t.Errorf("container:%s sees %q", a, out)
+	}
+	e.ok(t, "rm", "-f", j)
 	route := e.ok(t, "exec", a, "ip", "route")
 	if !strings.Contains(route, "default via 10.210.0.1") {
 		t.Errorf("routes:\n%s", route)
@@ -149,8 +163,8 @@ func testDefaultBridge(t *testing.T, e *engine) {
 		t.Errorf("stopped container keeps its endpoint: %+v", es)
 	}
 	cont := e.ok(t, "network", "inspect", "-f", "{{len .Containers}}", "bridge")
-	if strings.TrimSpace(cont) != "1" {
-		t.Errorf("bridge has %s endpoints, want 1", cont)
+	if strings.TrimSpace(cont) != "2" { // b and m
+		t.Errorf("bridge has %s endpoints, want 2", cont)
 	}
 }
 
