@@ -129,7 +129,7 @@ func NewContainers(ctx context.Context, opts ContainersOptions) (*Containers, er
 		}
 	}
 	if s.nets = opts.Networks; s.nets == nil {
-		if s.nets, err = openNetworks(opts.Root, "", "", opts.Events); err != nil {
+		if s.nets, err = openNetworks(opts.Root, networkConfig{}, opts.Events); err != nil {
 			store.Close()
 			return nil, err
 		}

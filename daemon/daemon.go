@@ -98,7 +98,11 @@ func (d *Daemon) open(ctx context.Context) error {
 	if d.vols, err = openVolumes(d.root, d.events); err != nil {
 		return err
 	}
-	if d.nets, err = openNetworks(d.root, d.cfg.Bridge, d.cfg.BIP, d.events); err != nil {
+	pools, err := addressPools(d.cfg.DefaultAddressPools)
+	if err != nil {
+		return err
+	}
+	if d.nets, err = openNetworks(d.root, networkConfig{bridge: d.cfg.Bridge, bip: d.cfg.BIP, pools: pools}, d.events); err != nil {
 		return err
 	}
 	logs, err := daemonLogConfig(d.cfg.LogDriver, d.cfg.LogOpts)

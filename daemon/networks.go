@@ -30,16 +30,24 @@ type Networks struct {
 	ctrs *Containers
 }
 
+// networkConfig is the daemon's network settings: the default bridge's
+// link name and gateway/prefix ("" for corral0 and 172.17.0.1/16), and the
+// pools user networks take their subnets from (nil for Docker's).
+type networkConfig struct {
+	bridge, bip string
+	pools       []ipam.Pool
+}
+
 // openNetworks opens the network store under root, makes the predefined
-// networks (bridge on bridgeName with gateway bip, host, none) the first
-// time, and brings every bridge network's link up with IPv4 forwarding.
-func openNetworks(root, bridgeName, bip string, ev *Events) (*Networks, error) {
-	st, err := cnetwork.Open(filepath.Join(root, "networks"), nil)
+// networks (bridge, host, none) the first time, and brings every bridge
+// network's link up with IPv4 forwarding.
+func openNetworks(root string, cfg networkConfig, ev *Events) (*Networks, error) {
+	st, err := cnetwork.Open(filepath.Join(root, "networks"), cfg.pools)
 	if err != nil {
 		return nil, err
 	}
 	s := &Networks{store: st, events: ev}
-	if err := s.predefine(bridgeName, bip); err != nil {
+	if err := s.predefine(cfg.bridge, cfg.bip); err != nil {
 		return nil, err
 	}
 	for _, n := range st.List() {

@@ -127,3 +127,24 @@ func TestReconcileStaleEndpoints(t *testing.T) {
 		t.Errorf("stale veth %s kept", ep.HostLink)
 	}
 }
+
+func TestAddressPools(t *testing.T) {
+	p, err := ParseAddressPool("base=10.10.0.0/16,size=24")
+	if err != nil || p.Base != "10.10.0.0/16" || p.Size != 24 {
+		t.Fatalf("%+v, %v", p, err)
+	}
+	pools, err := addressPools([]AddressPool{p})
+	if err != nil || len(pools) != 1 || pools[0].Size != 24 {
+		t.Fatalf("%+v, %v", pools, err)
+	}
+	for _, s := range []string{"base=10.0.0.0/8,size=x", "bse=10.0.0.0/8"} {
+		if _, err := ParseAddressPool(s); !errdefs.IsInvalidArgument(err) {
+			t.Errorf("%s: %v", s, err)
+		}
+	}
+	for _, bad := range []AddressPool{{Base: "10.0.0.0/16", Size: 8}, {Base: "fd00::/48", Size: 64}, {Base: "x", Size: 24}, {Base: "10.0.0.0/16", Size: 31}} {
+		if _, err := addressPools([]AddressPool{bad}); !errdefs.IsInvalidArgument(err) {
+			t.Errorf("%+v: %v", bad, err)
+		}
+	}
+}

@@ -30,6 +30,7 @@ type daemonFlags struct {
 	logDriver  string
 	bridge     string
 	bip        string
+	pools      []string
 	logOpts    []string
 }
 
@@ -64,6 +65,7 @@ func daemonMain(args []string) int {
 	fl.StringVar(&f.initPath, "init-path", "", "Path of the init binary of --init")
 	fl.StringVarP(&f.bridge, "bridge", "b", "", "Linux bridge of the default network (default corral0)")
 	fl.StringVar(&f.bip, "bip", "", "Gateway address and prefix of the default network (default 172.17.0.1/16)")
+	fl.StringArrayVar(&f.pools, "default-address-pool", nil, "Pool user networks take subnets from (base=CIDR,size=N)")
 	fl.StringVar(&f.logDriver, "log-driver", "", "Default log driver of containers (default json-file)")
 	fl.StringArrayVar(&f.logOpts, "log-opt", nil, "Default log driver option of containers (KEY=VALUE)")
 	cmd.SetArgs(args)
@@ -106,6 +108,16 @@ func (f *daemonFlags) config(cmd *cobra.Command) (daemon.Config, error) {
 	}
 	if fl.Changed("bip") {
 		cfg.BIP = f.bip
+	}
+	if fl.Changed("default-address-pool") {
+		cfg.DefaultAddressPools = nil
+		for _, s := range f.pools {
+			p, err := daemon.ParseAddressPool(s)
+			if err != nil {
+				return cfg, err
+			}
+			cfg.DefaultAddressPools = append(cfg.DefaultAddressPools, p)
+		}
 	}
 	if err := f.logFlags(&cfg); err != nil {
 		return cfg, err

@@ -382,3 +382,19 @@ func TestNetworkStartCost(t *testing.T) {
 	t.Logf("run --rm median: --network none %v, default bridge %v (%+v)", n.Round(time.Millisecond),
 		b.Round(time.Millisecond), (b - n).Round(time.Millisecond))
 }
+
+// --default-address-pool: user networks take /24s of 10.230.0.0/23 in
+// order; a third finds the pool exhausted, with dockerd's message.
+func TestNetworkPools(t *testing.T) {
+	e := newEngineArgs(t, "--bridge", "tcr1", "--bip", "10.229.0.1/24", "--default-address-pool", "base=10.230.0.0/23,size=24")
+	for _, want := range []string{"10.230.0.0/24", "10.230.1.0/24"} {
+		n := e.netName(t)
+		e.ok(t, "network", "create", n)
+		if got := strings.TrimSpace(e.ok(t, "network", "inspect", "-f", "{{range .IPAM.Config}}{{.Subnet}}{{end}}", n)); got != want {
+			t.Errorf("subnet %s, want %s", got, want)
+		}
+	}
+	if out := e.fails(t, 1, "network", "create", e.netName(t)); !strings.Contains(out, "all predefined address pools have been fully subnetted") {
+		t.Errorf("exhausted pools: %s", out)
+	}
+}
