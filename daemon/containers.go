@@ -50,6 +50,11 @@ type Containers struct {
 	// health runs the health checks of running containers (ctr_health.go).
 	health healthLoops
 
+	// netMu orders the endpoint changes of a container (allocation at
+	// start, connect) with its exit's release; lock order: a container's
+	// op lock, then netMu, then the network store's own.
+	netMu sync.Mutex
+
 	// mu guards the maps below.
 	mu sync.Mutex
 	// watching holds the running containers whose exit a watcher awaits.

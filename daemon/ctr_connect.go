@@ -36,19 +36,33 @@ func (s *Containers) connect(_ context.Context, ref string, req network.ConnectR
 	if err := s.addNetwork(&next, n.ID, req.EndpointConfig); err != nil {
 		return err
 	}
-	if c.State.Running {
-		if err := s.connectRunning(&next, n); err != nil {
-			return err
-		}
-	}
-	if _, err := s.update(c.ID, func(r *ccontainer.Container) error {
-		r.NetworkSettings = next.NetworkSettings
-		return nil
-	}); err != nil {
+	if err := s.connectRecord(&next, n); err != nil {
 		return err
 	}
 	s.nets.publish(n, events.ActionConnect, "container", c.ID)
 	return nil
+}
+
+// connectRecord plugs c into n if it runs (as its record says under
+// netMu, which its exit takes too) and writes its settings.
+func (s *Containers) connectRecord(c *ccontainer.Container, n cnetwork.Network) error {
+	s.netMu.Lock()
+	defer s.netMu.Unlock()
+	cur, err := s.store.Get(c.ID)
+	if err != nil {
+		return err
+	}
+	c.State = cur.State
+	if c.State.Running {
+		if err := s.connectRunning(c, n); err != nil {
+			return err
+		}
+	}
+	_, err = s.update(c.ID, func(r *ccontainer.Container) error {
+		r.NetworkSettings = c.NetworkSettings
+		return nil
+	})
+	return err
 }
 
 // checkConnect refuses a connection dockerd refuses.

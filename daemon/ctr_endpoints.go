@@ -161,6 +161,8 @@ func (s *Containers) bridgeNetworks(c *ccontainer.Container) ([]cnetwork.Network
 // allocateEndpoints gives c an endpoint on each of its bridge networks and
 // records the operational settings; on failure none is left.
 func (s *Containers) allocateEndpoints(c *ccontainer.Container) (*ccontainer.Container, error) {
+	s.netMu.Lock()
+	defer s.netMu.Unlock()
 	nets, err := s.bridgeNetworks(c)
 	if err != nil {
 		return c, err

@@ -51,10 +51,13 @@ func (s *Containers) handleExit(id string, st *monitor.ExitStatus) {
 	s.stopHealth(id)
 	s.unmountRootfs(id)
 	s.releaseSecrets(id)
-	s.releaseEndpoints(id)
 	exit := ccontainer.Exit{Code: st.ExitCode, OOMKilled: st.OOMKilled, At: st.ExitedAt}
 	var restart bool
 	var delay time.Duration
+	// The record says stopped before the endpoints go, both under netMu,
+	// so a connect sees either a running container whose endpoints this
+	// releases or a stopped one it allocates nothing for.
+	s.netMu.Lock()
 	c, err := s.update(id, func(c *ccontainer.Container) error {
 		clearEndpoints(c)
 		probe := c.State
@@ -73,6 +76,8 @@ func (s *Containers) handleExit(id string, st *monitor.ExitStatus) {
 		}
 		return nil
 	})
+	s.releaseEndpoints(id)
+	s.netMu.Unlock()
 	if err != nil {
 		s.log.Warn("record container exit", "container", id, "err", err)
 		return

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,7 @@ func TestNetworks(t *testing.T) {
 	t.Run("SameNetwork", func(t *testing.T) { testSameNetwork(t, e) })
 	t.Run("DefaultBridge", func(t *testing.T) { testDefaultBridge(t, e) })
 	t.Run("ConnectDisconnect", func(t *testing.T) { testConnectDisconnect(t, e) })
+	t.Run("ConnectRacesExit", func(t *testing.T) { testConnectRacesExit(t, e) })
 	t.Run("BadInput", func(t *testing.T) { testNetworkBadInput(t, e) })
 	t.Run("ListFilters", func(t *testing.T) { testNetworkList(t, e) })
 	t.Run("CorralCLI", func(t *testing.T) { testNetworkCorralCLI(t, e) })
@@ -201,6 +203,21 @@ func testConnectDisconnect(t *testing.T, e *engine) {
 	e.ok(t, "network", "rm", n2)
 	if _, err := net.InterfaceByName("br-" + strings.TrimSpace(e.ok(t, "network", "inspect", "-f", "{{.ID}}", n1))[:12]); err != nil {
 		t.Errorf("n1's bridge: %v", err)
+	}
+}
+
+// A connect that meets the container's exit leaves no endpoint: the
+// network ends with none whichever came first.
+func testConnectRacesExit(t *testing.T, e *engine) {
+	n := e.netName(t)
+	e.ok(t, "network", "create", n)
+	for i := range 6 {
+		c := e.runD(t, "busybox", "sleep", "0."+strconv.Itoa(i))
+		e.docker(t, "", "network", "connect", n, c) // before, during or after the exit
+		e.waitState(t, c, "exited", func(r container.InspectResponse) bool { return !r.State.Running })
+	}
+	if cnt := strings.TrimSpace(e.ok(t, "network", "inspect", "-f", "{{len .Containers}}", n)); cnt != "0" {
+		t.Errorf("endpoints left on %s: %s", n, cnt)
 	}
 }
 
