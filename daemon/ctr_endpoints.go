@@ -120,12 +120,14 @@ func checkEndpointConfig(n cnetwork.Network, es *network.EndpointSettings) error
 	switch {
 	case ip.IsValid() && (n.Predefined || n.Driver != cnetwork.DriverBridge):
 		return errdefs.InvalidArgument(errors.New("user specified IP address is supported on user defined networks only"))
+	case ip.IsValid() && !n.UserSubnet:
+		return errdefs.InvalidArgument(errors.New("user specified IP address is supported only when connecting to networks with user configured subnets"))
 	case ip.IsValid() && !n.Subnet.Contains(ip):
-		return errdefs.InvalidArgument(fmt.Errorf("invalid IP address %s: no configured subnet or ip-range contain the IP address %s", ip, ip))
+		return errdefs.InvalidArgument(fmt.Errorf("invalid config for network %s: no configured subnet or ip-range contain the IP address %s", n.Name, ip))
 	case len(es.MacAddress) > 0 && len(es.MacAddress) != 6:
 		return errdefs.InvalidArgument(fmt.Errorf("invalid MAC address %s", net.HardwareAddr(es.MacAddress)))
 	case len(es.Aliases) > 0 && n.Predefined:
-		return errdefs.InvalidArgument(errors.New("network-scoped aliases are supported only for user-defined networks"))
+		return errdefs.InvalidArgument(errors.New("network-scoped alias is supported only for containers in user defined networks"))
 	}
 	return nil
 }

@@ -40,7 +40,9 @@ func TestCreateOptions(t *testing.T) {
 }
 
 func TestCheckEndpointConfig(t *testing.T) {
-	user := cnetwork.Network{Name: "u", Driver: cnetwork.DriverBridge, Subnet: netip.MustParsePrefix("10.4.0.0/16")}
+	user := cnetwork.Network{Name: "u", Driver: cnetwork.DriverBridge, Subnet: netip.MustParsePrefix("10.4.0.0/16"), UserSubnet: true}
+	auto := user
+	auto.UserSubnet = false
 	def := user
 	def.Name, def.Predefined = "bridge", true
 	ip := func(s string) *network.EndpointIPAMConfig {
@@ -55,6 +57,8 @@ func TestCheckEndpointConfig(t *testing.T) {
 		{user, network.EndpointSettings{IPAMConfig: ip("10.5.1.1")}, false},
 		{def, network.EndpointSettings{IPAMConfig: ip("10.4.1.1")}, false},
 		{def, network.EndpointSettings{Aliases: []string{"a"}}, false},
+		{auto, network.EndpointSettings{IPAMConfig: ip("10.4.1.1")}, false},
+		{auto, network.EndpointSettings{Aliases: []string{"a"}}, true},
 		{user, network.EndpointSettings{MacAddress: network.HardwareAddr{1, 2, 3}}, false},
 	} {
 		if err := checkEndpointConfig(tc.n, &tc.es); (err == nil) != tc.ok {

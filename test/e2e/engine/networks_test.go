@@ -233,11 +233,16 @@ func testNetworkBadInput(t *testing.T, e *engine) {
 	if out := e.fails(t, 125, "run", "--rm", "--network", "nosuchnet", "busybox", "true"); !strings.Contains(out, "network nosuchnet not found") {
 		t.Errorf("unknown network: %s", out)
 	}
-	if out := e.fails(t, 125, "run", "--rm", "--network", n, "--ip", "10.99.0.5", "busybox", "true"); !strings.Contains(out, "10.99.0.5") {
+	if out := e.fails(t, 125, "run", "--rm", "--network", n, "--ip", "10.99.0.5", "busybox", "true"); !strings.Contains(out, "no configured subnet or ip-range contain the IP address 10.99.0.5") {
 		t.Errorf("--ip outside: %s", out)
 	}
 	if out := e.fails(t, 125, "run", "--rm", "--ip", "10.210.0.50", "busybox", "true"); !strings.Contains(out, "user defined networks only") {
 		t.Errorf("--ip on bridge: %s", out)
+	}
+	auto := e.netName(t)
+	e.ok(t, "network", "create", auto)
+	if out := e.fails(t, 125, "run", "--rm", "--network", auto, "--ip", "172.30.0.9", "busybox", "true"); !strings.Contains(out, "networks with user configured subnets") {
+		t.Errorf("--ip without --subnet: %s", out)
 	}
 	// A /30 has one address for containers besides the gateway.
 	first := e.runD(t, "--network", n, "busybox", "sleep", "600")
@@ -355,7 +360,7 @@ func testNetworkCorralCLI(t *testing.T, e *engine) {
 	if ip := e.ipOn(t, c, n); !netip.MustParsePrefix("10.214.0.128/25").Contains(ip) {
 		t.Errorf("address %s outside --ip-range", ip)
 	}
-	if r := e.corral(t, "", "network", "connect", "--alias", "x", "bridge", c); r.code == 0 || !strings.Contains(r.stderr, "user-defined networks") {
+	if r := e.corral(t, "", "network", "connect", "--alias", "x", "bridge", c); r.code == 0 || !strings.Contains(r.stderr, "network-scoped alias is supported only for containers in user defined networks") {
 		t.Errorf("alias on the default bridge: %v", r)
 	}
 	ok("network", "connect", "bridge", c)
