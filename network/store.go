@@ -217,19 +217,19 @@ func (s *Store) find(ref string) (*Network, error) {
 	if n := s.byName(ref); n != nil {
 		return n, nil
 	}
-	var found *Network
+	var found []*Network
 	for id, n := range s.nets {
 		if ref != "" && strings.HasPrefix(id, ref) {
-			if found != nil {
-				return nil, errdefs.InvalidArgument(fmt.Errorf("network %s is ambiguous (%d matches found on name)", ref, 2))
-			}
-			found = n
+			found = append(found, n)
 		}
 	}
-	if found == nil {
+	switch len(found) {
+	case 0:
 		return nil, errdefs.NotFound(fmt.Errorf("network %s not found", ref))
+	case 1:
+		return found[0], nil
 	}
-	return found, nil
+	return nil, errdefs.InvalidArgument(fmt.Errorf("network %s is ambiguous (%d matches found based on ID prefix)", ref, len(found)))
 }
 
 // Get is network ref (ID, name or ID prefix).

@@ -109,11 +109,28 @@ func TestRemoveAndGet(t *testing.T) {
 	if _, err := s.Get("missing"); !errdefs.IsNotFound(err) || err.Error() != "network missing not found" {
 		t.Errorf("missing: %v", err)
 	}
+	// With two IDs, "" matches nothing and a shared first digit is
+	// ambiguous only when both share it.
 	n, _ := s.Create(CreateOptions{Name: "x"})
+	if _, err := s.Get(""); !errdefs.IsNotFound(err) {
+		t.Errorf("empty ref: %v", err)
+	}
 	if _, err := s.Remove(n.ID[:12]); err != nil {
 		t.Fatal(err)
 	}
 	if len(s.List()) != 1 {
 		t.Errorf("list after rm: %v", s.List())
+	}
+}
+
+func TestAmbiguousPrefix(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	s.nets["abc1"] = &Network{ID: "abc1", Name: "one"}
+	s.nets["abc2"] = &Network{ID: "abc2", Name: "two"}
+	if _, err := s.Get("abc"); !errdefs.IsInvalidArgument(err) || !strings.Contains(err.Error(), "2 matches") {
+		t.Errorf("ambiguous: %v", err)
+	}
+	if n, err := s.Get("abc2"); err != nil || n.Name != "two" {
+		t.Errorf("full ID: %v, %v", n.Name, err)
 	}
 }
