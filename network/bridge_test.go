@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -146,4 +147,38 @@ func TestRoutedPrefixesAvoided(t *testing.T) {
 	if err != nil || n.Subnet.String() != "172.18.0.0/16" {
 		t.Fatalf("subnet %v, %v; want 172.18.0.0/16 (172.17 is routed: %v)", n.Subnet, err, routed)
 	}
+}
+
+// BenchmarkAttachDetach is one endpoint's links made and removed.
+func BenchmarkAttachDetach(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root")
+	}
+	const br = "tbr-bench"
+	if err := EnsureBridge(br, netip.MustParsePrefix("10.79.0.1/24")); err != nil {
+		b.Fatal(err)
+	}
+	defer DeleteBridge(br)
+	cmd := exec.Command("sleep", "600")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	a := Attachment{Bridge: br, HostLink: "vethbench", IfName: "eth0", Addr: netip.MustParsePrefix("10.79.0.2/24"),
+		MAC: "02:42:0a:4f:00:02", Gateway: netip.MustParseAddr("10.79.0.1"), DefaultRoute: true}
+	var attach, detach time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		if err := Attach(cmd.Process.Pid, a); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if err := Detach(a.HostLink); err != nil {
+			b.Fatal(err)
+		}
+		attach, detach = attach+t1.Sub(t0), detach+time.Since(t1)
+	}
+	b.ReportMetric(float64(attach.Microseconds())/float64(b.N), "attach-µs/op")
+	b.ReportMetric(float64(detach.Microseconds())/float64(b.N), "detach-µs/op")
 }
