@@ -1,0 +1,289 @@
+package nat_test
+
+import (
+	"context"
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/google/nftables"
+
+	"github.com/corral-dev/corral/network/nat"
+)
+
+// The tests below share the sandbox's network namespace and corral's
+// table in it, so they do not run in parallel.
+
+var (
+	subnetA = netip.MustParsePrefix("172.30.1.0/24")
+	subnetB = netip.MustParsePrefix("172.30.2.0/24")
+	subnetI = netip.MustParsePrefix("172.30.3.0/24")
+)
+
+const serverPort = 80
+
+func apply(t *testing.T, fw *nat.Firewall, s nat.State) {
+	t.Helper()
+	if err := fw.Apply(context.Background(), s); err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+}
+
+// newFirewall returns a Firewall on a table of the test's own, flushed
+// when the test ends.
+func newFirewall(t *testing.T) *nat.Firewall {
+	t.Helper()
+	fw := nat.New(nat.Options{Table: "corral_test"})
+	t.Cleanup(func() {
+		if err := fw.Flush(context.Background()); err != nil {
+			t.Errorf("Flush: %v", err)
+		}
+	})
+	return fw
+}
+
+func hostPort(ip netip.Addr, port uint16) netip.AddrPort { return netip.AddrPortFrom(ip, port) }
+
+func TestMasquerade(t *testing.T) {
+	requireSandbox(t)
+	client := newClient(t)
+	serve(t, client, serverPort)
+	br := newBridge(t, subnetA)
+	c := newContainer(t, br, subnetA, 0)
+	fw := newFirewall(t)
+	apply(t, fw, nat.State{Bridges: []nat.Bridge{{Name: br, Subnet: subnetA}}})
+	for _, proto := range []string{"tcp", "udp"} {
+		wantAnswer(t, "container to outside", c.ns, proto, hostPort(uplinkClient, serverPort), uplinkHost.String())
+	}
+}
+
+// TestPublishedPorts runs with br_netfilter's bridge-nf-call-iptables on
+// (the packets of a hairpin connection are then bridged) and off (routed),
+// when the module is there.
+func TestPublishedPorts(t *testing.T) {
+	requireSandbox(t)
+	for _, brnf := range []string{"1", "0"} {
+		t.Run("bridge-nf-call-iptables="+brnf, func(t *testing.T) {
+			setBridgeNF(t, brnf)
+			testPublishedPorts(t)
+		})
+	}
+}
+
+func testPublishedPorts(t *testing.T) {
+	client := newClient(t)
+	br := newBridge(t, subnetA)
+	gw := subnetA.Addr().Next()
+	c := newContainer(t, br, subnetA, 0)
+	serve(t, c.ns, serverPort)
+	fw := newFirewall(t)
+	apply(t, fw, nat.State{
+		Bridges: []nat.Bridge{{Name: br, Subnet: subnetA}},
+		Mappings: []nat.Mapping{
+			{Proto: "tcp", HostPort: 8080, ContainerIP: c.ip, ContainerPort: serverPort},
+			{Proto: "udp", HostPort: 8053, ContainerIP: c.ip, ContainerPort: serverPort},
+		},
+	})
+	loop := netip.MustParseAddr("127.0.0.1")
+	for proto, port := range map[string]uint16{"tcp": 8080, "udp": 8053} {
+		wantAnswer(t, "outside client", client, proto, hostPort(uplinkHost, port), uplinkClient.String())
+		wantAnswer(t, "host to its outside address", netns{}, proto, hostPort(uplinkHost, port), uplinkHost.String())
+		wantAnswer(t, "host to 127.0.0.1", netns{}, proto, hostPort(loop, port), gw.String())
+		wantAnswer(t, "hairpin via the uplink address", c.ns, proto, hostPort(uplinkHost, port), gw.String())
+		wantAnswer(t, "hairpin via the bridge address", c.ns, proto, hostPort(gw, port), gw.String())
+	}
+}
+
+// setBridgeNF sets bridge-nf-call-iptables of the sandbox's namespace for
+// the test, or skips when br_netfilter is not loaded.
+func setBridgeNF(t *testing.T, v string) {
+	t.Helper()
+	const p = "/proc/sys/net/bridge/bridge-nf-call-iptables"
+	old, err := os.ReadFile(p)
+	if err != nil {
+		if v == "1" {
+			t.Skip("br_netfilter is not loaded")
+		}
+		return
+	}
+	if err := os.WriteFile(p, []byte(v), 0o644); err != nil {
+		t.Fatalf("set %s: %v", p, err)
+	}
+	t.Cleanup(func() { _ = os.WriteFile(p, old, 0o644) })
+}
+
+func TestPublishedOnOneAddress(t *testing.T) {
+	requireSandbox(t)
+	client := newClient(t)
+	br := newBridge(t, subnetA)
+	c := newContainer(t, br, subnetA, 0)
+	serve(t, c.ns, serverPort)
+	fw := newFirewall(t)
+	loop := netip.MustParseAddr("127.0.0.1")
+	apply(t, fw, nat.State{
+		Bridges: []nat.Bridge{{Name: br, Subnet: subnetA}},
+		Mappings: []nat.Mapping{
+			{Proto: "tcp", HostIP: loop, HostPort: 8081, ContainerIP: c.ip, ContainerPort: serverPort},
+		},
+	})
+	wantAnswer(t, "host to 127.0.0.1", netns{}, "tcp", hostPort(loop, 8081), subnetA.Addr().Next().String())
+	wantNoAnswer(t, "outside client to a port published on 127.0.0.1", client, "tcp", hostPort(uplinkHost, 8081))
+}
+
+func TestIsolation(t *testing.T) {
+	requireSandbox(t)
+	client := newClient(t)
+	brA, brB, brI := newBridge(t, subnetA), newBridge(t, subnetB), newBridge(t, subnetI)
+	a := newContainer(t, brA, subnetA, 0)
+	a2 := newContainer(t, brA, subnetA, 1)
+	b := newContainer(t, brB, subnetB, 0)
+	in := newContainer(t, brI, subnetI, 0)
+	serve(t, a.ns, serverPort)
+	serve(t, b.ns, serverPort)
+	serve(t, in.ns, serverPort)
+	serve(t, client, serverPort)
+	routeVia(t, client, subnetA, uplinkHost)
+	routeVia(t, client, subnetI, uplinkHost)
+	fw := newFirewall(t)
+	apply(t, fw, nat.State{
+		Bridges: []nat.Bridge{
+			{Name: brA, Subnet: subnetA}, {Name: brB, Subnet: subnetB},
+			{Name: brI, Subnet: subnetI, Internal: true},
+		},
+		Mappings: []nat.Mapping{{Proto: "tcp", HostPort: 8082, ContainerIP: b.ip, ContainerPort: serverPort}},
+	})
+	to := func(ip netip.Addr) netip.AddrPort { return hostPort(ip, serverPort) }
+	wantNoAnswer(t, "bridge A to bridge B", a.ns, "tcp", to(b.ip))
+	wantNoAnswer(t, "bridge B to bridge A", b.ns, "udp", to(a.ip))
+	wantNoAnswer(t, "outside to an unpublished container port", client, "tcp", to(a.ip))
+	wantNoAnswer(t, "internal bridge to outside", in.ns, "tcp", to(uplinkClient))
+	wantNoAnswer(t, "internal bridge to bridge A", in.ns, "tcp", to(a.ip))
+	wantNoAnswer(t, "outside to internal bridge", client, "tcp", to(in.ip))
+	wantNoAnswer(t, "bridge A to internal bridge", a.ns, "tcp", to(in.ip))
+	// As with docker, a published port is published to other networks too.
+	wantAnswer(t, "bridge A to B's published port", a.ns, "tcp", hostPort(uplinkHost, 8082), subnetB.Addr().Next().String())
+	wantAnswer(t, "same bridge", a2.ns, "tcp", to(a.ip), a2.ip.String())
+	wantAnswer(t, "bridge A to outside", a.ns, "tcp", to(uplinkClient), uplinkHost.String())
+	// The host itself still reaches every container, internal ones too.
+	wantAnswer(t, "host to internal container", netns{}, "tcp", to(in.ip), subnetI.Addr().Next().String())
+}
+
+// TestApplyReplaces checks that Apply is idempotent, that a smaller state
+// removes what is gone, that Flush leaves no table, and that a table not
+// corral's survives all of it.
+func TestApplyReplaces(t *testing.T) {
+	requireSandbox(t)
+	client := newClient(t)
+	br := newBridge(t, subnetA)
+	c := newContainer(t, br, subnetA, 0)
+	serve(t, c.ns, serverPort)
+	serve(t, c.ns, serverPort+1)
+	other := addForeignTable(t)
+	fw := newFirewall(t)
+	bridges := []nat.Bridge{{Name: br, Subnet: subnetA}}
+	m80 := nat.Mapping{Proto: "tcp", HostPort: 8083, ContainerIP: c.ip, ContainerPort: serverPort}
+	m81 := nat.Mapping{Proto: "tcp", HostPort: 8084, ContainerIP: c.ip, ContainerPort: serverPort + 1}
+	full := nat.State{Bridges: bridges, Mappings: []nat.Mapping{m80, m81}}
+	apply(t, fw, full)
+	first := ruleCount(t, fw.Table())
+	apply(t, fw, full)
+	if again := ruleCount(t, fw.Table()); again != first {
+		t.Errorf("second Apply of the same state: %d rules, first had %d", again, first)
+	}
+	wantAnswer(t, "port 8084 before", client, "tcp", hostPort(uplinkHost, 8084), uplinkClient.String())
+	apply(t, fw, nat.State{Bridges: bridges, Mappings: []nat.Mapping{m80}})
+	if n := ruleCount(t, fw.Table()); n != first-1 {
+		t.Errorf("after removing a mapping: %d rules, want %d", n, first-1)
+	}
+	wantAnswer(t, "port 8083 kept", client, "tcp", hostPort(uplinkHost, 8083), uplinkClient.String())
+	wantNoAnswer(t, "port 8084 removed", client, "tcp", hostPort(uplinkHost, 8084))
+	if err := fw.Flush(context.Background()); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	if ok, err := fw.Exists(); err != nil || ok {
+		t.Errorf("after Flush: table exists %v (%v), want gone", ok, err)
+	}
+	if err := fw.Flush(context.Background()); err != nil {
+		t.Errorf("Flush without a table: %v", err)
+	}
+	wantNoAnswer(t, "port 8083 after Flush", client, "tcp", hostPort(uplinkHost, 8083))
+	if n := ruleCount(t, other); n != 1 {
+		t.Errorf("foreign table %s has %d rules after Apply and Flush, want 1", other, n)
+	}
+}
+
+// addForeignTable adds a table corral does not own, with one rule.
+func addForeignTable(t *testing.T) string {
+	t.Helper()
+	conn, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := conn.AddTable(&nftables.Table{Name: "not_corral", Family: nftables.TableFamilyINet})
+	ch := conn.AddChain(&nftables.Chain{Name: "c", Table: tb})
+	conn.AddRule(&nftables.Rule{Table: tb, Chain: ch})
+	if err := conn.Flush(); err != nil {
+		t.Fatalf("add foreign table: %v", err)
+	}
+	t.Cleanup(func() {
+		conn.DelTable(tb)
+		_ = conn.Flush()
+	})
+	return tb.Name
+}
+
+// ruleCount counts the rules of every chain of inet table name.
+func ruleCount(t *testing.T, name string) int {
+	t.Helper()
+	conn, err := nftables.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := &nftables.Table{Name: name, Family: nftables.TableFamilyINet}
+	chains, err := conn.ListChainsOfTableFamily(nftables.TableFamilyINet)
+	if err != nil {
+		t.Fatalf("list chains: %v", err)
+	}
+	n := 0
+	for _, ch := range chains {
+		if ch.Table.Name != name {
+			continue
+		}
+		rules, err := conn.GetRules(tb, ch)
+		if err != nil {
+			t.Fatalf("list rules of %s: %v", ch.Name, err)
+		}
+		n += len(rules)
+	}
+	return n
+}
+
+// TestApplyTime measures Apply for 1, 100 and 1000 mappings, on an empty
+// table and over the same state (go test -v prints the figures).
+func TestApplyTime(t *testing.T) {
+	requireSandbox(t)
+	br := newBridge(t, subnetA)
+	fw := newFirewall(t)
+	ctr := subnetA.Addr().Next().Next()
+	for _, n := range []int{1, 100, 1000} {
+		s := nat.State{Bridges: []nat.Bridge{{Name: br, Subnet: subnetA}}}
+		for i := 0; i < n; i++ {
+			s.Mappings = append(s.Mappings, nat.Mapping{Proto: "tcp", HostPort: uint16(20000 + i),
+				ContainerIP: ctr, ContainerPort: 80})
+		}
+		if err := fw.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		apply(t, fw, s)
+		fresh := time.Since(start)
+		start = time.Now()
+		apply(t, fw, s)
+		again := time.Since(start)
+		if got := ruleCount(t, fw.Table()); got < n {
+			t.Fatalf("%d mappings: %d rules in the table", n, got)
+		}
+		t.Logf("Apply %4d mappings: %v on an empty table, %v replacing the same state", n, fresh, again)
+	}
+}
