@@ -9,4 +9,8 @@
 // proxy process: published ports are kernel NAT, including connections to
 // 127.0.0.1 (route_localnet on the bridge plus masquerade, as docker does)
 // and hairpin connections from a container to its own published port.
+//
+// Planner.Plan turns Docker's HostConfig.PortBindings (and -P over
+// ExposedPorts) into mappings, choosing free host ports and refusing ports
+// already mapped or listened on; PortMap gives back NetworkSettings.Ports.
 package nat

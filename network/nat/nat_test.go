@@ -2,12 +2,14 @@ package nat_test
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/google/nftables"
+	"github.com/moby/moby/api/types/network"
 
 	"github.com/corral-dev/corral/network/nat"
 )
@@ -286,4 +288,71 @@ func TestApplyTime(t *testing.T) {
 		}
 		t.Logf("Apply %4d mappings: %v on an empty table, %v replacing the same state", n, fresh, again)
 	}
+}
+
+// TestPlannedPorts drives the firewall as the daemon will: Plan on the
+// bindings the CLI makes of -p 9000-9002:80-82, -p 9100-9110:80/udp and
+// -P, then Apply, then PortMap.
+func TestPlannedPorts(t *testing.T) {
+	requireSandbox(t)
+	client := newClient(t)
+	br := newBridge(t, subnetA)
+	c := newContainer(t, br, subnetA, 0)
+	for p := 80; p <= 83; p++ {
+		serve(t, c.ns, p)
+	}
+	bindings := network.PortMap{}
+	for i := range 3 {
+		p, _ := network.PortFrom(uint16(80+i), "tcp")
+		bindings[p] = []network.PortBinding{{HostPort: fmt.Sprint(9000 + i)}}
+	}
+	udp80, _ := network.PortFrom(80, "udp")
+	tcp83, _ := network.PortFrom(83, "tcp")
+	bindings[udp80] = []network.PortBinding{{HostPort: "9100-9110"}}
+	req := nat.Request{Bindings: bindings, PublishAll: true, ContainerIP: c.ip,
+		Exposed: network.PortSet{tcp83: {}}}
+	ms, err := (&nat.Planner{}).Plan(req, nil)
+	if err != nil {
+		t.Fatalf("Plan: %v", err)
+	}
+	fw := newFirewall(t)
+	apply(t, fw, nat.State{Bridges: []nat.Bridge{{Name: br, Subnet: subnetA}}, Mappings: ms})
+	for _, m := range ms {
+		wantAnswer(t, m.String(), client, m.Proto, hostPort(uplinkHost, m.HostPort), uplinkClient.String())
+	}
+	ports := nat.PortMap(req.Exposed, ms)
+	if got := ports[udp80]; len(got) != 1 || got[0].HostPort != "9100" {
+		t.Errorf("80/udp published as %v, want 0.0.0.0:9100", got)
+	}
+	if got := ports[tcp83]; len(got) != 1 || got[0].HostPort == "" {
+		t.Errorf("83/tcp (-P) published as %v, want a random port", got)
+	}
+	t.Logf("NetworkSettings.Ports: %v", ports)
+}
+
+// TestIPv6 publishes a port and masquerades on a dual-stack bridge.
+func TestIPv6(t *testing.T) {
+	requireSandbox(t)
+	client, uplink := newClientLink(t)
+	br := newBridge(t, subnetA)
+	c := newContainer(t, br, subnetA, 0)
+	sub6 := netip.MustParsePrefix("fd00:30:1::/64")
+	gw6, ctr6 := netip.MustParseAddr("fd00:30:1::1"), netip.MustParseAddr("fd00:30:1::2")
+	up6Host, up6Client := netip.MustParseAddr("fd00:2::1"), netip.MustParseAddr("fd00:2::2")
+	addV6(t, netns{}, br, netip.PrefixFrom(gw6, 64), netip.Addr{})
+	addV6(t, c.ns, "eth0", netip.PrefixFrom(ctr6, 64), gw6)
+	addV6(t, netns{}, uplink, netip.PrefixFrom(up6Host, 64), netip.Addr{})
+	addV6(t, client, "eth0", netip.PrefixFrom(up6Client, 64), netip.Addr{})
+	serve(t, c.ns, serverPort)
+	serve(t, client, serverPort)
+	// IPv6 neighbours take a moment after addresses are added.
+	waitAnswer(t, netns{}, hostPort(ctr6, serverPort))
+	waitAnswer(t, netns{}, hostPort(up6Client, serverPort))
+	fw := newFirewall(t)
+	apply(t, fw, nat.State{
+		Bridges:  []nat.Bridge{{Name: br, Subnet: subnetA, Subnet6: sub6}},
+		Mappings: []nat.Mapping{tcp(netip.Addr{}, 8086, ctr6, serverPort)},
+	})
+	wantAnswer(t, "outside client over IPv6", client, "tcp", hostPort(up6Host, 8086), up6Client.String())
+	wantAnswer(t, "container to outside over IPv6", c.ns, "tcp", hostPort(up6Client, serverPort), up6Host.String())
 }

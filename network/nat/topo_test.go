@@ -249,10 +249,46 @@ func newContainer(t *testing.T, bridge string, subnet netip.Prefix, n int) conta
 // veth, 192.0.2.2 there and 192.0.2.1 on the sandbox's end.
 func newClient(t *testing.T) netns {
 	t.Helper()
-	ns := newNetns(t)
-	host := vethInto(t, linkName("ux"), ns, netip.PrefixFrom(uplinkClient, 24), netip.Addr{})
-	addAddrUp(t, hostHandle(t), host, netip.PrefixFrom(uplinkHost, 24))
+	ns, _ := newClientLink(t)
 	return ns
+}
+
+// newClientLink is newClient, also returning the sandbox's end of the veth.
+func newClientLink(t *testing.T) (netns, string) {
+	t.Helper()
+	ns := newNetns(t)
+	name := linkName("ux")
+	host := vethInto(t, name, ns, netip.PrefixFrom(uplinkClient, 24), netip.Addr{})
+	addAddrUp(t, hostHandle(t), host, netip.PrefixFrom(uplinkHost, 24))
+	return ns, name
+}
+
+// addV6 adds p to link in ns (the sandbox's own when ns.fd is 0) without
+// duplicate address detection, and a default route via gw if valid.
+func addV6(t *testing.T, ns netns, link string, p netip.Prefix, gw netip.Addr) {
+	t.Helper()
+	h := hostHandle(t)
+	if ns.fd != 0 {
+		h = ns.handle(t)
+	}
+	l, err := h.LinkByName(link)
+	if err != nil {
+		t.Fatalf("find %s: %v", link, err)
+	}
+	addr, err := netlink.ParseAddr(p.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr.Flags = unix.IFA_F_NODAD
+	if err := h.AddrAdd(l, addr); err != nil {
+		t.Fatalf("add %s to %s: %v", p, link, err)
+	}
+	if gw.IsValid() {
+		r := &netlink.Route{LinkIndex: l.Attrs().Index, Gw: gw.AsSlice(), Family: unix.AF_INET6}
+		if err := h.RouteAdd(r); err != nil {
+			t.Fatalf("IPv6 default route via %s: %v", gw, err)
+		}
+	}
 }
 
 // routeVia adds a route to dst via gw in ns (an outside host that knows
@@ -360,5 +396,22 @@ func wantNoAnswer(t *testing.T, what string, ns netns, proto string, addr netip.
 	t.Helper()
 	if got, err := ask(ns, proto, addr); err == nil {
 		t.Errorf("%s: %s/%s answered (server saw %s), want no way through", what, addr, proto, got)
+	}
+}
+
+// waitAnswer waits up to 5 seconds for a tcp server at addr to answer from
+// ns.
+func waitAnswer(t *testing.T, ns netns, addr netip.AddrPort) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := ask(ns, "tcp", addr)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("topology: %s does not answer: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
