@@ -68,7 +68,9 @@ type Options struct {
 type Firewall struct {
 	table string
 
-	mu sync.Mutex // serialises Apply and Flush
+	mu sync.Mutex // serialises Apply and Flush, guards applied
+	// applied holds the mappings of the last successful Apply.
+	applied map[Mapping]bool
 }
 
 // New returns a Firewall for opts. It opens nothing until Apply or Flush.
@@ -85,7 +87,9 @@ func (f *Firewall) Table() string { return f.table }
 
 // Apply replaces corral's table with the rules for s, in one netlink
 // batch: either the whole new table is in place afterwards or the old one
-// is untouched. It also turns on forwarding (and route_localnet on each
+// is untouched. Then it deletes the conntrack entries of udp ports whose
+// mappings changed (conntrack.go); that error leaves the rules in place,
+// and Apply may be called again. It also turns on forwarding (and route_localnet on each
 // non-internal bridge), which NAT needs. A bad State is an
 // errdefs.InvalidArgument error.
 func (f *Firewall) Apply(ctx context.Context, s State) error {
@@ -114,7 +118,12 @@ func (f *Firewall) Apply(ctx context.Context, s State) error {
 	if err := conn.Flush(); err != nil {
 		return fmt.Errorf("program nftables table inet %s: %w", f.table, err)
 	}
-	return nil
+	changed := changedUDPPorts(f.applied, s.Mappings)
+	f.applied = map[Mapping]bool{}
+	for _, m := range s.Mappings {
+		f.applied[m] = true
+	}
+	return clearUDP(changed)
 }
 
 // Flush removes corral's table, if it exists. Daemon shutdown is not a
@@ -135,7 +144,9 @@ func (f *Firewall) Flush(ctx context.Context) error {
 	if err := conn.Flush(); err != nil {
 		return fmt.Errorf("delete nftables table inet %s: %w", f.table, err)
 	}
-	return nil
+	changed := changedUDPPorts(f.applied, nil)
+	f.applied = nil
+	return clearUDP(changed)
 }
 
 // Exists reports whether corral's table is in the kernel.

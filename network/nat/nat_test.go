@@ -3,6 +3,7 @@ package nat_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"testing"
@@ -355,4 +356,72 @@ func TestIPv6(t *testing.T) {
 	})
 	wantAnswer(t, "outside client over IPv6", client, "tcp", hostPort(up6Host, 8086), up6Client.String())
 	wantAnswer(t, "container to outside over IPv6", c.ns, "tcp", hostPort(up6Client, serverPort), up6Host.String())
+}
+
+// hostServer answers "host" to every udp datagram to port in the
+// sandbox's namespace.
+func hostServer(t *testing.T, port int) {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", fmt.Sprintf(":%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			_, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			_, _ = pc.WriteTo([]byte("host"), from)
+		}
+	}()
+}
+
+// TestUDPConntrack checks that a udp flow the host answered before the
+// port was published reaches the container once it is, and the host again
+// once the mapping is gone: the stale conntrack entries are deleted.
+func TestUDPConntrack(t *testing.T) {
+	requireSandbox(t)
+	client := newClient(t)
+	br := newBridge(t, subnetA)
+	c := newContainer(t, br, subnetA, 0)
+	serve(t, c.ns, serverPort)
+	hostServer(t, 8054)
+	var conn net.Conn
+	err := client.do(func() error {
+		var err error
+		conn, err = net.Dial("udp", hostPort(uplinkHost, 8054).String())
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	exchange := func() (string, error) {
+		if _, err := conn.Write([]byte("?")); err != nil {
+			return "", err
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(dialTimeout))
+		buf := make([]byte, 64)
+		n, err := conn.Read(buf)
+		return string(buf[:n]), err
+	}
+	// The table exists (other containers) when the flow starts.
+	bridges := []nat.Bridge{{Name: br, Subnet: subnetA}}
+	fw := newFirewall(t)
+	apply(t, fw, nat.State{Bridges: bridges})
+	if got, err := exchange(); err != nil || got != "host" {
+		t.Fatalf("before publishing: %q, %v; want the host's answer", got, err)
+	}
+	m := nat.Mapping{Proto: "udp", HostPort: 8054, ContainerIP: c.ip, ContainerPort: serverPort}
+	apply(t, fw, nat.State{Bridges: bridges, Mappings: []nat.Mapping{m}})
+	if got, err := exchange(); err != nil || got != uplinkClient.String() {
+		t.Errorf("same flow after publishing: %q, %v; want the container's answer", got, err)
+	}
+	apply(t, fw, nat.State{Bridges: bridges})
+	if got, err := exchange(); err != nil || got != "host" {
+		t.Errorf("same flow after unpublishing: %q, %v; want the host's answer", got, err)
+	}
 }
