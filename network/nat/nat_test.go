@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -142,12 +143,25 @@ func TestIsolation(t *testing.T) {
 	a2 := newContainer(t, brA, subnetA, 1)
 	b := newContainer(t, brB, subnetB, 0)
 	in := newContainer(t, brI, subnetI, 0)
-	serve(t, a.ns, serverPort)
-	serve(t, b.ns, serverPort)
-	serve(t, in.ns, serverPort)
-	serve(t, client, serverPort)
+	for _, ns := range []netns{a.ns, b.ns, in.ns, client} {
+		serve(t, ns, serverPort)
+	}
 	routeVia(t, client, subnetA, uplinkHost)
 	routeVia(t, client, subnetI, uplinkHost)
+	to := func(ip netip.Addr) netip.AddrPort { return hostPort(ip, serverPort) }
+	blocked := []check{
+		{"bridge A to bridge B", a.ns, "tcp", to(b.ip)},
+		{"bridge B to bridge A", b.ns, "udp", to(a.ip)},
+		{"outside to an unpublished container port", client, "tcp", to(a.ip)},
+		{"internal bridge to outside", in.ns, "tcp", to(uplinkClient)},
+		{"internal bridge to bridge A", in.ns, "tcp", to(a.ip)},
+		{"outside to internal bridge", client, "tcp", to(in.ip)},
+		{"bridge A to internal bridge", a.ns, "tcp", to(in.ip)},
+	}
+	// Without corral's table every one of these paths is open: the
+	// rules are what closes them.
+	setForwarding(t)
+	runChecks(t, blocked, true)
 	fw := newFirewall(t)
 	apply(t, fw, nat.State{
 		Bridges: []nat.Bridge{
@@ -156,20 +170,51 @@ func TestIsolation(t *testing.T) {
 		},
 		Mappings: []nat.Mapping{{Proto: "tcp", HostPort: 8082, ContainerIP: b.ip, ContainerPort: serverPort}},
 	})
-	to := func(ip netip.Addr) netip.AddrPort { return hostPort(ip, serverPort) }
-	wantNoAnswer(t, "bridge A to bridge B", a.ns, "tcp", to(b.ip))
-	wantNoAnswer(t, "bridge B to bridge A", b.ns, "udp", to(a.ip))
-	wantNoAnswer(t, "outside to an unpublished container port", client, "tcp", to(a.ip))
-	wantNoAnswer(t, "internal bridge to outside", in.ns, "tcp", to(uplinkClient))
-	wantNoAnswer(t, "internal bridge to bridge A", in.ns, "tcp", to(a.ip))
-	wantNoAnswer(t, "outside to internal bridge", client, "tcp", to(in.ip))
-	wantNoAnswer(t, "bridge A to internal bridge", a.ns, "tcp", to(in.ip))
+	runChecks(t, blocked, false)
+	wantAnswer(t, "same bridge", a2.ns, "tcp", to(a.ip), a2.ip.String())
 	// As with docker, a published port is published to other networks too.
 	wantAnswer(t, "bridge A to B's published port", a.ns, "tcp", hostPort(uplinkHost, 8082), subnetB.Addr().Next().String())
-	wantAnswer(t, "same bridge", a2.ns, "tcp", to(a.ip), a2.ip.String())
 	wantAnswer(t, "bridge A to outside", a.ns, "tcp", to(uplinkClient), uplinkHost.String())
 	// The host itself still reaches every container, internal ones too.
 	wantAnswer(t, "host to internal container", netns{}, "tcp", to(in.ip), subnetI.Addr().Next().String())
+}
+
+// check is one connection attempt.
+type check struct {
+	what  string
+	ns    netns
+	proto string
+	addr  netip.AddrPort
+}
+
+// runChecks tries every check at once and wants each to get an answer
+// (open) or none.
+func runChecks(t *testing.T, checks []check, open bool) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for _, c := range checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := ask(c.ns, c.proto, c.addr)
+			switch {
+			case open && err != nil:
+				t.Errorf("without corral's table, %s (%s/%s): %v", c.what, c.addr, c.proto, err)
+			case !open && err == nil:
+				t.Errorf("%s (%s/%s) answered, want no way through", c.what, c.addr, c.proto)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// setForwarding turns on IPv4 forwarding in the sandbox's namespace (Apply
+// would).
+func setForwarding(t *testing.T) {
+	t.Helper()
+	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestApplyReplaces checks that Apply is idempotent, that a smaller state
@@ -423,5 +468,35 @@ func TestUDPConntrack(t *testing.T) {
 	apply(t, fw, nat.State{Bridges: bridges})
 	if got, err := exchange(); err != nil || got != "host" {
 		t.Errorf("same flow after unpublishing: %q, %v; want the host's answer", got, err)
+	}
+}
+
+// TestConnectCost measures new tcp connections per second from the client
+// namespace through a published port that is the only mapping, and that
+// is the last of 1000 (the DNAT rules are a linear chain, evaluated on each
+// connection's first packet only).
+func TestConnectCost(t *testing.T) {
+	requireSandbox(t)
+	client := newClient(t)
+	br := newBridge(t, subnetA)
+	c := newContainer(t, br, subnetA, 0)
+	serve(t, c.ns, serverPort)
+	fw := newFirewall(t)
+	for _, n := range []int{1, 1000} {
+		s := nat.State{Bridges: []nat.Bridge{{Name: br, Subnet: subnetA}}}
+		for i := n - 1; i >= 0; i-- {
+			s.Mappings = append(s.Mappings, nat.Mapping{Proto: "tcp", HostPort: uint16(20000 + i),
+				ContainerIP: c.ip, ContainerPort: serverPort})
+		}
+		apply(t, fw, s)
+		const conns = 300
+		start := time.Now()
+		for range conns {
+			if _, err := ask(client, "tcp", hostPort(uplinkHost, 20000)); err != nil {
+				t.Fatalf("%d mappings: %v", n, err)
+			}
+		}
+		el := time.Since(start)
+		t.Logf("%4d mappings: %d connections in %v, %.0f/s", n, conns, el, conns/el.Seconds())
 	}
 }
