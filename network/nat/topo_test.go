@@ -242,6 +242,9 @@ func newContainer(t *testing.T, bridge string, subnet netip.Prefix, n int) conta
 	if err != nil {
 		t.Fatalf("attach %s to %s: %v", host.Attrs().Name, bridge, err)
 	}
+	waitUp(t, h, bridge)
+	waitUp(t, h, host.Attrs().Name)
+	waitUp(t, ns.handle(t), "eth0")
 	return container{ns: ns, ip: ip}
 }
 
@@ -260,7 +263,30 @@ func newClientLink(t *testing.T) (netns, string) {
 	name := linkName("ux")
 	host := vethInto(t, name, ns, netip.PrefixFrom(uplinkClient, 24), netip.Addr{})
 	addAddrUp(t, hostHandle(t), host, netip.PrefixFrom(uplinkHost, 24))
+	waitUp(t, hostHandle(t), name)
+	waitUp(t, ns.handle(t), "eth0")
 	return ns, name
+}
+
+// waitUp waits up to 3 seconds for link's operational state to be up: the
+// kernel turns a new carrier on asynchronously (linkwatch, up to a second
+// later), and until then packets sent on the link are dropped.
+func waitUp(t *testing.T, h *netlink.Handle, link string) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		l, err := h.LinkByName(link)
+		if err != nil {
+			t.Fatalf("find %s: %v", link, err)
+		}
+		if l.Attrs().OperState == netlink.OperUp {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s is not up: operational state %s", link, l.Attrs().OperState)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // addV6 adds p to link in ns (the sandbox's own when ns.fd is 0) without
