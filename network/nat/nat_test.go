@@ -13,6 +13,7 @@ import (
 	"github.com/google/nftables"
 	"github.com/moby/moby/api/types/network"
 
+	"github.com/corral-dev/corral/errdefs"
 	"github.com/corral-dev/corral/network/nat"
 )
 
@@ -246,6 +247,11 @@ func TestApplyReplaces(t *testing.T) {
 	}
 	wantAnswer(t, "port 8083 kept", client, "tcp", hostPort(uplinkHost, 8083), uplinkClient.String())
 	wantNoAnswer(t, "port 8084 removed", client, "tcp", hostPort(uplinkHost, 8084))
+	bad := nat.State{Bridges: bridges, Mappings: []nat.Mapping{m80, m80}}
+	if err := fw.Apply(context.Background(), bad); !errdefs.IsInvalidArgument(err) {
+		t.Errorf("Apply of a state mapping a port twice: %v, want an invalid argument", err)
+	}
+	wantAnswer(t, "port 8083 after a refused Apply", client, "tcp", hostPort(uplinkHost, 8083), uplinkClient.String())
 	if err := fw.Flush(context.Background()); err != nil {
 		t.Fatalf("Flush: %v", err)
 	}
