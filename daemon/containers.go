@@ -150,6 +150,9 @@ func NewContainers(ctx context.Context, opts ContainersOptions) (*Containers, er
 	s.restoreVolumes()
 	s.reconcileEndpoints()
 	s.restore(ctx)
+	if err := s.nets.applyFirewall(); err != nil {
+		s.log.Warn("rebuild firewall rules", "err", err)
+	}
 	return s, nil
 }
 

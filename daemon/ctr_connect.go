@@ -39,6 +39,9 @@ func (s *Containers) connect(_ context.Context, ref string, req network.ConnectR
 	if err := s.connectRecord(&next, n); err != nil {
 		return err
 	}
+	if err := s.nets.applyFirewall(); err != nil {
+		s.log.Warn("firewall rules after connect", "container", c.ID, "network", n.Name, "err", err)
+	}
 	s.nets.publish(n, events.ActionConnect, "container", c.ID)
 	return nil
 }
@@ -137,6 +140,9 @@ func (s *Containers) disconnect(_ context.Context, ref string, req network.Disco
 		return nil
 	}); err != nil {
 		return err
+	}
+	if err := s.nets.applyFirewall(); err != nil {
+		s.log.Warn("firewall rules after disconnect", "container", c.ID, "network", n.Name, "err", err)
 	}
 	s.nets.publish(n, events.ActionDisconnect, "container", c.ID)
 	return nil

@@ -175,6 +175,10 @@ func (s *Containers) allocateEndpoints(c *ccontainer.Container) (*ccontainer.Con
 			return c, err
 		}
 	}
+	if err := s.planPorts(c); err != nil {
+		s.releaseEndpoints(c.ID)
+		return c, err
+	}
 	return s.update(c.ID, func(r *ccontainer.Container) error {
 		r.NetworkSettings = c.NetworkSettings
 		return nil
@@ -277,6 +281,7 @@ func clearEndpoints(c *ccontainer.Container) {
 			MacAddress: configuredMAC(es)}
 	}
 	c.NetworkSettings.SandboxID, c.NetworkSettings.SandboxKey = "", ""
+	c.NetworkSettings.Ports = network.PortMap{}
 }
 
 // configuredMAC is the MAC es was configured with: one that is not the

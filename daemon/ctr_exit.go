@@ -78,6 +78,9 @@ func (s *Containers) handleExit(id string, st *monitor.ExitStatus) {
 	})
 	s.releaseEndpoints(id)
 	s.netMu.Unlock()
+	if ferr := s.nets.applyFirewall(); ferr != nil {
+		s.log.Warn("remove a stopped container's firewall rules", "container", id, "err", ferr)
+	}
 	if err != nil {
 		s.log.Warn("record container exit", "container", id, "err", err)
 		return

@@ -55,6 +55,9 @@ func (s *Containers) start(ctx context.Context, c *ccontainer.Container) (err er
 			}); uerr != nil {
 				s.log.Warn("record a failed start", "container", c.ID, "err", uerr)
 			}
+			if ferr := s.nets.applyFirewall(); ferr != nil {
+				s.log.Warn("remove a failed start's firewall rules", "container", c.ID, "err", ferr)
+			}
 			if code != 128 {
 				err = errdefs.InvalidArgument(err)
 			}
@@ -81,6 +84,10 @@ func (s *Containers) start(ctx context.Context, c *ccontainer.Container) (err er
 	if err := s.setupNetwork(c, st.Pid); err != nil {
 		_ = m.Signal(ctx, 9, true)
 		return err
+	}
+	if err := s.nets.applyFirewall(); err != nil {
+		_ = m.Signal(ctx, 9, true)
+		return fmt.Errorf("start container: %w", err)
 	}
 	s.handOver(c.ID, m)
 	if err := m.Start(ctx); err != nil {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/moby/moby/api/types/events"
@@ -18,6 +19,7 @@ import (
 	"github.com/corral-dev/corral/errdefs"
 	cnetwork "github.com/corral-dev/corral/network"
 	"github.com/corral-dev/corral/network/ipam"
+	"github.com/corral-dev/corral/network/nat"
 )
 
 // Networks is the network service: the /networks calls over the network
@@ -28,6 +30,13 @@ type Networks struct {
 	// ctrs is set once the container service is open; connect and
 	// disconnect go through it.
 	ctrs *Containers
+	// fw is corral's nftables table (ctr_ports.go).
+	fw *nat.Firewall
+
+	// fwMu makes reading the desired state and applying it one step, so
+	// that an older state never replaces a newer one; lock order: netMu,
+	// then fwMu.
+	fwMu sync.Mutex
 }
 
 // networkConfig is the daemon's network settings: the default bridge's
@@ -46,7 +55,7 @@ func openNetworks(root string, cfg networkConfig, ev *Events) (*Networks, error)
 	if err != nil {
 		return nil, err
 	}
-	s := &Networks{store: st, events: ev}
+	s := &Networks{store: st, events: ev, fw: nat.New(nat.Options{Table: firewallTable(cfg.bridge)})}
 	if err := s.predefine(cfg.bridge, cfg.bip); err != nil {
 		return nil, err
 	}
@@ -133,6 +142,10 @@ func (s *Networks) NetworkCreate(_ context.Context, req network.CreateRequest) (
 	if err := s.bringUp(n); err != nil {
 		_, rerr := s.store.Remove(n.ID)
 		return network.CreateResponse{}, errors.Join(err, rerr, cnetwork.DeleteBridge(n.Bridge))
+	}
+	if err := s.applyFirewall(); err != nil {
+		_, rerr := s.store.Remove(n.ID)
+		return network.CreateResponse{}, errors.Join(err, rerr, cnetwork.DeleteBridge(n.Bridge), s.applyFirewall())
 	}
 	s.publish(n, events.ActionCreate)
 	return network.CreateResponse{ID: n.ID}, nil
@@ -229,6 +242,9 @@ func (s *Networks) NetworkRemove(_ context.Context, name string) error {
 	n, err := s.store.Remove(name)
 	if err != nil {
 		return err
+	}
+	if err := s.applyFirewall(); err != nil {
+		slog.Warn("remove network's firewall rules", "network", n.Name, "err", err)
 	}
 	if n.Driver == cnetwork.DriverBridge {
 		if err := cnetwork.DeleteBridge(n.Bridge); err != nil {

@@ -117,6 +117,12 @@ func addPair(nsFD int, a Attachment) error {
 	if err := netlink.LinkAdd(veth); err != nil {
 		return fmt.Errorf("attach %s: create veth pair %s: %w", a.IfName, a.HostLink, err)
 	}
+	// Hairpin mode lets a container reach its own published port: the
+	// DNAT sends the packet back out of the bridge port it came in by.
+	if err := netlink.LinkSetHairpin(veth, true); err != nil {
+		_ = Detach(a.HostLink)
+		return fmt.Errorf("attach %s: set %s in hairpin mode: %w", a.IfName, a.HostLink, err)
+	}
 	if err := netlink.LinkSetUp(veth); err != nil {
 		_ = Detach(a.HostLink)
 		return fmt.Errorf("attach %s: set %s up: %w", a.IfName, a.HostLink, err)
