@@ -118,14 +118,15 @@ func (s *Containers) planPorts(c *ccontainer.Container) error {
 		return err
 	}
 	req := nat.Request{Bindings: hc.PortBindings, PublishAll: hc.PublishAllPorts, Exposed: c.Config.ExposedPorts}
+	es := c.NetworkSettings.Networks[nets[0].Name]
 	if !nets[0].Internal {
-		req.ContainerIP = c.NetworkSettings.Networks[nets[0].Name].IPAddress
+		req.ContainerIP = es.IPAddress
 	}
 	var ms []nat.Mapping
 	if req.ContainerIP.IsValid() && (len(hc.PortBindings) > 0 || hc.PublishAllPorts) {
 		if ms, err = (&nat.Planner{}).Plan(req, s.allMappings(c.ID)); err != nil {
-			return fmt.Errorf("driver failed programming external connectivity on endpoint %s: %w",
-				c.Name[1:], err)
+			return fmt.Errorf("driver failed programming external connectivity on endpoint %s (%s): %w",
+				c.Name[1:], es.EndpointID, err)
 		}
 	}
 	c.NetworkSettings.Ports = nat.PortMap(c.Config.ExposedPorts, ms)

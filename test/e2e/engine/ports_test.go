@@ -123,6 +123,13 @@ func testPublishAll(t *testing.T, e *engine, client netns) {
 		}
 		wantAnswer(t, "client to a random port", client, "tcp", at(uplinkAddr, ap.Port()))
 	}
+	// corral's own run -p, on the same API.
+	n := e.name(t)
+	e.corralOK(t, "", "run", "-d", "--name", n, "-v", echoBinary(t)+":/echo:ro", "-p", "18130:7000/tcp", "busybox", "/echo", "7000")
+	wantAnswer(t, "client to corral run -p", client, "tcp", at(uplinkAddr, 18130))
+	if out := e.corralOK(t, "", "port", n); out != "7000/tcp -> 0.0.0.0:18130\n" {
+		t.Errorf("corral port %s: %q", n, out)
+	}
 	if out := e.ok(t, "inspect", "-f", "{{json .NetworkSettings.Ports}}", c); !strings.Contains(out, `"7000/tcp":[{"HostIp":"0.0.0.0","HostPort":"`) {
 		t.Errorf("inspect Ports: %s", out)
 	}
@@ -149,6 +156,7 @@ func testPortInUse(t *testing.T, e *engine) {
 	if r.code != 125 || !strings.Contains(r.stderr, "port is already allocated") {
 		t.Errorf("port held by %s: %v", a, r)
 	}
+	t.Logf("docker run's error: %s", r.stderr)
 	for _, c := range []string{n, n2} {
 		if st := e.inspect(t, c).State; st.Running || st.ExitCode != 128 {
 			t.Errorf("%s after a refused start: %+v", c, st)
