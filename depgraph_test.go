@@ -70,6 +70,16 @@ var rules = []rule{
 	{pkg: "runtime/seccomp", internal: []string{}, external: []string{
 		"golang.org/x/sys/...", "github.com/opencontainers/runtime-spec/...",
 	}},
+	// Networking talks to the kernel itself (netlink, nftables); of
+	// Docker's API it may use only the wire types of ports and networks.
+	{pkg: "network/...", internal: with("network/*"), external: []string{
+		"golang.org/x/sys/...",
+		"github.com/google/nftables/...",
+		"github.com/mdlayher/netlink/...",
+		"github.com/vishvananda/netlink/...",
+		"github.com/vishvananda/netns",
+		"github.com/moby/moby/api/types/network",
+	}},
 	{pkg: "runtime/runcli/...", internal: with("runtime", "runtime/*")},
 	{pkg: "runtime/...", internal: with("runtime/*")},
 	{pkg: "internal/...", internal: []string{"internal/*"}},
@@ -148,6 +158,11 @@ func TestRules(t *testing.T) {
 		{"runtime/nsinit", "internal/atomicfile", false, false},
 		{"runtime/nsinit", "golang.org/x/sys/unix", true, true},
 		{"runtime/nsinit", "github.com/spf13/cobra", true, false},
+		{"network/nat", "github.com/google/nftables/expr", true, true},
+		{"network/nat", "github.com/moby/moby/api/types/network", true, true},
+		{"network/nat", "github.com/moby/moby/api/types/container", true, false},
+		{"network/nat", "daemon", false, false},
+		{"network/nat", "errdefs", false, true},
 		{"runtime/nsenter", "runtime/nsinit", false, false},
 		{"runtime/cgroups", "github.com/moby/sys/mountinfo", true, true},
 		{"test/oci", "testutil", false, true},

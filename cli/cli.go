@@ -233,7 +233,7 @@ func (c *cli) rootCommand() *cobra.Command {
 		"Daemon socket to connect to (default $CORRAL_HOST, $DOCKER_HOST or unix:///run/corral/corral.sock)")
 	root.PersistentFlags().StringVar(&c.globals.DataRoot, "data-root", "",
 		"Use the engine on this state directory (default $CORRAL_ROOT; its daemon listens on DIR/corral.sock, started if absent)")
-	root.AddCommand(c.imageCommand(), c.systemCommand(), c.containerCommand(), c.volumeCommand(),
+	root.AddCommand(c.imageCommand(), c.systemCommand(), c.containerCommand(), c.volumeCommand(), c.networkCommand(),
 		c.pullCommand(), c.pushCommand(), c.imagesCommand(), c.tagCommand(), c.rmiCommand(),
 		c.loadCommand(), c.saveCommand(), c.importCommand(), c.historyCommand(),
 		c.loginCommand(), c.logoutCommand())

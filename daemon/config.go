@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/corral-dev/corral/errdefs"
+	"github.com/corral-dev/corral/network/ipam"
 )
 
 // Defaults of the configuration.
@@ -52,6 +55,17 @@ type Config struct {
 	LogDriver string            `json:"log-driver,omitempty"`
 	LogOpts   map[string]string `json:"log-opts,omitempty"`
 
+	// Bridge is the Linux bridge of the default network ("" means
+	// corral0); BIP its gateway address with the subnet's length ("" means
+	// 172.17.0.1/16). Both are read when the default network is first
+	// made.
+	Bridge string `json:"bridge,omitempty"`
+	BIP    string `json:"bip,omitempty"`
+	// DefaultAddressPools are where user networks without --subnet take
+	// theirs, in order (empty means Docker's: 172.17-31.0.0/16, then
+	// 192.168.0.0/16 in /20s).
+	DefaultAddressPools []AddressPool `json:"default-address-pools,omitempty"`
+
 	// Binary is the corral binary monitors run from; "" means this one.
 	Binary string `json:"-"`
 
@@ -91,4 +105,48 @@ func (c Config) WithEnv(getenv func(string) string) Config {
 		}
 	}
 	return c
+}
+
+// AddressPool is one entry of default-address-pools: subnets of Size
+// bits carved from Base.
+type AddressPool struct {
+	Base string `json:"base"`
+	Size int    `json:"size"`
+}
+
+// ParseAddressPool reads --default-address-pool's "base=CIDR,size=N".
+func ParseAddressPool(s string) (AddressPool, error) {
+	var p AddressPool
+	for _, kv := range strings.Split(s, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "base":
+			p.Base = v
+		case "size":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return p, errdefs.InvalidArgument(fmt.Errorf("invalid default address pool %q: size %q", s, v))
+			}
+			p.Size = n
+		default:
+			return p, errdefs.InvalidArgument(fmt.Errorf("invalid default address pool %q: unknown field %q", s, k))
+		}
+	}
+	return p, nil
+}
+
+// addressPools checks the configured pools and turns them into IPAM's.
+func addressPools(cfg []AddressPool) ([]ipam.Pool, error) {
+	var out []ipam.Pool
+	for _, p := range cfg {
+		base, err := netip.ParsePrefix(p.Base)
+		if err != nil || !base.Addr().Is4() {
+			return nil, errdefs.InvalidArgument(fmt.Errorf("invalid default address pool base %q: an IPv4 CIDR", p.Base))
+		}
+		if p.Size < base.Bits() || p.Size > 30 {
+			return nil, errdefs.InvalidArgument(fmt.Errorf("invalid default address pool %s: size %d must be between %d and 30", p.Base, p.Size, base.Bits()))
+		}
+		out = append(out, ipam.Pool{Base: base.Masked(), Size: p.Size})
+	}
+	return out, nil
 }

@@ -36,6 +36,7 @@ type Containers struct {
 	binary   string
 	secrets  *Secrets
 	vols     *Volumes
+	nets     *Networks
 	// logDefaults are the daemon's log-driver and log-opts.
 	logDefaults LogConfig
 
@@ -48,6 +49,11 @@ type Containers struct {
 	ops opLocks
 	// health runs the health checks of running containers (ctr_health.go).
 	health healthLoops
+
+	// netMu orders the endpoint changes of a container (allocation at
+	// start, connect) with its exit's release; lock order: a container's
+	// op lock, then netMu, then the network store's own.
+	netMu sync.Mutex
 
 	// mu guards the maps below.
 	mu sync.Mutex
@@ -98,6 +104,9 @@ type ContainersOptions struct {
 	Secrets *Secrets
 	// Volumes is the volume service (nil: the one under Root/volumes).
 	Volumes *Volumes
+	// Networks is the network service (nil: the one under Root/networks,
+	// with the default bridge corral0).
+	Networks *Networks
 	// LogConfig is the log driver and options of containers that name
 	// none (Config.LogDriver, LogOpts).
 	LogConfig LogConfig
@@ -124,6 +133,13 @@ func NewContainers(ctx context.Context, opts ContainersOptions) (*Containers, er
 			return nil, err
 		}
 	}
+	if s.nets = opts.Networks; s.nets == nil {
+		if s.nets, err = openNetworks(opts.Root, networkConfig{}, opts.Events); err != nil {
+			store.Close()
+			return nil, err
+		}
+	}
+	s.nets.ctrs = s
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	for _, dir := range []string{s.paths.root, s.paths.monitors, s.paths.runtime, s.paths.bundles} {
 		if err := os.MkdirAll(dir, 0o711); err != nil {
@@ -132,7 +148,11 @@ func NewContainers(ctx context.Context, opts ContainersOptions) (*Containers, er
 		}
 	}
 	s.restoreVolumes()
+	s.reconcileEndpoints()
 	s.restore(ctx)
+	if err := s.nets.applyFirewall(); err != nil {
+		s.log.Warn("rebuild firewall rules", "err", err)
+	}
 	return s, nil
 }
 

@@ -50,6 +50,9 @@ func (s *Containers) ContainerCreate(ctx context.Context, opts api.ContainerCrea
 		ImageID: img.ID, Platform: "linux", Config: cfg, HostConfig: hc, Driver: "overlayfs",
 		NetworkSettings: &container.NetworkSettings{}}
 	c.Path, c.Args = commandOf(cfg)
+	if err := s.createNetworks(c, opts.NetworkingConfig); err != nil {
+		return container.CreateResponse{}, err
+	}
 	if err := setHostname(c); err != nil {
 		return container.CreateResponse{}, err
 	}
@@ -93,7 +96,7 @@ func (s *Containers) createConfig(req *container.Config, hc *container.HostConfi
 		return nil, nil, errdefs.InvalidArgument(errors.New("no command specified"))
 	}
 	hc2 := *hc
-	if err := checkNetworkMode(&hc2); err != nil {
+	if err := s.checkNetworkMode(&hc2); err != nil {
 		return nil, nil, err
 	}
 	if err := ccontainer.ValidateRestartPolicy(hc2.RestartPolicy); err != nil {
@@ -180,22 +183,6 @@ func cpuList(s string) (map[int]bool, error) {
 		}
 	}
 	return out, nil
-}
-
-// checkNetworkMode accepts the network modes this engine has: none, host,
-// and the default network (a private namespace with loopback only until
-// networking lands), named "bridge" as dockerd names its default. An
-// unknown network is an invalid argument, not "not found": docker run
-// takes a 404 from create for a missing image and pulls it.
-func checkNetworkMode(hc *container.HostConfig) error {
-	switch hc.NetworkMode {
-	case "", "default", "bridge":
-		hc.NetworkMode = "bridge"
-	case "none", "host":
-	default:
-		return errdefs.InvalidArgument(fmt.Errorf("network %s not found", hc.NetworkMode))
-	}
-	return nil
 }
 
 // setHostname gives a container without -h its hostname, as dockerd: the

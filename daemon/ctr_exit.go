@@ -54,7 +54,12 @@ func (s *Containers) handleExit(id string, st *monitor.ExitStatus) {
 	exit := ccontainer.Exit{Code: st.ExitCode, OOMKilled: st.OOMKilled, At: st.ExitedAt}
 	var restart bool
 	var delay time.Duration
+	// The record says stopped before the endpoints go, both under netMu,
+	// so a connect sees either a running container whose endpoints this
+	// releases or a stopped one it allocates nothing for.
+	s.netMu.Lock()
 	c, err := s.update(id, func(c *ccontainer.Container) error {
+		clearEndpoints(c)
 		probe := c.State
 		probe.SetStopped(exit)
 		var b ccontainer.Backoff
@@ -71,6 +76,11 @@ func (s *Containers) handleExit(id string, st *monitor.ExitStatus) {
 		}
 		return nil
 	})
+	s.releaseEndpoints(id)
+	s.netMu.Unlock()
+	if ferr := s.nets.applyFirewall(); ferr != nil {
+		s.log.Warn("remove a stopped container's firewall rules", "container", id, "err", ferr)
+	}
 	if err != nil {
 		s.log.Warn("record container exit", "container", id, "err", err)
 		return

@@ -27,7 +27,9 @@ func (s *Containers) writeEtcFiles(c *ccontainer.Container) error {
 	host := c.Config.Hostname
 	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" +
 		"fe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
-	if c.HostConfig.NetworkMode != "host" {
+	if ip := ownAddress(c); ip != "" {
+		hosts += ip + "\t" + host + "\n"
+	} else if c.HostConfig.NetworkMode != "host" {
 		hosts += "127.0.1.1\t" + host + "\n"
 	} else if data, err := os.ReadFile("/etc/hosts"); err == nil {
 		hosts = string(data)
@@ -46,6 +48,23 @@ func (s *Containers) writeEtcFiles(c *ccontainer.Container) error {
 	c.HostnamePath, c.HostsPath = filepath.Join(dir, "hostname"), filepath.Join(dir, "hosts")
 	c.ResolvConfPath = filepath.Join(dir, "resolv.conf")
 	return err
+}
+
+// ownAddress is the container's address on its network mode's network
+// (the first it has otherwise), "" when it has none.
+func ownAddress(c *ccontainer.Container) string {
+	if c.NetworkSettings == nil {
+		return ""
+	}
+	if es := c.NetworkSettings.Networks[string(c.HostConfig.NetworkMode)]; es != nil && es.IPAddress.IsValid() {
+		return es.IPAddress.String()
+	}
+	for _, es := range c.NetworkSettings.Networks {
+		if es.IPAddress.IsValid() {
+			return es.IPAddress.String()
+		}
+	}
+	return ""
 }
 
 // resolvConf is the container's resolv.conf: the request's DNS settings,

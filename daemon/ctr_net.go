@@ -12,14 +12,17 @@ import (
 
 // setupNetwork prepares the network namespace of a created container,
 // whose init is process pid, before its process runs: with a namespace of
-// its own (none, and the default network until it has interfaces) the
-// loopback interface is set up, as dockerd's network setup does, so that
-// 127.0.0.1 answers.
+// its own the loopback interface is set up, as dockerd's network setup
+// does, so that 127.0.0.1 answers, and each endpoint allocated for it
+// gets its veth (ctr_endpoints.go).
 func (s *Containers) setupNetwork(c *ccontainer.Container, pid int) error {
-	if c.HostConfig.NetworkMode == "host" {
+	if c.HostConfig.NetworkMode.IsHost() || c.HostConfig.NetworkMode.IsContainer() {
 		return nil
 	}
 	if err := loopbackUp(pid); err != nil {
+		return fmt.Errorf("set up network: %w", err)
+	}
+	if err := s.attachEndpoints(c, pid); err != nil {
 		return fmt.Errorf("set up network: %w", err)
 	}
 	return nil

@@ -47,11 +47,16 @@ func (s *Containers) start(ctx context.Context, c *ccontainer.Container) (err er
 			code := startFailureCode(err)
 			s.unmountRootfs(c.ID)
 			s.releaseSecrets(c.ID)
+			s.releaseEndpoints(c.ID)
 			if _, uerr := s.update(c.ID, func(c *ccontainer.Container) error {
+				clearEndpoints(c)
 				c.State.SetStartFailed(code, err)
 				return nil
 			}); uerr != nil {
 				s.log.Warn("record a failed start", "container", c.ID, "err", uerr)
+			}
+			if ferr := s.nets.applyFirewall(); ferr != nil {
+				s.log.Warn("remove a failed start's firewall rules", "container", c.ID, "err", ferr)
 			}
 			if code != 128 {
 				err = errdefs.InvalidArgument(err)
@@ -62,6 +67,9 @@ func (s *Containers) start(ctx context.Context, c *ccontainer.Container) (err er
 			}
 		}
 	}()
+	if c, err = s.allocateEndpoints(c); err != nil {
+		return err
+	}
 	m, err := s.launch(ctx, c)
 	if err != nil {
 		return err
@@ -76,6 +84,10 @@ func (s *Containers) start(ctx context.Context, c *ccontainer.Container) (err er
 	if err := s.setupNetwork(c, st.Pid); err != nil {
 		_ = m.Signal(ctx, 9, true)
 		return err
+	}
+	if err := s.nets.applyFirewall(); err != nil {
+		_ = m.Signal(ctx, 9, true)
+		return fmt.Errorf("start container: %w", err)
 	}
 	s.handOver(c.ID, m)
 	if err := m.Start(ctx); err != nil {
@@ -152,6 +164,9 @@ func (s *Containers) buildSpec(c *ccontainer.Container, rootfs string) (*specs.S
 	if in.Mounts, err = s.specMounts(c); err != nil {
 		return nil, err
 	}
+	if in.NamespacePaths, err = s.joinedNamespaces(c); err != nil {
+		return nil, err
+	}
 	if c.HostConfig.Privileged {
 		in.HostDevices = hostDevices()
 	}
@@ -161,6 +176,24 @@ func (s *Containers) buildSpec(c *ccontainer.Container, rootfs string) (*specs.S
 	}
 	sp.Process.Env = homeEnv(sp.Process.Env, sp.Process.User.UID, in.Passwd)
 	return sp, nil
+}
+
+// joinedNamespaces are the namespaces c joins: with --network
+// container:ID, that container's network namespace, which must be
+// running.
+func (s *Containers) joinedNamespaces(c *ccontainer.Container) (map[specs.LinuxNamespaceType]string, error) {
+	m := c.HostConfig.NetworkMode
+	if !m.IsContainer() {
+		return nil, nil
+	}
+	other, err := s.get(m.ConnectedContainer())
+	if err != nil {
+		return nil, errdefs.InvalidArgument(fmt.Errorf("cannot join network namespace of container: %w", err))
+	}
+	if !other.State.Running || other.State.Pid <= 0 {
+		return nil, errdefs.Conflict(fmt.Errorf("cannot join network namespace of a non running container %s", other.ID))
+	}
+	return map[specs.LinuxNamespaceType]string{specs.NetworkNamespace: fmt.Sprintf("/proc/%d/ns/net", other.State.Pid)}, nil
 }
 
 // mountRootfs mounts c's snapshot at its bundle's rootfs (once).

@@ -44,6 +44,7 @@ type Daemon struct {
 	ctrs    *Containers
 	secrets *Secrets
 	vols    *Volumes
+	nets    *Networks
 }
 
 // New opens the engine on cfg.DataRoot: it locks the data root (failing
@@ -97,13 +98,20 @@ func (d *Daemon) open(ctx context.Context) error {
 	if d.vols, err = openVolumes(d.root, d.events); err != nil {
 		return err
 	}
+	pools, err := addressPools(d.cfg.DefaultAddressPools)
+	if err != nil {
+		return err
+	}
+	if d.nets, err = openNetworks(d.root, networkConfig{bridge: d.cfg.Bridge, bip: d.cfg.BIP, pools: pools}, d.events); err != nil {
+		return err
+	}
 	logs, err := daemonLogConfig(d.cfg.LogDriver, d.cfg.LogOpts)
 	if err != nil {
 		return err
 	}
 	d.ctrs, err = NewContainers(ctx, ContainersOptions{Root: d.root, ExecRoot: d.execRoot(), Images: d.images,
 		Events: d.events, Binary: d.cfg.Binary, Settings: spec.Daemon{InitPath: initPath(d.cfg.InitPath)},
-		Secrets: d.secrets, Volumes: d.vols, LogConfig: logs})
+		Secrets: d.secrets, Volumes: d.vols, Networks: d.nets, LogConfig: logs})
 	if err != nil {
 		return err
 	}
@@ -184,6 +192,9 @@ func (d *Daemon) Root() string { return d.root }
 
 // Containers is the container service.
 func (d *Daemon) Containers() *Containers { return d.ctrs }
+
+// Networks is the network service.
+func (d *Daemon) Networks() *Networks { return d.nets }
 
 // Volumes is the volume service.
 func (d *Daemon) Volumes() *Volumes { return d.vols }

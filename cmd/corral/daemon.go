@@ -28,6 +28,9 @@ type daemonFlags struct {
 	execRoot   string
 	initPath   string
 	logDriver  string
+	bridge     string
+	bip        string
+	pools      []string
 	logOpts    []string
 }
 
@@ -60,6 +63,9 @@ func daemonMain(args []string) int {
 	fl.BoolVarP(&f.debug, "debug", "D", false, "Log every request")
 	fl.StringVar(&f.execRoot, "exec-root", "", "Root directory of the containers' runtime state (default "+daemon.DefaultExecRoot+")")
 	fl.StringVar(&f.initPath, "init-path", "", "Path of the init binary of --init")
+	fl.StringVarP(&f.bridge, "bridge", "b", "", "Linux bridge of the default network (default corral0)")
+	fl.StringVar(&f.bip, "bip", "", "Gateway address and prefix of the default network (default 172.17.0.1/16)")
+	fl.StringArrayVar(&f.pools, "default-address-pool", nil, "Pool user networks take subnets from (base=CIDR,size=N)")
 	fl.StringVar(&f.logDriver, "log-driver", "", "Default log driver of containers (default json-file)")
 	fl.StringArrayVar(&f.logOpts, "log-opt", nil, "Default log driver option of containers (KEY=VALUE)")
 	cmd.SetArgs(args)
@@ -97,6 +103,22 @@ func (f *daemonFlags) config(cmd *cobra.Command) (daemon.Config, error) {
 	if fl.Changed("init-path") {
 		cfg.InitPath = f.initPath
 	}
+	if fl.Changed("bridge") {
+		cfg.Bridge = f.bridge
+	}
+	if fl.Changed("bip") {
+		cfg.BIP = f.bip
+	}
+	if fl.Changed("default-address-pool") {
+		cfg.DefaultAddressPools = nil
+		for _, s := range f.pools {
+			p, err := daemon.ParseAddressPool(s)
+			if err != nil {
+				return cfg, err
+			}
+			cfg.DefaultAddressPools = append(cfg.DefaultAddressPools, p)
+		}
+	}
 	if err := f.logFlags(&cfg); err != nil {
 		return cfg, err
 	}
@@ -133,7 +155,7 @@ func runDaemon(cfg daemon.Config) (err error) {
 		System: d, Images: d.Images(), ImageTransfer: d.Images(), Registry: d.Images(),
 		Containers: d.Containers(), ContainerViews: d.Containers(), ContainerIO: d.Containers(),
 		Exec: d.Containers(), ContainerFiles: d.Containers(), ContainerAdmin: d.Containers(),
-		Secrets: d.Secrets(), Volumes: d.Volumes(), Version: version, Logger: log,
+		Secrets: d.Secrets(), Volumes: d.Volumes(), Networks: d.Networks(), Version: version, Logger: log,
 	})
 	log.Info("corral daemon started", "version", version, "pid", os.Getpid(), "data-root", d.Root(), "hosts", cfg.Hosts)
 	err = serveAll(ctx, srv, listeners)

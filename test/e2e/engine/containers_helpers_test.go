@@ -42,12 +42,18 @@ type engine struct {
 // outlives the test.
 func newEngine(t *testing.T) *engine {
 	t.Helper()
+	return newEngineArgs(t)
+}
+
+// newEngineArgs is newEngine with extra arguments for the daemon.
+func newEngineArgs(t *testing.T, args ...string) *engine {
+	t.Helper()
 	testutil.RequireRoot(t)
 	if _, err := exec.LookPath("docker"); err != nil {
 		t.Skip("the docker CLI is not installed")
 	}
 	dir := t.TempDir()
-	e := &engine{dir: dir, args: []string{"--init-path", initBinary(t)}}
+	e := &engine{dir: dir, args: append([]string{"--init-path", initBinary(t)}, args...)}
 	sock := filepath.Join(dir, "s.sock")
 	e.env = []string{"DOCKER_HOST=unix://" + sock, "DOCKER_CONFIG=" + filepath.Join(dir, "dc"), "HOME=" + dir}
 	e.http = &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {

@@ -1,0 +1,207 @@
+package network
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+// EnsureBridge makes the Linux bridge name if it does not exist, gives it
+// gw (the gateway with the subnet's length) and sets it up. It is
+// idempotent, so the daemon calls it at every start.
+func EnsureBridge(name string, gw netip.Prefix) error {
+	link, err := netlink.LinkByName(name)
+	if errors.As(err, &netlink.LinkNotFoundError{}) {
+		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}
+		if err = netlink.LinkAdd(br); err != nil {
+			return fmt.Errorf("create bridge %s: %w", name, err)
+		}
+		link, err = netlink.LinkByName(name)
+	}
+	if err != nil {
+		return fmt.Errorf("find bridge %s: %w", name, err)
+	}
+	if _, ok := link.(*netlink.Bridge); !ok {
+		return fmt.Errorf("create bridge %s: a %s link of that name exists", name, link.Type())
+	}
+	if err := netlink.AddrReplace(link, &netlink.Addr{IPNet: ipNet(gw)}); err != nil {
+		return fmt.Errorf("address bridge %s: %w", name, err)
+	}
+	if err := netlink.LinkSetUp(link); err != nil {
+		return fmt.Errorf("set bridge %s up: %w", name, err)
+	}
+	return nil
+}
+
+// DeleteBridge removes bridge name; one already gone is no error.
+func DeleteBridge(name string) error {
+	link, err := netlink.LinkByName(name)
+	if errors.As(err, &netlink.LinkNotFoundError{}) {
+		return nil
+	}
+	if err == nil {
+		err = netlink.LinkDel(link)
+	}
+	if err != nil {
+		return fmt.Errorf("delete bridge %s: %w", name, err)
+	}
+	return nil
+}
+
+// EnableForwarding turns IPv4 forwarding on in the calling process's
+// network namespace, as an engine with bridges needs (dockerd does the
+// same).
+func EnableForwarding() error {
+	const p = "/proc/sys/net/ipv4/ip_forward"
+	if b, err := os.ReadFile(p); err == nil && len(b) > 0 && b[0] == '1' {
+		return nil
+	}
+	if err := os.WriteFile(p, []byte("1\n"), 0o644); err != nil {
+		return fmt.Errorf("enable IPv4 forwarding: %w", err)
+	}
+	return nil
+}
+
+// Attachment is one endpoint's links: a veth pair whose host end HostLink
+// is on Bridge and whose other end is IfName in the container's network
+// namespace, with Addr and MAC, and the default route via Gateway when
+// DefaultRoute.
+type Attachment struct {
+	Bridge       string
+	HostLink     string
+	IfName       string
+	Addr         netip.Prefix
+	MAC          string
+	Gateway      netip.Addr
+	DefaultRoute bool
+}
+
+// Attach makes a's links for the network namespace of process pid. On
+// failure nothing is left: the pair is deleted, which takes its
+// addresses and routes with it.
+func Attach(pid int, a Attachment) (err error) {
+	ns, err := netns.GetFromPid(pid)
+	if err != nil {
+		return fmt.Errorf("attach %s: open network namespace of %d: %w", a.IfName, pid, err)
+	}
+	defer ns.Close()
+	if err := addPair(int(ns), a); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = Detach(a.HostLink)
+		}
+	}()
+	return configureInside(ns, a)
+}
+
+// addPair creates the veth pair with its peer already in namespace nsFD
+// and the host end up on the bridge.
+func addPair(nsFD int, a Attachment) error {
+	br, err := netlink.LinkByName(a.Bridge)
+	if err != nil {
+		return fmt.Errorf("attach %s: find bridge %s: %w", a.IfName, a.Bridge, err)
+	}
+	mac, err := net.ParseMAC(a.MAC)
+	if err != nil {
+		return fmt.Errorf("attach %s: mac address %q: %w", a.IfName, a.MAC, err)
+	}
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: a.HostLink, MasterIndex: br.Attrs().Index, MTU: br.Attrs().MTU},
+		PeerName: a.IfName, PeerHardwareAddr: mac, PeerNamespace: netlink.NsFd(nsFD)}
+	if err := netlink.LinkAdd(veth); err != nil {
+		return fmt.Errorf("attach %s: create veth pair %s: %w", a.IfName, a.HostLink, err)
+	}
+	// Hairpin mode lets a container reach its own published port: the
+	// DNAT sends the packet back out of the bridge port it came in by.
+	if err := netlink.LinkSetHairpin(veth, true); err != nil {
+		_ = Detach(a.HostLink)
+		return fmt.Errorf("attach %s: set %s in hairpin mode: %w", a.IfName, a.HostLink, err)
+	}
+	if err := netlink.LinkSetUp(veth); err != nil {
+		_ = Detach(a.HostLink)
+		return fmt.Errorf("attach %s: set %s up: %w", a.IfName, a.HostLink, err)
+	}
+	return nil
+}
+
+// configureInside gives the container's end its address, sets it up and
+// adds the default route, through a netlink handle in namespace ns.
+func configureInside(ns netns.NsHandle, a Attachment) error {
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return fmt.Errorf("attach %s: netlink in the container's namespace: %w", a.IfName, err)
+	}
+	defer h.Close()
+	link, err := h.LinkByName(a.IfName)
+	if err != nil {
+		return fmt.Errorf("attach %s: find it in the container: %w", a.IfName, err)
+	}
+	if err := h.AddrAdd(link, &netlink.Addr{IPNet: ipNet(a.Addr)}); err != nil {
+		return fmt.Errorf("attach %s: add address %s: %w", a.IfName, a.Addr, err)
+	}
+	if err := h.LinkSetUp(link); err != nil {
+		return fmt.Errorf("attach %s: set up: %w", a.IfName, err)
+	}
+	if a.DefaultRoute {
+		r := &netlink.Route{LinkIndex: link.Attrs().Index, Gw: net.IP(a.Gateway.AsSlice())}
+		if err := h.RouteAdd(r); err != nil {
+			return fmt.Errorf("attach %s: default route via %s: %w", a.IfName, a.Gateway, err)
+		}
+	}
+	return nil
+}
+
+// Detach deletes the veth pair whose host end is hostLink (its peer, with
+// its address and routes, goes with it); one already gone is no error.
+func Detach(hostLink string) error {
+	link, err := netlink.LinkByName(hostLink)
+	if errors.As(err, &netlink.LinkNotFoundError{}) {
+		return nil
+	}
+	if err == nil {
+		err = netlink.LinkDel(link)
+	}
+	if err != nil {
+		return fmt.Errorf("delete veth %s: %w", hostLink, err)
+	}
+	return nil
+}
+
+// LinkExists reports whether a link of that name is in the calling
+// process's network namespace.
+func LinkExists(name string) bool {
+	_, err := netlink.LinkByName(name)
+	return err == nil
+}
+
+func ipNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: net.IP(p.Addr().AsSlice()), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+// RoutedPrefixes are the IPv4 destinations the calling process's network
+// namespace routes (the default route aside): a subnet picked from the
+// pools must overlap none of them, as dockerd's does not.
+func RoutedPrefixes() ([]netip.Prefix, error) {
+	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
+	if err != nil {
+		return nil, fmt.Errorf("list routes: %w", err)
+	}
+	var out []netip.Prefix
+	for _, r := range routes {
+		if r.Dst == nil {
+			continue
+		}
+		ones, _ := r.Dst.Mask.Size()
+		a, ok := netip.AddrFromSlice(r.Dst.IP.To4())
+		if ok && ones > 0 {
+			out = append(out, netip.PrefixFrom(a, ones).Masked())
+		}
+	}
+	return out, nil
+}
