@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strconv"
 
@@ -36,7 +37,10 @@ func firewallTable(bridge string) string {
 }
 
 // applyFirewall programs corral's table from the bridges and the ports of
-// the containers that hold endpoints.
+// the containers that hold endpoints, unless that is what it holds already
+// (a container with no published port starts and exits without a batch:
+// Apply takes 12 ms or more). The first call of a daemon always applies,
+// which rebuilds the table after a restart.
 func (s *Networks) applyFirewall() error {
 	s.fwMu.Lock()
 	defer s.fwMu.Unlock()
@@ -44,9 +48,14 @@ func (s *Networks) applyFirewall() error {
 	if s.ctrs != nil {
 		st.Mappings = s.ctrs.allMappings("")
 	}
+	if s.applied != nil && reflect.DeepEqual(*s.applied, st) {
+		return nil
+	}
+	s.applied = nil
 	if err := s.fw.Apply(context.Background(), st); err != nil {
 		return fmt.Errorf("apply firewall rules: %w", err)
 	}
+	s.applied = &st
 	return nil
 }
 

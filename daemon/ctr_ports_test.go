@@ -1,13 +1,16 @@
 package daemon
 
 import (
+	"context"
 	"net/netip"
 	"slices"
 	"testing"
 
 	"github.com/moby/moby/api/types/network"
 
+	cnetwork "github.com/corral-dev/corral/network"
 	"github.com/corral-dev/corral/network/nat"
+	"github.com/corral-dev/corral/testutil"
 )
 
 func TestFirewallTable(t *testing.T) {
@@ -33,5 +36,39 @@ func TestMappingsOfPortMap(t *testing.T) {
 	slices.SortFunc(ms, cmp)
 	if !slices.Equal(got, ms) {
 		t.Errorf("mappingsOf(PortMap(ms)) = %v, want %v", got, ms)
+	}
+}
+
+// TestApplyFirewallOnlyOnChange: the firewall is programmed when the state
+// changes, not again for the same state (a start or an exit without
+// published ports costs no netlink batch), and again once nothing is known
+// to be applied.
+func TestApplyFirewallOnlyOnChange(t *testing.T) {
+	testutil.RequireRoot(t)
+	st, err := cnetwork.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Networks{store: st, fw: nat.New(nat.Options{Table: "corral_onchange"})}
+	exists := func() bool {
+		ok, err := s.fw.Exists()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if err := s.applyFirewall(); err != nil || !exists() {
+		t.Fatalf("first apply: %v, table there: %v", err, exists())
+	}
+	t.Cleanup(func() { _ = s.fw.Flush(context.Background()) })
+	if err := s.fw.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.applyFirewall(); err != nil || exists() {
+		t.Fatalf("the same state was applied again: %v, table there: %v", err, exists())
+	}
+	s.applied = nil
+	if err := s.applyFirewall(); err != nil || !exists() {
+		t.Fatalf("apply after a reset: %v, table there: %v", err, exists())
 	}
 }

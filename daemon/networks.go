@@ -37,6 +37,10 @@ type Networks struct {
 	// that an older state never replaces a newer one; lock order: netMu,
 	// then fwMu.
 	fwMu sync.Mutex
+	// applied is the state the firewall was last given (nil: none yet, or
+	// the last Apply failed), so that a start or an exit that changes no
+	// bridge and no published port costs no netlink batch.
+	applied *nat.State
 }
 
 // networkConfig is the daemon's network settings: the default bridge's
