@@ -26,10 +26,7 @@ func (c *cli) inspectCommand() *cobra.Command {
 			return c.inspect(cmd.Context(), args, format)
 		},
 	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", `Format output using a custom template:
-'json':             Print in JSON format
-'TEMPLATE':         Print output using the given Go template.
-Refer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates`)
+	cmd.Flags().StringVarP(&format, "format", "f", "", inspectFormatHelp)
 	return cmd
 }
 

@@ -280,20 +280,8 @@ func (c *cli) networkRm(ctx context.Context, names []string, force bool) error {
 	if err != nil {
 		return err
 	}
-	var errs []error
-	for _, name := range names {
-		if err := na.NetworkRemove(ctx, name); err != nil {
-			if !force || !errdefs.IsNotFound(err) {
-				errs = append(errs, err)
-			}
-			continue
-		}
-		fmt.Fprintln(c.out, name)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return statusError{code: 1, msg: err.Error()}
-	}
-	return nil
+	ignore := func(err error) bool { return force && errdefs.IsNotFound(err) }
+	return c.removeEach(names, func(name string) error { return na.NetworkRemove(ctx, name) }, ignore)
 }
 
 const networkPruneWarning = `WARNING! This will remove all custom networks not used by at least one container.
@@ -318,9 +306,7 @@ func (c *cli) networkPruneCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if len(rep.NetworksDeleted) > 0 {
-				fmt.Fprintln(c.out, "Deleted Networks:\n"+strings.Join(rep.NetworksDeleted, "\n")+"\n")
-			}
+			c.printDeleted("Deleted Networks", rep.NetworksDeleted)
 			return nil
 		},
 	}

@@ -185,12 +185,7 @@ func (c *cli) containerPrune(ctx context.Context, o containerPruneOptions) error
 	}
 	var reclaimed uint64
 	if len(report.ContainersDeleted) > 0 {
-		var sb strings.Builder
-		sb.WriteString("Deleted Containers:\n")
-		for _, id := range report.ContainersDeleted {
-			sb.WriteString(id + "\n")
-		}
-		fmt.Fprintln(c.out, sb.String())
+		c.printDeleted("Deleted Containers", report.ContainersDeleted)
 		reclaimed = report.SpaceReclaimed
 	}
 	fmt.Fprintln(c.out, "Total reclaimed space:", units.HumanSize(float64(reclaimed)))

@@ -150,6 +150,35 @@ func (c *cli) prune(ctx context.Context, o pruneOptions) error {
 	return nil
 }
 
+// removeEach removes each of names with remove and prints the name of each
+// one removed; the failures are reported together after the others, exit
+// code 1, as docker does. Errors ignore accepts (nil: none) are neither
+// printed nor reported.
+func (c *cli) removeEach(names []string, remove func(string) error, ignore func(error) bool) error {
+	var errs []error
+	for _, name := range names {
+		if err := remove(name); err != nil {
+			if ignore == nil || !ignore(err) {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		fmt.Fprintln(c.out, name)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return statusError{code: 1, msg: err.Error()}
+	}
+	return nil
+}
+
+// printDeleted prints what a prune deleted as docker does: the title, one
+// name a line and a blank line; nothing when nothing was deleted.
+func (c *cli) printDeleted(title string, names []string) {
+	if len(names) > 0 {
+		fmt.Fprintln(c.out, title+":\n"+strings.Join(names, "\n")+"\n")
+	}
+}
+
 // confirm asks a yes/no question on the streams; only "y" is yes.
 func (c *cli) confirm(question string) bool {
 	fmt.Fprint(c.out, question+" [y/N] ")

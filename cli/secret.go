@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -170,10 +169,7 @@ func (c *cli) secretInspectCommand() *cobra.Command {
 			return c.secretInspect(cmd.Context(), args, format)
 		},
 	}
-	cmd.Flags().StringVarP(&format, "format", "f", "", `Format output using a custom template:
-'json':             Print in JSON format
-'TEMPLATE':         Print output using the given Go template.
-Refer to https://docs.docker.com/go/formatting/ for more information about formatting output with templates`)
+	cmd.Flags().StringVarP(&format, "format", "f", "", inspectFormatHelp)
 	return cmd
 }
 
@@ -211,16 +207,5 @@ func (c *cli) secretRm(ctx context.Context, refs []string) error {
 	if err != nil {
 		return err
 	}
-	var errs []error
-	for _, ref := range refs {
-		if err := sa.SecretRemove(ctx, ref); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		fmt.Fprintln(c.out, ref)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return statusError{code: 1, msg: err.Error()}
-	}
-	return nil
+	return c.removeEach(refs, func(ref string) error { return sa.SecretRemove(ctx, ref) }, nil)
 }

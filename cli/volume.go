@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -245,18 +244,7 @@ func (c *cli) volumeRm(ctx context.Context, names []string, force bool) error {
 	if err != nil {
 		return err
 	}
-	var errs []error
-	for _, name := range names {
-		if err := va.VolumeRemove(ctx, name, force); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		fmt.Fprintln(c.out, name)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return statusError{code: 1, msg: err.Error()}
-	}
-	return nil
+	return c.removeEach(names, func(name string) error { return va.VolumeRemove(ctx, name, force) }, nil)
 }
 
 type volumePruneOptions struct {
@@ -309,14 +297,7 @@ func (c *cli) volumePrune(ctx context.Context, o volumePruneOptions) error {
 	if err != nil {
 		return err
 	}
-	if len(rep.VolumesDeleted) > 0 {
-		var sb strings.Builder
-		sb.WriteString("Deleted Volumes:\n")
-		for _, name := range rep.VolumesDeleted {
-			sb.WriteString(name + "\n")
-		}
-		fmt.Fprintln(c.out, sb.String())
-	}
+	c.printDeleted("Deleted Volumes", rep.VolumesDeleted)
 	fmt.Fprintln(c.out, "Total reclaimed space:", units.HumanSize(float64(rep.SpaceReclaimed)))
 	return nil
 }
