@@ -1,4 +1,5 @@
-// Package ipam allocates IPv4 subnets and addresses for corral's networks.
+// Package ipam allocates IPv4 and IPv6 subnets and addresses for corral's
+// networks.
 // It holds no state of its own: callers pass what is in use (the subnets of
 // the existing networks, the addresses of a network's endpoints), so the
 // only record of an allocation is the network record that holds it, and a
@@ -6,6 +7,7 @@
 package ipam
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -36,6 +38,18 @@ func defaultPools() []Pool {
 	return append(pools, Pool{Base: netip.MustParsePrefix("192.168.0.0/16"), Size: 20})
 }
 
+// ULAPool is the pool IPv6 networks without a --subnet take /64s from, as
+// dockerd 27 does: a /48 of fd00::/8 whose 40 global-ID bits are the first
+// bytes of the SHA-256 of seed (the host's ID), so each host has its own
+// and keeps it across restarts.
+func ULAPool(seed []byte) Pool {
+	sum := sha256.Sum256(seed)
+	var a [16]byte
+	a[0] = 0xfd
+	copy(a[1:6], sum[:5])
+	return Pool{Base: netip.PrefixFrom(netip.AddrFrom16(a), 48), Size: 64}
+}
+
 // ErrPoolExhausted is the error when no pool has a free subnet; its text
 // is dockerd's.
 var ErrPoolExhausted = errors.New("all predefined address pools have been fully subnetted")
@@ -53,9 +67,13 @@ func CheckFree(subnet netip.Prefix, used []netip.Prefix) error {
 	return nil
 }
 
-// NextSubnet is the first subnet of pools that overlaps none of used.
-func NextSubnet(pools []Pool, used []netip.Prefix) (netip.Prefix, error) {
+// NextSubnet is the first subnet of the pools of family v6 (IPv6 when
+// true, else IPv4) that overlaps none of used.
+func NextSubnet(pools []Pool, used []netip.Prefix, v6 bool) (netip.Prefix, error) {
 	for _, p := range pools {
+		if p.Base.Addr().Is6() != v6 {
+			continue
+		}
 		if s, ok := nextIn(p, used); ok {
 			return s, nil
 		}
@@ -63,22 +81,46 @@ func NextSubnet(pools []Pool, used []netip.Prefix) (netip.Prefix, error) {
 	return netip.Prefix{}, errdefs.Unavailable(ErrPoolExhausted)
 }
 
-// nextIn is the first free Size-bit subnet of pool p.
+// maxScan bounds the subnets nextIn tries in one pool (a /48 has 65536
+// /64s), so a huge pool cannot make a create spin.
+const maxScan = 1 << 17
+
+// nextIn is the first free Size-bit subnet of pool p. A used prefix that
+// covers several candidates is skipped in one step.
 func nextIn(p Pool, used []netip.Prefix) (netip.Prefix, bool) {
 	base := p.Base.Masked()
-	if !base.Addr().Is4() || p.Size < base.Bits() || p.Size > 32 {
+	if p.Size < base.Bits() || p.Size > base.Addr().BitLen() {
 		return netip.Prefix{}, false
 	}
-	step := uint32(1) << (32 - p.Size)
-	count := uint32(1) << (p.Size - base.Bits())
-	start := toU32(base.Addr())
-	for i := uint32(0); i < count; i++ {
-		s := netip.PrefixFrom(fromU32(start+i*step), p.Size)
-		if CheckFree(s, used) == nil {
+	s := netip.PrefixFrom(base.Addr(), p.Size)
+	for i := 0; i < maxScan && base.Contains(s.Addr()); i++ {
+		end := lastAddr(s)
+		for _, u := range used {
+			if s.Overlaps(u) && lastAddr(u).Compare(end) > 0 {
+				end = lastAddr(u)
+			}
+		}
+		if end == lastAddr(s) && CheckFree(s, used) == nil {
 			return s, true
 		}
+		next := end.Next()
+		if !next.IsValid() {
+			break
+		}
+		s = netip.PrefixFrom(next, p.Size).Masked()
 	}
 	return netip.Prefix{}, false
+}
+
+// lastAddr is the highest address of p.
+func lastAddr(p netip.Prefix) netip.Addr {
+	p = p.Masked()
+	b := p.Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
 }
 
 // Gateway is the address a network's gateway gets by default: the first
@@ -98,10 +140,10 @@ type Range struct {
 // Check fails when the range does not hold together: a gateway or an
 // ip-range outside the subnet.
 func (r Range) Check() error {
-	if !r.Subnet.IsValid() || !r.Subnet.Addr().Is4() {
-		return errdefs.InvalidArgument(fmt.Errorf("invalid subnet %s: only IPv4 subnets are supported", r.Subnet))
+	if !r.Subnet.IsValid() || r.Subnet.Addr().Is4In6() {
+		return errdefs.InvalidArgument(fmt.Errorf("invalid subnet %s", r.Subnet))
 	}
-	if r.Subnet.Bits() > 30 {
+	if r.Subnet.Bits() > r.Subnet.Addr().BitLen()-2 {
 		return errdefs.InvalidArgument(fmt.Errorf("invalid subnet %s: too small for a gateway and an endpoint", r.Subnet))
 	}
 	if r.Gateway.IsValid() && !r.Subnet.Contains(r.Gateway) {
@@ -130,11 +172,14 @@ func (r Range) Allocate(want netip.Addr, used []netip.Addr) (netip.Addr, error) 
 			return a, nil
 		}
 	}
-	return netip.Addr{}, errdefs.Unavailable(fmt.Errorf("no available IPv4 addresses on this network's address pools: %s", pool))
+	return netip.Addr{}, errdefs.Unavailable(fmt.Errorf("no available %s addresses on this network's address pools: %s", familyName(pool.Addr()), pool))
 }
 
 // checkWanted fails when address a cannot be given out.
 func (r Range) checkWanted(a netip.Addr, used []netip.Addr) error {
+	if a.Is4In6() {
+		a = a.Unmap()
+	}
 	if !r.Subnet.Contains(a) {
 		return errdefs.InvalidArgument(fmt.Errorf("invalid address %s: it does not belong to any of this network's subnets (%s)", a, r.Subnet))
 	}
@@ -148,18 +193,18 @@ func (r Range) checkWanted(a netip.Addr, used []netip.Addr) error {
 }
 
 // usable reports whether a is a host address of the subnet other than the
-// gateway.
+// gateway: not the network address (IPv6's subnet-router anycast) and,
+// in IPv4, not the broadcast address.
 func (r Range) usable(a netip.Addr) bool {
 	s := r.Subnet.Masked()
-	bcast := fromU32(toU32(s.Addr()) | (1<<(32-s.Bits()) - 1))
-	return s.Contains(a) && a != s.Addr() && a != bcast && a != r.Gateway
+	bcast := a.Is4() && a == lastAddr(s)
+	return s.Contains(a) && a != s.Addr() && !bcast && a != r.Gateway
 }
 
-func toU32(a netip.Addr) uint32 {
-	b := a.As4()
-	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-}
-
-func fromU32(v uint32) netip.Addr {
-	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+// familyName is "IPv4" or "IPv6", as dockerd's messages say.
+func familyName(a netip.Addr) string {
+	if a.Is4() {
+		return "IPv4"
+	}
+	return "IPv6"
 }

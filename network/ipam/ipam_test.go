@@ -26,7 +26,7 @@ func TestNextSubnet(t *testing.T) {
 		{prefixes("172.16.0.0/12"), "192.168.0.0/20"},
 		{prefixes("172.16.0.0/12", "192.168.0.0/20", "192.168.17.0/24"), "192.168.32.0/20"},
 	} {
-		got, err := NextSubnet(DefaultPools, tc.used)
+		got, err := NextSubnet(DefaultPools, tc.used, false)
 		if err != nil || got.String() != tc.want {
 			t.Errorf("NextSubnet(%v) = %v, %v; want %s", tc.used, got, err, tc.want)
 		}
@@ -34,7 +34,7 @@ func TestNextSubnet(t *testing.T) {
 }
 
 func TestNextSubnetExhausted(t *testing.T) {
-	_, err := NextSubnet(DefaultPools, prefixes("172.16.0.0/12", "192.168.0.0/16"))
+	_, err := NextSubnet(DefaultPools, prefixes("172.16.0.0/12", "192.168.0.0/16"), false)
 	if !errors.Is(err, ErrPoolExhausted) || !errors.Is(err, errdefs.ErrUnavailable) {
 		t.Fatalf("err = %v; want the exhausted pool, unavailable", err)
 	}
@@ -107,7 +107,7 @@ func TestRangeCheck(t *testing.T) {
 		{Subnet: netip.MustParsePrefix("10.0.0.0/24"), IPRange: netip.MustParsePrefix("10.0.0.0/16")},
 		{Subnet: netip.MustParsePrefix("10.0.0.0/24"), IPRange: netip.MustParsePrefix("10.1.0.0/25")},
 		{Subnet: netip.MustParsePrefix("10.0.0.0/31")},
-		{Subnet: netip.MustParsePrefix("fd00::/64")},
+		{Subnet: netip.MustParsePrefix("fd00::/64"), Gateway: netip.MustParseAddr("fd01::1")},
 	} {
 		if err := r.Check(); !errdefs.IsInvalidArgument(err) {
 			t.Errorf("Check(%+v) = %v; want invalid", r, err)
