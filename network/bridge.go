@@ -9,12 +9,15 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // EnsureBridge makes the Linux bridge name if it does not exist, gives it
-// gw (the gateway with the subnet's length) and sets it up. It is
-// idempotent, so the daemon calls it at every start.
-func EnsureBridge(name string, gw netip.Prefix) error {
+// the gateways gws (each with its subnet's length; IPv6 ones without
+// duplicate address detection, so they serve at once; none for the
+// stand-in of a macvlan network) and sets it up. It is idempotent, so the
+// daemon calls it at every start.
+func EnsureBridge(name string, gws ...netip.Prefix) error {
 	link, err := netlink.LinkByName(name)
 	if errors.As(err, &netlink.LinkNotFoundError{}) {
 		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}
@@ -29,8 +32,10 @@ func EnsureBridge(name string, gw netip.Prefix) error {
 	if _, ok := link.(*netlink.Bridge); !ok {
 		return fmt.Errorf("create bridge %s: a %s link of that name exists", name, link.Type())
 	}
-	if err := netlink.AddrReplace(link, &netlink.Addr{IPNet: ipNet(gw)}); err != nil {
-		return fmt.Errorf("address bridge %s: %w", name, err)
+	for _, gw := range gws {
+		if err := netlink.AddrReplace(link, addr(gw)); err != nil {
+			return fmt.Errorf("address bridge %s: %w", name, err)
+		}
 	}
 	if err := netlink.LinkSetUp(link); err != nil {
 		return fmt.Errorf("set bridge %s up: %w", name, err)
@@ -39,7 +44,10 @@ func EnsureBridge(name string, gw netip.Prefix) error {
 }
 
 // DeleteBridge removes bridge name; one already gone is no error.
-func DeleteBridge(name string) error {
+func DeleteBridge(name string) error { return deleteLink(name, "bridge") }
+
+// deleteLink removes link name, a what; one already gone is no error.
+func deleteLink(name, what string) error {
 	link, err := netlink.LinkByName(name)
 	if errors.As(err, &netlink.LinkNotFoundError{}) {
 		return nil
@@ -48,9 +56,19 @@ func DeleteBridge(name string) error {
 		err = netlink.LinkDel(link)
 	}
 	if err != nil {
-		return fmt.Errorf("delete bridge %s: %w", name, err)
+		return fmt.Errorf("delete %s %s: %w", what, name, err)
 	}
 	return nil
+}
+
+// addr is p as a netlink address; an IPv6 one skips duplicate address
+// detection, so it is usable at once (nodad), as dockerd's.
+func addr(p netip.Prefix) *netlink.Addr {
+	a := &netlink.Addr{IPNet: ipNet(p)}
+	if p.Addr().Is6() {
+		a.Flags = unix.IFA_F_NODAD
+	}
+	return a
 }
 
 // EnableForwarding turns IPv4 forwarding on in the calling process's
@@ -67,22 +85,25 @@ func EnableForwarding() error {
 	return nil
 }
 
-// Attachment is one endpoint's links: a veth pair whose host end HostLink
-// is on Bridge and whose other end is IfName in the container's network
-// namespace, with Addr and MAC, and the default route via Gateway when
-// DefaultRoute.
+// Attachment is one endpoint's links: IfName in the container's network
+// namespace, with Addr (and Addr6 on a dual stack network) and MAC, and
+// the default routes via Gateway (and Gateway6) when DefaultRoute. On a
+// bridge network IfName is a veth whose host end HostLink is on Bridge;
+// on a macvlan network it is a macvlan link of mode Mode on Parent.
 type Attachment struct {
 	Bridge       string
 	HostLink     string
+	Parent, Mode string
 	IfName       string
-	Addr         netip.Prefix
+	Addr, Addr6  netip.Prefix
 	MAC          string
 	Gateway      netip.Addr
+	Gateway6     netip.Addr
 	DefaultRoute bool
 }
 
 // Attach makes a's links for the network namespace of process pid. On
-// failure nothing is left: the pair is deleted, which takes its
+// failure nothing is left: the link is deleted, which takes its
 // addresses and routes with it.
 func Attach(pid int, a Attachment) (err error) {
 	ns, err := netns.GetFromPid(pid)
@@ -90,12 +111,16 @@ func Attach(pid int, a Attachment) (err error) {
 		return fmt.Errorf("attach %s: open network namespace of %d: %w", a.IfName, pid, err)
 	}
 	defer ns.Close()
-	if err := addPair(int(ns), a); err != nil {
+	add, undo := addPair, func() error { return Detach(a.HostLink) }
+	if a.Parent != "" {
+		add, undo = addMacvlan, func() error { return deleteIn(ns, a.IfName) }
+	}
+	if err := add(int(ns), a); err != nil {
 		return err
 	}
 	defer func() {
 		if err != nil {
-			_ = Detach(a.HostLink)
+			_ = undo()
 		}
 	}()
 	return configureInside(ns, a)
@@ -142,19 +167,40 @@ func configureInside(ns netns.NsHandle, a Attachment) error {
 	if err != nil {
 		return fmt.Errorf("attach %s: find it in the container: %w", a.IfName, err)
 	}
-	if err := h.AddrAdd(link, &netlink.Addr{IPNet: ipNet(a.Addr)}); err != nil {
-		return fmt.Errorf("attach %s: add address %s: %w", a.IfName, a.Addr, err)
+	for _, p := range []netip.Prefix{a.Addr, a.Addr6} {
+		if !p.IsValid() {
+			continue
+		}
+		if err := h.AddrAdd(link, addr(p)); err != nil {
+			return fmt.Errorf("attach %s: add address %s: %w", a.IfName, p, err)
+		}
 	}
 	if err := h.LinkSetUp(link); err != nil {
 		return fmt.Errorf("attach %s: set up: %w", a.IfName, err)
 	}
-	if a.DefaultRoute {
-		r := &netlink.Route{LinkIndex: link.Attrs().Index, Gw: net.IP(a.Gateway.AsSlice())}
+	if !a.DefaultRoute {
+		return nil
+	}
+	for _, gw := range []netip.Addr{a.Gateway, a.Gateway6} {
+		if !gw.IsValid() {
+			continue
+		}
+		r := &netlink.Route{LinkIndex: link.Attrs().Index, Gw: net.IP(gw.AsSlice())}
 		if err := h.RouteAdd(r); err != nil {
-			return fmt.Errorf("attach %s: default route via %s: %w", a.IfName, a.Gateway, err)
+			return fmt.Errorf("attach %s: default route via %s: %w", a.IfName, gw, err)
 		}
 	}
 	return nil
+}
+
+// hostID seeds this host's IPv6 ULA pool: /etc/machine-id, else the host
+// name.
+func hostID() []byte {
+	if b, err := os.ReadFile("/etc/machine-id"); err == nil && len(b) > 0 {
+		return b
+	}
+	h, _ := os.Hostname()
+	return []byte(h)
 }
 
 // Detach deletes the veth pair whose host end is hostLink (its peer, with

@@ -14,6 +14,7 @@ type EndpointOptions struct {
 	Container string
 	Name      string
 	IP        netip.Addr // --ip; zero: the next free address
+	IP6       netip.Addr // --ip6, on IPv6 networks
 	MAC       string     // --mac-address; "": derived from the IP
 	Aliases   []string
 	IfName    string // the interface's name in the container (eth0, ...)
@@ -34,15 +35,11 @@ func (s *Store) Allocate(ref string, o EndpointOptions) (Network, Endpoint, erro
 		return Network{}, Endpoint{}, errdefs.Wrap(errdefs.ErrForbidden, fmt.Errorf("endpoint with name %s already exists in network %s", o.Name, n.Name))
 	}
 	ep := Endpoint{ID: NewID(), Container: o.Container, Name: o.Name, MAC: o.MAC,
-		Aliases: slices.Clone(o.Aliases), RequestedIP: o.IP, IfName: o.IfName}
-	if n.Driver == DriverBridge {
-		if ep.IP, err = n.allocateIP(o.IP); err != nil {
+		Aliases: slices.Clone(o.Aliases), RequestedIP: o.IP, RequestedIP6: o.IP6, IfName: o.IfName}
+	if n.HasLinks() {
+		if err := n.allocateAddrs(&ep, o); err != nil {
 			return Network{}, Endpoint{}, err
 		}
-		if ep.MAC == "" {
-			ep.MAC = MACFromIP(ep.IP)
-		}
-		ep.HostLink = HostLinkName(ep.ID)
 	} else if o.IP.IsValid() {
 		return Network{}, Endpoint{}, errdefs.InvalidArgument(fmt.Errorf("user specified IP address is supported only with user defined networks, not on %s", n.Name))
 	}
@@ -58,13 +55,38 @@ func (s *Store) Allocate(ref string, o EndpointOptions) (Network, Endpoint, erro
 	return next.clone(), ep, nil
 }
 
-// allocateIP picks an address on n.
-func (n *Network) allocateIP(want netip.Addr) (netip.Addr, error) {
+// allocateAddrs gives ep its addresses on n (IPv4, and IPv6 on a dual
+// stack network), its MAC and, on a bridge, its veth's name.
+func (n *Network) allocateAddrs(ep *Endpoint, o EndpointOptions) error {
+	var err error
+	r := ipam.Range{Subnet: n.Subnet, IPRange: n.IPRange, Gateway: n.Gateway}
+	if ep.IP, err = n.allocateIP(r, o.IP, func(e Endpoint) netip.Addr { return e.IP }); err != nil {
+		return err
+	}
+	if n.EnableIPv6 {
+		r6 := ipam.Range{Subnet: n.Subnet6, IPRange: n.IPRange6, Gateway: n.Gateway6}
+		if ep.IP6, err = n.allocateIP(r6, o.IP6, func(e Endpoint) netip.Addr { return e.IP6 }); err != nil {
+			return err
+		}
+	} else if o.IP6.IsValid() {
+		return errdefs.InvalidArgument(fmt.Errorf("network %s: an IPv6 address was given but the network has no IPv6", n.Name))
+	}
+	if ep.MAC == "" {
+		ep.MAC = MACFromIP(ep.IP)
+	}
+	if n.Driver == DriverBridge {
+		ep.HostLink = HostLinkName(ep.ID)
+	}
+	return nil
+}
+
+// allocateIP picks an address of r on n; addr is the field of the
+// endpoints that holds those already taken.
+func (n *Network) allocateIP(r ipam.Range, want netip.Addr, addr func(Endpoint) netip.Addr) (netip.Addr, error) {
 	used := make([]netip.Addr, 0, len(n.Endpoints))
 	for _, ep := range n.Endpoints {
-		used = append(used, ep.IP)
+		used = append(used, addr(ep))
 	}
-	r := ipam.Range{Subnet: n.Subnet, IPRange: n.IPRange, Gateway: n.Gateway}
 	a, err := r.Allocate(want, used)
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("network %s: %w", n.Name, err)

@@ -20,15 +20,20 @@ import (
 
 // Drivers and the predefined networks, as dockerd names them.
 const (
-	DriverBridge = "bridge"
-	DriverHost   = "host"
-	DriverNull   = "null"
+	DriverBridge  = "bridge"
+	DriverMacvlan = "macvlan"
+	DriverHost    = "host"
+	DriverNull    = "null"
 
 	DefaultName   = "bridge"
 	DefaultBridge = "corral0"
 
 	// OptionBridgeName is the driver option naming a bridge network's link.
 	OptionBridgeName = "com.docker.network.bridge.name"
+	// OptionParent is a macvlan network's parent link, OptionMacvlanMode
+	// its mode (bridge, the default, private, vepa, passthru).
+	OptionParent      = "parent"
+	OptionMacvlanMode = "macvlan_mode"
 )
 
 // Network is one network's record.
@@ -48,8 +53,19 @@ type Network struct {
 	IPRange    netip.Prefix
 	Gateway    netip.Addr
 	UserSubnet bool `json:",omitempty"`
-	// Bridge is the Linux bridge of a bridge network.
+	// EnableIPv6 networks also have an IPv6 pool (dual stack).
+	EnableIPv6 bool         `json:",omitempty"`
+	Subnet6    netip.Prefix `json:",omitempty"`
+	IPRange6   netip.Prefix `json:",omitempty"`
+	Gateway6   netip.Addr   `json:",omitempty"`
+	// Bridge is the Linux bridge of a bridge network, and the link an
+	// internal macvlan network without a parent hangs its endpoints on (an
+	// unaddressed bridge standing in for dockerd's dummy link).
 	Bridge string `json:",omitempty"`
+	// Parent is a macvlan network's parent link; VLANLink is set when
+	// the network made it (parent eth0.10), so that rm deletes it.
+	Parent   string `json:",omitempty"`
+	VLANLink bool   `json:",omitempty"`
 	// Endpoints by container ID.
 	Endpoints map[string]Endpoint `json:",omitempty"`
 }
@@ -60,10 +76,12 @@ type Endpoint struct {
 	Container string
 	Name      string // the container's name, without "/"
 	IP        netip.Addr
+	IP6       netip.Addr `json:",omitempty"`
 	MAC       string
 	Aliases   []string `json:",omitempty"`
 	// RequestedIP is --ip, kept so that inspect echoes IPAMConfig.
-	RequestedIP netip.Addr
+	RequestedIP  netip.Addr
+	RequestedIP6 netip.Addr `json:",omitempty"`
 	// HostLink is the host end of the veth pair, IfName the container's.
 	HostLink string `json:",omitempty"`
 	IfName   string `json:",omitempty"`
@@ -72,6 +90,21 @@ type Endpoint struct {
 // Prefix is the endpoint's address with the network's prefix length.
 func (n *Network) Prefix(ep Endpoint) netip.Prefix {
 	return netip.PrefixFrom(ep.IP, n.Subnet.Bits())
+}
+
+// Prefix6 is the endpoint's IPv6 address with the network's IPv6 prefix
+// length; zero without one.
+func (n *Network) Prefix6(ep Endpoint) netip.Prefix {
+	if !ep.IP6.IsValid() {
+		return netip.Prefix{}
+	}
+	return netip.PrefixFrom(ep.IP6, n.Subnet6.Bits())
+}
+
+// HasLinks reports whether containers on n get an interface of their own
+// (bridge and macvlan networks; not host or none).
+func (n *Network) HasLinks() bool {
+	return n.Driver == DriverBridge || n.Driver == DriverMacvlan
 }
 
 // clone is a deep copy of n.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -31,10 +32,14 @@ type Store struct {
 
 // Open reads the networks under dir (made if missing) and removes what an
 // interrupted write left (*.tmp). pools are where user networks without a
-// --subnet get theirs (nil: ipam.DefaultPools).
+// --subnet get theirs (nil: ipam.DefaultPools); without an IPv6 pool among
+// them, IPv6 subnets come from this host's ULA pool (ipam.ULAPool).
 func Open(dir string, pools []ipam.Pool) (*Store, error) {
 	if pools == nil {
 		pools = ipam.DefaultPools
+	}
+	if !slices.ContainsFunc(pools, func(p ipam.Pool) bool { return p.Base.Addr().Is6() }) {
+		pools = append(slices.Clone(pools), ipam.ULAPool(hostID()))
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open network store: %w", err)
@@ -115,6 +120,14 @@ type CreateOptions struct {
 	// Avoid are subnets a subnet from the pools must not overlap besides
 	// the other networks' (the host's routes).
 	Avoid []netip.Prefix
+	// EnableIPv6 adds an IPv6 pool: Subnet6 (zero: the next free /64 of
+	// the pools), IPRange6, Gateway6.
+	EnableIPv6 bool
+	Subnet6    netip.Prefix
+	IPRange6   netip.Prefix
+	Gateway6   netip.Addr
+	// VLANLink says the macvlan parent was made for this network.
+	VLANLink bool
 }
 
 var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
@@ -136,13 +149,8 @@ func (s *Store) Create(o CreateOptions) (Network, error) {
 	}
 	n := &Network{ID: NewID(), Name: o.Name, Driver: o.Driver, Created: time.Now().UTC(),
 		Internal: o.Internal, Predefined: o.Predefined, Labels: o.Labels, Options: o.Options}
-	if o.Driver == DriverBridge {
-		if err := s.assignPool(n, o); err != nil {
-			return Network{}, err
-		}
-		if err := s.assignBridge(n); err != nil {
-			return Network{}, err
-		}
+	if err := s.assignLinks(n, o); err != nil {
+		return Network{}, err
 	}
 	if err := s.write(n); err != nil {
 		return Network{}, err
@@ -151,33 +159,89 @@ func (s *Store) Create(o CreateOptions) (Network, error) {
 	return n.clone(), nil
 }
 
-// assignPool gives n its subnet, ip-range and gateway.
-func (s *Store) assignPool(n *Network, o CreateOptions) error {
-	var used []netip.Prefix
+// assignLinks gives a bridge or macvlan network its pools and links.
+func (s *Store) assignLinks(n *Network, o CreateOptions) error {
+	switch n.Driver {
+	case DriverBridge:
+	case DriverMacvlan:
+		if err := s.assignParent(n, o); err != nil {
+			return err
+		}
+	default:
+		return nil
+	}
+	if err := s.assignPools(n, o); err != nil {
+		return err
+	}
+	if n.Driver == DriverMacvlan && n.Parent != "" {
+		return nil
+	}
+	return s.assignBridge(n)
+}
+
+// assignPools gives n its subnet, ip-range and gateway, and their IPv6
+// counterparts when it has IPv6.
+func (s *Store) assignPools(n *Network, o CreateOptions) error {
+	var used, used6 []netip.Prefix
 	for _, m := range s.nets {
 		if m.Subnet.IsValid() {
 			used = append(used, m.Subnet)
 		}
+		if m.Subnet6.IsValid() {
+			used6 = append(used6, m.Subnet6)
+		}
 	}
-	n.Subnet, n.UserSubnet = o.Subnet.Masked(), o.Subnet.IsValid()
-	if n.UserSubnet {
-		if err := ipam.CheckFree(n.Subnet, used); err != nil {
+	p := pool{subnet: o.Subnet, ipRange: o.IPRange, gateway: o.Gateway}
+	if err := p.assign(s.pools, append(used, o.Avoid...), false); err != nil {
+		return err
+	}
+	n.Subnet, n.IPRange, n.Gateway, n.UserSubnet = p.subnet, p.ipRange, p.gateway, o.Subnet.IsValid()
+	if !o.EnableIPv6 {
+		if o.Subnet6.IsValid() {
+			return errdefs.InvalidArgument(fmt.Errorf("invalid network config: IPv6 subnet %s needs --ipv6", o.Subnet6))
+		}
+		return nil
+	}
+	p6 := pool{subnet: o.Subnet6, ipRange: o.IPRange6, gateway: o.Gateway6}
+	if err := p6.assign(s.pools, used6, true); err != nil {
+		return err
+	}
+	n.EnableIPv6, n.Subnet6, n.IPRange6, n.Gateway6 = true, p6.subnet, p6.ipRange, p6.gateway
+	return nil
+}
+
+// pool is one family's subnet, ip-range and gateway as asked for, then
+// as assigned.
+type pool struct {
+	subnet, ipRange netip.Prefix
+	gateway         netip.Addr
+}
+
+// assign checks a requested subnet of family v6 against used, or takes
+// the next free one of pools, then defaults the gateway.
+func (p *pool) assign(pools []ipam.Pool, used []netip.Prefix, v6 bool) error {
+	fam := map[bool]string{false: "IPv4", true: "IPv6"}[v6]
+	if p.subnet.IsValid() {
+		if p.subnet.Addr().Is6() != v6 {
+			return errdefs.InvalidArgument(fmt.Errorf("invalid network config: subnet %s is not %s", p.subnet, fam))
+		}
+		p.subnet = p.subnet.Masked()
+		if err := ipam.CheckFree(p.subnet, used); err != nil {
 			return err
 		}
 	} else {
-		if o.Gateway.IsValid() || o.IPRange.IsValid() {
-			return errdefs.InvalidArgument(errors.New("invalid network config: --gateway and --ip-range need --subnet"))
+		if p.gateway.IsValid() || p.ipRange.IsValid() {
+			return errdefs.InvalidArgument(fmt.Errorf("invalid network config: an %s gateway or ip-range needs an %s subnet", fam, fam))
 		}
 		var err error
-		if n.Subnet, err = ipam.NextSubnet(s.pools, append(used, o.Avoid...)); err != nil {
+		if p.subnet, err = ipam.NextSubnet(pools, used, v6); err != nil {
 			return err
 		}
 	}
-	n.IPRange, n.Gateway = o.IPRange, o.Gateway
-	if !n.Gateway.IsValid() {
-		n.Gateway = ipam.Gateway(n.Subnet)
+	if !p.gateway.IsValid() {
+		p.gateway = ipam.Gateway(p.subnet)
 	}
-	return ipam.Range{Subnet: n.Subnet, IPRange: n.IPRange, Gateway: n.Gateway}.Check()
+	return ipam.Range{Subnet: p.subnet, IPRange: p.ipRange, Gateway: p.gateway}.Check()
 }
 
 // assignBridge names n's bridge: the driver option, else br-<id[:12]>,
