@@ -72,7 +72,7 @@ func (s *Containers) connectRecord(c *ccontainer.Container, n cnetwork.Network) 
 func (s *Containers) checkConnect(c *ccontainer.Container, n cnetwork.Network) error {
 	mode := c.HostConfig.NetworkMode
 	switch {
-	case n.Driver != cnetwork.DriverBridge || mode.IsHost() || mode.IsNone() || mode.IsContainer():
+	case !n.HasLinks() || mode.IsHost() || mode.IsNone() || mode.IsContainer():
 		return errdefs.Wrap(errdefs.ErrForbidden, fmt.Errorf("container %s: cannot connect a container with network mode %s to network %s", c.ID[:12], mode, n.Name))
 	case c.NetworkSettings != nil && c.NetworkSettings.Networks[n.Name] != nil:
 		return errdefs.Wrap(errdefs.ErrForbidden, fmt.Errorf("endpoint with name %s already exists in network %s", c.Name[1:], n.Name))
@@ -128,7 +128,7 @@ func (s *Containers) disconnect(_ context.Context, ref string, req network.Disco
 		return errdefs.Wrap(errdefs.ErrForbidden, fmt.Errorf("container %s is not connected to network %s", c.ID, n.Name))
 	}
 	if ep, ok := n.Endpoints[c.ID]; ok {
-		if err := cnetwork.Detach(ep.HostLink); err != nil {
+		if err := detach(c, ep); err != nil {
 			return err
 		}
 		if _, _, err := s.nets.store.Release(n.ID, c.ID); err != nil {
@@ -145,6 +145,18 @@ func (s *Containers) disconnect(_ context.Context, ref string, req network.Disco
 		s.log.Warn("firewall rules after disconnect", "container", c.ID, "network", n.Name, "err", err)
 	}
 	s.nets.publish(n, events.ActionDisconnect, "container", c.ID)
+	return nil
+}
+
+// detach removes ep's link: the host end of its veth, or a running
+// container's macvlan link (which otherwise goes with its namespace).
+func detach(c *ccontainer.Container, ep cnetwork.Endpoint) error {
+	if ep.HostLink != "" {
+		return cnetwork.Detach(ep.HostLink)
+	}
+	if c.State.Running && c.State.Pid > 0 {
+		return cnetwork.DetachIn(c.State.Pid, ep.IfName)
+	}
 	return nil
 }
 

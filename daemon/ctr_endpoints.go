@@ -79,10 +79,11 @@ func (s *Containers) createNetworks(c *ccontainer.Container, nc *network.Network
 	return nil
 }
 
-// isBridgeMode reports whether mode names a bridge network.
+// isBridgeMode reports whether mode names a network with links of its
+// own (bridge or macvlan), which others may join.
 func (s *Containers) isBridgeMode(mode container.NetworkMode) bool {
 	n, err := s.nets.store.Get(string(mode))
-	return err == nil && n.Driver == cnetwork.DriverBridge
+	return err == nil && n.HasLinks()
 }
 
 // addNetwork records network ref with settings es in c's record.
@@ -110,15 +111,15 @@ func (s *Containers) addNetwork(c *ccontainer.Container, ref string, es *network
 // checkEndpointConfig refuses what network n cannot give: an address on
 // the default bridge or outside n's subnet, a bad MAC.
 func checkEndpointConfig(n cnetwork.Network, es *network.EndpointSettings) error {
-	var ip netip.Addr
+	var ip, ip6 netip.Addr
 	if es.IPAMConfig != nil {
-		ip = es.IPAMConfig.IPv4Address
-		if es.IPAMConfig.IPv6Address.IsValid() {
-			return errdefs.InvalidArgument(errors.New("IPv6 addresses are not supported yet"))
-		}
+		ip, ip6 = es.IPAMConfig.IPv4Address, es.IPAMConfig.IPv6Address
+	}
+	if err := checkIP6(n, ip6); err != nil {
+		return err
 	}
 	switch {
-	case ip.IsValid() && (n.Predefined || n.Driver != cnetwork.DriverBridge):
+	case ip.IsValid() && (n.Predefined || !n.HasLinks()):
 		return errdefs.InvalidArgument(errors.New("user specified IP address is supported on user defined networks only"))
 	case ip.IsValid() && !n.UserSubnet:
 		return errdefs.InvalidArgument(errors.New("user specified IP address is supported only when connecting to networks with user configured subnets"))
@@ -132,7 +133,21 @@ func checkEndpointConfig(n cnetwork.Network, es *network.EndpointSettings) error
 	return nil
 }
 
-// bridgeNetworks are c's bridge networks in attach order: the network
+// checkIP6 refuses an --ip6 network n cannot give.
+func checkIP6(n cnetwork.Network, ip6 netip.Addr) error {
+	switch {
+	case !ip6.IsValid():
+		return nil
+	case !n.EnableIPv6:
+		return errdefs.InvalidArgument(fmt.Errorf("invalid config for network %s: IPv6 address %s given but the network has no IPv6", n.Name, ip6))
+	case !n.Subnet6.Contains(ip6):
+		return errdefs.InvalidArgument(fmt.Errorf("invalid config for network %s: no configured subnet or ip-range contain the IP address %s", n.Name, ip6))
+	}
+	return nil
+}
+
+// bridgeNetworks are c's networks with links (bridge and macvlan) in
+// attach order: the network
 // mode's first, then the others by name. A network removed since c was
 // created or connected is an error, as dockerd's.
 func (s *Containers) bridgeNetworks(c *ccontainer.Container) ([]cnetwork.Network, error) {
@@ -142,7 +157,7 @@ func (s *Containers) bridgeNetworks(c *ccontainer.Container) ([]cnetwork.Network
 		if err != nil {
 			return nil, errdefs.InvalidArgument(fmt.Errorf("network %s not found", name))
 		}
-		if n.Driver == cnetwork.DriverBridge {
+		if n.HasLinks() {
 			out = append(out, n)
 		}
 	}
@@ -192,7 +207,7 @@ func (s *Containers) allocateEndpoint(c *ccontainer.Container, n cnetwork.Networ
 	o := cnetwork.EndpointOptions{Container: c.ID, Name: strings.TrimPrefix(c.Name, "/"), Aliases: es.Aliases,
 		IfName: ifName}
 	if es.IPAMConfig != nil {
-		o.IP = es.IPAMConfig.IPv4Address
+		o.IP, o.IP6 = es.IPAMConfig.IPv4Address, es.IPAMConfig.IPv6Address
 	}
 	if len(es.MacAddress) == 6 {
 		o.MAC = net.HardwareAddr(es.MacAddress).String()
@@ -211,6 +226,9 @@ func (s *Containers) fillEndpoint(c *ccontainer.Container, n cnetwork.Network, e
 	mac, _ := net.ParseMAC(ep.MAC)
 	es.NetworkID, es.EndpointID, es.Gateway, es.IPAddress = n.ID, ep.ID, n.Gateway, ep.IP
 	es.IPPrefixLen, es.MacAddress = n.Subnet.Bits(), network.HardwareAddr(mac)
+	if ep.IP6.IsValid() {
+		es.GlobalIPv6Address, es.GlobalIPv6PrefixLen, es.IPv6Gateway = ep.IP6, n.Subnet6.Bits(), n.Gateway6
+	}
 	es.DNSNames = nil
 	if !n.Predefined {
 		es.DNSNames = append([]string{ep.Name}, es.Aliases...)
@@ -238,10 +256,20 @@ func (s *Containers) attachEndpoints(c *ccontainer.Container, pid int) error {
 	return nil
 }
 
-// attach makes ep's links on n in process pid's network namespace.
+// attach makes ep's links on n in process pid's network namespace: a
+// veth on a bridge, a macvlan link on a macvlan network (whose default
+// route, when it is the first network, goes by its gateway on the parent's
+// segment; a parentless one has none to go by).
 func attach(pid int, n cnetwork.Network, ep cnetwork.Endpoint, defaultRoute bool) error {
 	a := cnetwork.Attachment{Bridge: n.Bridge, HostLink: ep.HostLink, IfName: ep.IfName, Addr: n.Prefix(ep),
-		MAC: ep.MAC, Gateway: n.Gateway, DefaultRoute: defaultRoute}
+		Addr6: n.Prefix6(ep), MAC: ep.MAC, Gateway: n.Gateway, DefaultRoute: defaultRoute}
+	if n.EnableIPv6 {
+		a.Gateway6 = n.Gateway6
+	}
+	if n.Driver == cnetwork.DriverMacvlan {
+		a.Parent, a.Mode = n.LowerLink(), n.Options[cnetwork.OptionMacvlanMode]
+		a.DefaultRoute = defaultRoute && n.Parent != "" && !n.Internal
+	}
 	if err := cnetwork.Attach(pid, a); err != nil {
 		return fmt.Errorf("network %s: %w", n.Name, err)
 	}

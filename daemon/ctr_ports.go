@@ -64,7 +64,11 @@ func (s *Networks) firewallBridges() []nat.Bridge {
 	var out []nat.Bridge
 	for _, n := range s.store.List() {
 		if n.Driver == cnetwork.DriverBridge && cnetwork.LinkExists(n.Bridge) {
-			out = append(out, nat.Bridge{Name: n.Bridge, Subnet: n.Subnet, Internal: n.Internal})
+			b := nat.Bridge{Name: n.Bridge, Subnet: n.Subnet, Internal: n.Internal}
+			if n.EnableIPv6 {
+				b.Subnet6 = n.Subnet6
+			}
+			out = append(out, b)
 		}
 	}
 	return out
@@ -78,11 +82,11 @@ func (s *Containers) allMappings(except string) []nat.Mapping {
 		if c.ID == except || c.NetworkSettings == nil || len(c.NetworkSettings.Ports) == 0 {
 			continue
 		}
-		ip, ok := s.primaryIP(c)
+		ep, ok := s.primaryEndpoint(c)
 		if !ok {
 			continue
 		}
-		out = append(out, mappingsOf(c.NetworkSettings.Ports, ip)...)
+		out = append(out, mappingsOf(c.NetworkSettings.Ports, ep.IP, ep.IP6)...)
 	}
 	slices.SortFunc(out, func(a, b nat.Mapping) int {
 		return cmp.Or(cmp.Compare(a.HostPort, b.HostPort), cmp.Compare(a.Proto, b.Proto), a.HostIP.Compare(b.HostIP))
@@ -90,19 +94,22 @@ func (s *Containers) allMappings(except string) []nat.Mapping {
 	return out
 }
 
-// primaryIP is c's address on its first bridge network, from the network
-// store; false when it holds no endpoint there (not running).
-func (s *Containers) primaryIP(c *ccontainer.Container) (netip.Addr, bool) {
+// primaryEndpoint is c's endpoint on its first network when that is a
+// non-internal bridge (ports are not published on macvlan networks, as
+// dockerd's), from the network store; false when it holds none there (not
+// running).
+func (s *Containers) primaryEndpoint(c *ccontainer.Container) (cnetwork.Endpoint, bool) {
 	nets, err := s.bridgeNetworks(c)
-	if err != nil || len(nets) == 0 || nets[0].Internal {
-		return netip.Addr{}, false
+	if err != nil || len(nets) == 0 || nets[0].Internal || nets[0].Driver != cnetwork.DriverBridge {
+		return cnetwork.Endpoint{}, false
 	}
 	ep, ok := nets[0].Endpoints[c.ID]
-	return ep.IP, ok && ep.IP.IsValid()
+	return ep, ok && ep.IP.IsValid()
 }
 
-// mappingsOf turns a NetworkSettings.Ports back into the mappings to ip.
-func mappingsOf(ports network.PortMap, ip netip.Addr) []nat.Mapping {
+// mappingsOf turns a NetworkSettings.Ports back into the mappings to ip
+// (IPv4 host addresses) and ip6 (IPv6 ones).
+func mappingsOf(ports network.PortMap, ip, ip6 netip.Addr) []nat.Mapping {
 	var out []nat.Mapping
 	for p, bs := range ports {
 		for _, b := range bs {
@@ -110,8 +117,15 @@ func mappingsOf(ports network.PortMap, ip netip.Addr) []nat.Mapping {
 			if err != nil {
 				continue
 			}
+			ctr := ip
+			if b.HostIP.Is6() {
+				ctr = ip6
+			}
+			if !ctr.IsValid() {
+				continue
+			}
 			out = append(out, nat.Mapping{Proto: string(p.Proto()), HostIP: b.HostIP, HostPort: uint16(hp),
-				ContainerIP: ip, ContainerPort: p.Num()})
+				ContainerIP: ctr, ContainerPort: p.Num()})
 		}
 	}
 	return out
@@ -128,8 +142,8 @@ func (s *Containers) planPorts(c *ccontainer.Container) error {
 	}
 	req := nat.Request{Bindings: hc.PortBindings, PublishAll: hc.PublishAllPorts, Exposed: c.Config.ExposedPorts}
 	es := c.NetworkSettings.Networks[nets[0].Name]
-	if !nets[0].Internal {
-		req.ContainerIP = es.IPAddress
+	if !nets[0].Internal && nets[0].Driver == cnetwork.DriverBridge {
+		req.ContainerIP, req.ContainerIP6 = es.IPAddress, es.GlobalIPv6Address
 	}
 	var ms []nat.Mapping
 	if req.ContainerIP.IsValid() && (len(hc.PortBindings) > 0 || hc.PublishAllPorts) {

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"net/netip"
 	"slices"
@@ -23,17 +24,21 @@ func TestFirewallTable(t *testing.T) {
 
 // mappingsOf undoes nat.PortMap: the record's Ports are the mappings.
 func TestMappingsOfPortMap(t *testing.T) {
-	ip := netip.MustParseAddr("10.0.0.2")
+	ip, ip6 := netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("fd00:1::2")
 	ms := []nat.Mapping{
+		{Proto: "tcp", HostIP: netip.IPv6Unspecified(), HostPort: 8080, ContainerIP: ip6, ContainerPort: 80},
+		{Proto: "tcp", HostIP: netip.MustParseAddr("::1"), HostPort: 8082, ContainerIP: ip6, ContainerPort: 80},
 		{Proto: "tcp", HostIP: netip.IPv4Unspecified(), HostPort: 8080, ContainerIP: ip, ContainerPort: 80},
 		{Proto: "tcp", HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: 8081, ContainerIP: ip, ContainerPort: 80},
 		{Proto: "udp", HostIP: netip.IPv4Unspecified(), HostPort: 5353, ContainerIP: ip, ContainerPort: 53},
 	}
 	exposed := network.PortSet{network.MustParsePort("80/tcp"): {}, network.MustParsePort("443/tcp"): {}}
-	got := mappingsOf(nat.PortMap(exposed, ms), ip)
-	cmp := func(a, b nat.Mapping) int { return int(a.HostPort) - int(b.HostPort) }
-	slices.SortFunc(got, cmp)
-	slices.SortFunc(ms, cmp)
+	got := mappingsOf(nat.PortMap(exposed, ms), ip, ip6)
+	byPort := func(a, b nat.Mapping) int {
+		return cmp.Or(int(a.HostPort)-int(b.HostPort), a.HostIP.Compare(b.HostIP))
+	}
+	slices.SortFunc(got, byPort)
+	slices.SortFunc(ms, byPort)
 	if !slices.Equal(got, ms) {
 		t.Errorf("mappingsOf(PortMap(ms)) = %v, want %v", got, ms)
 	}

@@ -104,15 +104,38 @@ func (s *Networks) predefine(bridgeName, bip string) error {
 	return nil
 }
 
-// bringUp makes a bridge network's link and turns forwarding on.
+// bringUp makes a bridge network's link (with its gateways) or a
+// parentless macvlan network's stand-in bridge (without), and turns
+// forwarding on.
 func (s *Networks) bringUp(n cnetwork.Network) error {
-	if n.Driver != cnetwork.DriverBridge {
+	var gws []netip.Prefix
+	switch {
+	case n.Driver == cnetwork.DriverBridge:
+		gws = append(gws, netip.PrefixFrom(n.Gateway, n.Subnet.Bits()))
+		if n.EnableIPv6 {
+			gws = append(gws, netip.PrefixFrom(n.Gateway6, n.Subnet6.Bits()))
+		}
+	case n.Driver == cnetwork.DriverMacvlan && n.Bridge != "":
+	default:
 		return nil
 	}
-	if err := cnetwork.EnsureBridge(n.Bridge, netip.PrefixFrom(n.Gateway, n.Subnet.Bits())); err != nil {
+	if err := cnetwork.EnsureBridge(n.Bridge, gws...); err != nil {
 		return fmt.Errorf("network %s: %w", n.Name, err)
 	}
 	return cnetwork.EnableForwarding()
+}
+
+// removeLinks deletes the links network n made: its bridge, a VLAN
+// parent it created.
+func removeLinks(n cnetwork.Network) error {
+	var err error
+	if n.Bridge != "" {
+		err = cnetwork.DeleteBridge(n.Bridge)
+	}
+	if n.VLANLink {
+		err = errors.Join(err, cnetwork.DeleteVLAN(n.Parent))
+	}
+	return err
 }
 
 // publish sends a network event.
@@ -139,37 +162,43 @@ func (s *Networks) NetworkCreate(_ context.Context, req network.CreateRequest) (
 			return network.CreateResponse{}, err
 		}
 	}
+	if parent := o.Options[cnetwork.OptionParent]; o.Driver == cnetwork.DriverMacvlan && parent != "" {
+		if o.VLANLink, err = cnetwork.EnsureParent(parent); err != nil {
+			return network.CreateResponse{}, err
+		}
+	}
 	n, err := s.store.Create(o)
 	if err != nil {
+		if o.VLANLink {
+			err = errors.Join(err, cnetwork.DeleteVLAN(o.Options[cnetwork.OptionParent]))
+		}
 		return network.CreateResponse{}, err
 	}
 	if err := s.bringUp(n); err != nil {
 		_, rerr := s.store.Remove(n.ID)
-		return network.CreateResponse{}, errors.Join(err, rerr, cnetwork.DeleteBridge(n.Bridge))
+		return network.CreateResponse{}, errors.Join(err, rerr, removeLinks(n))
 	}
 	if err := s.applyFirewall(); err != nil {
 		_, rerr := s.store.Remove(n.ID)
-		return network.CreateResponse{}, errors.Join(err, rerr, cnetwork.DeleteBridge(n.Bridge), s.applyFirewall())
+		return network.CreateResponse{}, errors.Join(err, rerr, removeLinks(n), s.applyFirewall())
 	}
 	s.publish(n, events.ActionCreate)
 	return network.CreateResponse{ID: n.ID}, nil
 }
 
 // createOptions checks a create request and turns it into the store's
-// options: bridge only, one IPv4 pool.
+// options: bridge or macvlan, an IPv4 pool and, with --ipv6, an IPv6 one.
 func createOptions(req network.CreateRequest) (cnetwork.CreateOptions, error) {
 	o := cnetwork.CreateOptions{Name: req.Name, Driver: req.Driver, Internal: req.Internal,
-		Labels: req.Labels, Options: req.Options}
+		Labels: req.Labels, Options: req.Options, EnableIPv6: req.EnableIPv6 != nil && *req.EnableIPv6}
 	switch req.Driver {
 	case "", cnetwork.DriverBridge:
 		o.Driver = cnetwork.DriverBridge
+	case cnetwork.DriverMacvlan:
 	case cnetwork.DriverHost, cnetwork.DriverNull:
 		return o, errdefs.Wrap(errdefs.ErrForbidden, fmt.Errorf("only one instance of %q network is allowed", req.Driver))
 	default:
 		return o, errdefs.NotFound(fmt.Errorf("could not find plugin %s in v1 plugin registry: plugin not found", req.Driver))
-	}
-	if req.EnableIPv6 != nil && *req.EnableIPv6 {
-		return o, errdefs.InvalidArgument(errors.New("IPv6 networks are not supported yet"))
 	}
 	if req.Scope != "" && req.Scope != "local" {
 		return o, errdefs.InvalidArgument(fmt.Errorf("scope %q is not supported: only local", req.Scope))
@@ -178,14 +207,29 @@ func createOptions(req network.CreateRequest) (cnetwork.CreateOptions, error) {
 		if req.IPAM.Driver != "" && req.IPAM.Driver != "default" {
 			return o, errdefs.InvalidArgument(fmt.Errorf("IPAM driver %q is not supported: only default", req.IPAM.Driver))
 		}
-		if len(req.IPAM.Config) > 1 {
-			return o, errdefs.InvalidArgument(errors.New("only one IPAM pool per network is supported"))
-		}
-		for _, c := range req.IPAM.Config {
-			o.Subnet, o.IPRange, o.Gateway = c.Subnet, c.IPRange, c.Gateway
+		if err := ipamPools(&o, req.IPAM.Config); err != nil {
+			return o, err
 		}
 	}
 	return o, nil
+}
+
+// ipamPools takes at most one IPv4 and one IPv6 pool from cfg.
+func ipamPools(o *cnetwork.CreateOptions, cfg []network.IPAMConfig) error {
+	var n4, n6 int
+	for _, c := range cfg {
+		if c.Subnet.Addr().Is6() {
+			n6++
+			o.Subnet6, o.IPRange6, o.Gateway6 = c.Subnet, c.IPRange, c.Gateway
+		} else {
+			n4++
+			o.Subnet, o.IPRange, o.Gateway = c.Subnet, c.IPRange, c.Gateway
+		}
+	}
+	if n4 > 1 || n6 > 1 {
+		return errdefs.InvalidArgument(errors.New("only one IPv4 and one IPv6 IPAM pool per network are supported"))
+	}
+	return nil
 }
 
 // NetworkInspect is GET /networks/{name}.
@@ -250,10 +294,8 @@ func (s *Networks) NetworkRemove(_ context.Context, name string) error {
 	if err := s.applyFirewall(); err != nil {
 		slog.Warn("remove network's firewall rules", "network", n.Name, "err", err)
 	}
-	if n.Driver == cnetwork.DriverBridge {
-		if err := cnetwork.DeleteBridge(n.Bridge); err != nil {
-			slog.Warn("remove network's bridge", "network", n.Name, "err", err)
-		}
+	if err := removeLinks(n); err != nil {
+		slog.Warn("remove network's links", "network", n.Name, "err", err)
 	}
 	s.publish(n, events.ActionDestroy)
 	return nil
@@ -298,11 +340,14 @@ func (s *Networks) NetworkDisconnect(ctx context.Context, name string, req netwo
 // summaryView is the API's form of n.
 func summaryView(n cnetwork.Network) network.Network {
 	v := network.Network{Name: n.Name, ID: n.ID, Scope: "local", Driver: n.Driver, Internal: n.Internal,
-		EnableIPv4: n.Driver == cnetwork.DriverBridge, IPAM: network.IPAM{Driver: "default", Options: map[string]string{},
+		EnableIPv4: n.HasLinks(), EnableIPv6: n.EnableIPv6, IPAM: network.IPAM{Driver: "default", Options: map[string]string{},
 			Config: []network.IPAMConfig{}}, Options: n.Options, Labels: n.Labels}
 	v.Created = n.Created
 	if n.Subnet.IsValid() {
 		v.IPAM.Config = append(v.IPAM.Config, network.IPAMConfig{Subnet: n.Subnet, IPRange: n.IPRange, Gateway: n.Gateway})
+	}
+	if n.EnableIPv6 {
+		v.IPAM.Config = append(v.IPAM.Config, network.IPAMConfig{Subnet: n.Subnet6, IPRange: n.IPRange6, Gateway: n.Gateway6})
 	}
 	if v.Options == nil {
 		v.Options = map[string]string{}
@@ -321,6 +366,7 @@ func inspectView(n cnetwork.Network) network.Inspect {
 		if ep.IP.IsValid() {
 			r.IPv4Address = n.Prefix(ep)
 		}
+		r.IPv6Address = n.Prefix6(ep)
 		v.Containers[id] = r
 	}
 	return v
