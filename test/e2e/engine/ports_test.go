@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/corral-dev/corral/testutil"
+	"github.com/corral-dev/corral/testutil/nettopo"
 )
 
 // Published ports, outbound NAT and isolation, seen from an outside client
@@ -22,14 +23,14 @@ const portsTable = "corral_tpt0"
 
 var portsGateway = netip.MustParseAddr("10.215.0.1")
 
-func newPortsEngine(t *testing.T) (*engine, netns) {
+func newPortsEngine(t *testing.T) (*engine, nettopo.Netns) {
 	t.Helper()
 	testutil.RequireRoot(t)
 	if !testutil.InSandbox() {
 		t.Skip("needs the test sandbox's network namespace")
 	}
 	e := newEngineArgs(t, "--bridge", "tpt0", "--bip", portsGateway.String()+"/24")
-	return e, newClient(t, "tptup0")
+	return e, nettopo.Client(t, "tptup0")
 }
 
 func TestPorts(t *testing.T) {
@@ -58,21 +59,21 @@ func at(ip netip.Addr, port uint16) netip.AddrPort { return netip.AddrPortFrom(i
 // -p host:container (tcp, udp, a range, an address) reached from the
 // client namespace, from 127.0.0.1 and from the container itself
 // (hairpin); inspect, port and ps show the bindings.
-func testPublish(t *testing.T, e *engine, client netns) {
+func testPublish(t *testing.T, e *engine, client nettopo.Netns) {
 	c := e.echo(t, []string{"-p", "18080:7000", "-p", "18081:7001/udp", "-p", "18090-18091:7002-7003",
 		"-p", "127.0.0.1:18082:7000"}, "7000", "7001", "7002", "7003")
-	if got := wantAnswer(t, "client to published port", client, "tcp", at(uplinkAddr, 18080)); got != clientAddr.String() {
-		t.Errorf("the container saw the client as %q, want %s", got, clientAddr)
+	if got := nettopo.WantAnswer(t, "client to published port", client, "tcp", at(nettopo.UplinkAddr, 18080)); got != nettopo.ClientAddr.String() {
+		t.Errorf("the container saw the client as %q, want %s", got, nettopo.ClientAddr)
 	}
-	wantAnswer(t, "127.0.0.1 to published port", netns{}, "tcp", at(netip.MustParseAddr("127.0.0.1"), 18080))
-	wantAnswer(t, "127.0.0.1 to a port published on 127.0.0.1", netns{}, "tcp", at(netip.MustParseAddr("127.0.0.1"), 18082))
-	wantNoAnswer(t, "client to a port published on 127.0.0.1", client, "tcp", at(uplinkAddr, 18082))
-	if got := wantAnswer(t, "client to udp port", client, "udp", at(uplinkAddr, 18081)); got != clientAddr.String() {
-		t.Errorf("udp: the container saw %q, want %s", got, clientAddr)
+	nettopo.WantAnswer(t, "127.0.0.1 to published port", nettopo.Netns{}, "tcp", at(netip.MustParseAddr("127.0.0.1"), 18080))
+	nettopo.WantAnswer(t, "127.0.0.1 to a port published on 127.0.0.1", nettopo.Netns{}, "tcp", at(netip.MustParseAddr("127.0.0.1"), 18082))
+	nettopo.WantNoAnswer(t, "client to a port published on 127.0.0.1", client, "tcp", at(nettopo.UplinkAddr, 18082))
+	if got := nettopo.WantAnswer(t, "client to udp port", client, "udp", at(nettopo.UplinkAddr, 18081)); got != nettopo.ClientAddr.String() {
+		t.Errorf("udp: the container saw %q, want %s", got, nettopo.ClientAddr)
 	}
-	wantNoAnswer(t, "tcp on a udp-only port", client, "tcp", at(uplinkAddr, 18081))
+	nettopo.WantNoAnswer(t, "tcp on a udp-only port", client, "tcp", at(nettopo.UplinkAddr, 18081))
 	for _, p := range []uint16{18090, 18091} {
-		wantAnswer(t, "client to a port of a range", client, "tcp", at(uplinkAddr, p))
+		nettopo.WantAnswer(t, "client to a port of a range", client, "tcp", at(nettopo.UplinkAddr, p))
 	}
 	hairpin := e.ok(t, "exec", c, "sh", "-c", fmt.Sprintf("sleep 1 | nc %s 18080", portsGateway))
 	if strings.TrimSpace(hairpin) != portsGateway.String() {
@@ -113,7 +114,7 @@ func checkPortViews(t *testing.T, e *engine, c string) {
 
 // -P publishes every exposed port on a random host port, -p container
 // one too; port shows which.
-func testPublishAll(t *testing.T, e *engine, client netns) {
+func testPublishAll(t *testing.T, e *engine, client nettopo.Netns) {
 	c := e.echo(t, []string{"--expose", "7000", "-P", "-p", "7001"}, "7000", "7001")
 	for _, p := range []string{"7000", "7001"} {
 		out := e.ok(t, "port", c, p)
@@ -121,12 +122,12 @@ func testPublishAll(t *testing.T, e *engine, client netns) {
 		if err != nil || ap.Addr() != netip.IPv4Unspecified() || ap.Port() < 32768 || ap.Port() > 60999 {
 			t.Fatalf("port %s %s: %q (%v), want 0.0.0.0 and an ephemeral port", c, p, out, err)
 		}
-		wantAnswer(t, "client to a random port", client, "tcp", at(uplinkAddr, ap.Port()))
+		nettopo.WantAnswer(t, "client to a random port", client, "tcp", at(nettopo.UplinkAddr, ap.Port()))
 	}
 	// corral's own run -p, on the same API.
 	n := e.name(t)
 	e.corralOK(t, "", "run", "-d", "--name", n, "-v", echoBinary(t)+":/echo:ro", "-p", "18130:7000/tcp", "busybox", "/echo", "7000")
-	wantAnswer(t, "client to corral run -p", client, "tcp", at(uplinkAddr, 18130))
+	nettopo.WantAnswer(t, "client to corral run -p", client, "tcp", at(nettopo.UplinkAddr, 18130))
 	if out := e.corralOK(t, "", "port", n); out != "7000/tcp -> 0.0.0.0:18130\n" {
 		t.Errorf("corral port %s: %q", n, out)
 	}
@@ -175,10 +176,10 @@ func testPortInUse(t *testing.T, e *engine) {
 
 // serveClient listens on port in the client namespace and answers each
 // connection with the address it came from.
-func serveClient(t *testing.T, client netns, port int) {
+func serveClient(t *testing.T, client nettopo.Netns, port int) {
 	t.Helper()
 	var ln net.Listener
-	if err := client.do(func() (err error) { ln, err = net.Listen("tcp", fmt.Sprintf(":%d", port)); return err }); err != nil {
+	if err := client.Do(func() (err error) { ln, err = net.Listen("tcp", fmt.Sprintf(":%d", port)); return err }); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
@@ -187,20 +188,20 @@ func serveClient(t *testing.T, client netns, port int) {
 
 // Containers go out masqueraded, except on an --internal network; two user
 // networks cannot reach each other.
-func testIsolation(t *testing.T, e *engine, client netns) {
+func testIsolation(t *testing.T, e *engine, client nettopo.Netns) {
 	serveClient(t, client, 9000)
 	n1, n2, in := e.netName(t), e.netName(t), e.netName(t)
 	e.ok(t, "network", "create", n1)
 	e.ok(t, "network", "create", n2)
 	e.ok(t, "network", "create", "--internal", in)
-	out := fmt.Sprintf("sleep 1 | nc -w 2 %s 9000", clientAddr)
+	out := fmt.Sprintf("sleep 1 | nc -w 2 %s 9000", nettopo.ClientAddr)
 	def := e.runD(t, "busybox", "sleep", "600")
-	if got := e.ok(t, "exec", def, "sh", "-c", out); strings.TrimSpace(got) != uplinkAddr.String() {
-		t.Errorf("default bridge out: the client saw %q, want %s (masquerade)", got, uplinkAddr)
+	if got := e.ok(t, "exec", def, "sh", "-c", out); strings.TrimSpace(got) != nettopo.UplinkAddr.String() {
+		t.Errorf("default bridge out: the client saw %q, want %s (masquerade)", got, nettopo.UplinkAddr)
 	}
 	a := e.echo(t, []string{"--network", n1}, "7000")
-	if got := e.ok(t, "exec", a, "sh", "-c", out); strings.TrimSpace(got) != uplinkAddr.String() {
-		t.Errorf("user network out: the client saw %q, want %s", got, uplinkAddr)
+	if got := e.ok(t, "exec", a, "sh", "-c", out); strings.TrimSpace(got) != nettopo.UplinkAddr.String() {
+		t.Errorf("user network out: the client saw %q, want %s", got, nettopo.UplinkAddr)
 	}
 	b := e.runD(t, "--network", n2, "busybox", "sleep", "600")
 	ipa := e.ipOn(t, a, n1)
@@ -220,7 +221,7 @@ func testIsolation(t *testing.T, e *engine, client netns) {
 // A container's rules go when it stops and when it is removed, and come
 // back with a daemon killed with SIGKILL and started again, even when the
 // table was lost meanwhile.
-func testRulesFollow(t *testing.T, e *engine, client netns) {
+func testRulesFollow(t *testing.T, e *engine, client nettopo.Netns) {
 	before := portRules(t, portsTable)
 	c := e.echo(t, []string{"-p", "18110:7000", "-p", "18111:7001"}, "7000", "7001")
 	if got := portRules(t, portsTable); got != before+2 {
@@ -234,20 +235,20 @@ func testRulesFollow(t *testing.T, e *engine, client netns) {
 		t.Errorf("stopped container's ports: %s", out)
 	}
 	e.ok(t, "start", c)
-	wantAnswer(t, "after start again", client, "tcp", at(uplinkAddr, 18110))
+	nettopo.WantAnswer(t, "after start again", client, "tcp", at(nettopo.UplinkAddr, 18110))
 	e.kill9(t)
 	deleteTable(t, portsTable)
-	wantNoAnswer(t, "without the table", client, "tcp", at(uplinkAddr, 18110))
+	nettopo.WantNoAnswer(t, "without the table", client, "tcp", at(nettopo.UplinkAddr, 18110))
 	e.restart(t)
 	if got := portRules(t, portsTable); got != before+2 {
 		t.Errorf("rules %d after the restart, want %d", got, before+2)
 	}
-	wantAnswer(t, "after the daemon's restart", client, "tcp", at(uplinkAddr, 18111))
+	nettopo.WantAnswer(t, "after the daemon's restart", client, "tcp", at(nettopo.UplinkAddr, 18111))
 	e.ok(t, "rm", "-f", c)
 	if got := portRules(t, portsTable); got != before {
 		t.Errorf("rules %d after rm, want %d", got, before)
 	}
-	wantNoAnswer(t, "after rm", client, "tcp", at(uplinkAddr, 18110))
+	nettopo.WantNoAnswer(t, "after rm", client, "tcp", at(nettopo.UplinkAddr, 18110))
 }
 
 // TestPortsMeasure times run --rm on the default bridge (median of 20)
@@ -269,9 +270,9 @@ func TestPortsMeasure(t *testing.T) {
 	t.Logf("run --rm on the default bridge: median %v (min %v, max %v)", ds[10], ds[0], ds[19])
 	c := e.echo(t, []string{"-p", "18120:7000"}, "7000")
 	ip := e.ipOn(t, c, "bridge")
-	pub, lo := connRate(t, client, at(uplinkAddr, 18120)), connRate(t, netns{}, at(netip.MustParseAddr("127.0.0.1"), 18120))
-	direct := connRate(t, netns{}, at(ip, 7000))
-	ln, err := net.Listen("tcp", uplinkAddr.String()+":0")
+	pub, lo := connRate(t, client, at(nettopo.UplinkAddr, 18120)), connRate(t, nettopo.Netns{}, at(netip.MustParseAddr("127.0.0.1"), 18120))
+	direct := connRate(t, nettopo.Netns{}, at(ip, 7000))
+	ln, err := net.Listen("tcp", nettopo.UplinkAddr.String()+":0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,11 +286,11 @@ func TestPortsMeasure(t *testing.T) {
 
 // connRate is the rate of sequential TCP connections (each answered)
 // from ns to addr over 2 seconds, dialled from one thread in ns.
-func connRate(t *testing.T, ns netns, addr netip.AddrPort) float64 {
+func connRate(t *testing.T, ns nettopo.Netns, addr netip.AddrPort) float64 {
 	t.Helper()
 	var n int
 	var elapsed time.Duration
-	err := ns.do(func() error {
+	err := ns.Do(func() error {
 		start := time.Now()
 		for ; time.Since(start) < 2*time.Second; n++ {
 			if err := dialRead(addr); err != nil {
@@ -307,7 +308,7 @@ func connRate(t *testing.T, ns netns, addr netip.AddrPort) float64 {
 
 // dialRead makes one connection to addr and reads the answer.
 func dialRead(addr netip.AddrPort) error {
-	c, err := net.DialTimeout("tcp", addr.String(), dialTimeout)
+	c, err := net.DialTimeout("tcp", addr.String(), nettopo.DialTimeout)
 	if err != nil {
 		return err
 	}
