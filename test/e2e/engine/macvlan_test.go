@@ -140,7 +140,7 @@ func testMacvlanBadInput(t *testing.T, e *engine, taken string) {
 		t.Fatal(err)
 	}
 	name := e.name(t)
-	out := e.fails(t, 127, "run", "-d", "--name", name, "--network", n, "busybox", "sleep", "600")
+	out := e.fails(t, 125, "run", "-d", "--name", name, "--network", n, "busybox", "sleep", "600")
 	if !strings.Contains(out, "tmvgone0") {
 		t.Errorf("start without its parent: %q, want the parent named", out)
 	}
