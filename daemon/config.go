@@ -61,6 +61,11 @@ type Config struct {
 	// made.
 	Bridge string `json:"bridge,omitempty"`
 	BIP    string `json:"bip,omitempty"`
+	// IPv6 makes the default network dual stack, with FixedCIDRv6 as
+	// its IPv6 subnet ("" means a /64 of the host's ULA pool); read, as
+	// BIP, when the default network is first made.
+	IPv6        bool   `json:"ipv6,omitempty"`
+	FixedCIDRv6 string `json:"fixed-cidr-v6,omitempty"`
 	// DefaultAddressPools are where user networks without --subnet take
 	// theirs, in order (empty means Docker's: 172.17-31.0.0/16, then
 	// 192.168.0.0/16 in /20s).
@@ -140,11 +145,11 @@ func addressPools(cfg []AddressPool) ([]ipam.Pool, error) {
 	var out []ipam.Pool
 	for _, p := range cfg {
 		base, err := netip.ParsePrefix(p.Base)
-		if err != nil || !base.Addr().Is4() {
-			return nil, errdefs.InvalidArgument(fmt.Errorf("invalid default address pool base %q: an IPv4 CIDR", p.Base))
+		if err != nil || base.Addr().Is4In6() {
+			return nil, errdefs.InvalidArgument(fmt.Errorf("invalid default address pool base %q: an IPv4 or IPv6 CIDR", p.Base))
 		}
-		if p.Size < base.Bits() || p.Size > 30 {
-			return nil, errdefs.InvalidArgument(fmt.Errorf("invalid default address pool %s: size %d must be between %d and 30", p.Base, p.Size, base.Bits()))
+		if max := base.Addr().BitLen() - 2; p.Size < base.Bits() || p.Size > max {
+			return nil, errdefs.InvalidArgument(fmt.Errorf("invalid default address pool %s: size %d must be between %d and %d", p.Base, p.Size, base.Bits(), max))
 		}
 		out = append(out, ipam.Pool{Base: base.Masked(), Size: p.Size})
 	}

@@ -102,7 +102,8 @@ func (d *Daemon) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if d.nets, err = openNetworks(d.root, networkConfig{bridge: d.cfg.Bridge, bip: d.cfg.BIP, pools: pools}, d.events); err != nil {
+	if d.nets, err = openNetworks(d.root, networkConfig{bridge: d.cfg.Bridge, bip: d.cfg.BIP, pools: pools,
+		ipv6: d.cfg.IPv6, cidr6: d.cfg.FixedCIDRv6}, d.events); err != nil {
 		return err
 	}
 	logs, err := daemonLogConfig(d.cfg.LogDriver, d.cfg.LogOpts)

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -44,10 +45,13 @@ type Networks struct {
 }
 
 // networkConfig is the daemon's network settings: the default bridge's
-// link name and gateway/prefix ("" for corral0 and 172.17.0.1/16), and the
-// pools user networks take their subnets from (nil for Docker's).
+// link name and gateway/prefix ("" for corral0 and 172.17.0.1/16), whether
+// it has IPv6 and in which subnet ("": from the pools), and the pools
+// user networks take their subnets from (nil for Docker's).
 type networkConfig struct {
 	bridge, bip string
+	ipv6        bool
+	cidr6       string
 	pools       []ipam.Pool
 }
 
@@ -60,7 +64,7 @@ func openNetworks(root string, cfg networkConfig, ev *Events) (*Networks, error)
 		return nil, err
 	}
 	s := &Networks{store: st, events: ev, fw: nat.New(nat.Options{Table: firewallTable(cfg.bridge)})}
-	if err := s.predefine(cfg.bridge, cfg.bip); err != nil {
+	if err := s.predefine(cfg); err != nil {
 		return nil, err
 	}
 	for _, n := range st.List() {
@@ -73,23 +77,30 @@ func openNetworks(root string, cfg networkConfig, ev *Events) (*Networks, error)
 
 // predefine makes the networks every engine has, as dockerd: bridge, host
 // and none.
-func (s *Networks) predefine(bridgeName, bip string) error {
-	if bridgeName == "" {
-		bridgeName = cnetwork.DefaultBridge
-	}
+func (s *Networks) predefine(cfg networkConfig) error {
+	bridgeName := cmp.Or(cfg.bridge, cnetwork.DefaultBridge)
 	subnet, gw := ipam.DefaultBridge, netip.Addr{}
-	if bip != "" {
-		p, err := netip.ParsePrefix(bip)
+	if cfg.bip != "" {
+		p, err := netip.ParsePrefix(cfg.bip)
 		if err != nil {
-			return errdefs.InvalidArgument(fmt.Errorf("invalid bip %q: %w", bip, err))
+			return errdefs.InvalidArgument(fmt.Errorf("invalid bip %q: %w", cfg.bip, err))
 		}
 		subnet, gw = p.Masked(), p.Addr()
 	}
+	var subnet6 netip.Prefix
+	if cfg.cidr6 != "" {
+		p, err := netip.ParsePrefix(cfg.cidr6)
+		if err != nil || !p.Addr().Is6() || !cfg.ipv6 {
+			return errdefs.InvalidArgument(fmt.Errorf("invalid fixed-cidr-v6 %q: an IPv6 prefix, with --ipv6", cfg.cidr6))
+		}
+		subnet6 = p.Masked()
+	}
 	want := []cnetwork.CreateOptions{
-		{Name: cnetwork.DefaultName, Subnet: subnet, Gateway: gw, Predefined: true, Options: map[string]string{
-			"com.docker.network.bridge.default_bridge": "true", "com.docker.network.bridge.enable_icc": "true",
-			"com.docker.network.bridge.enable_ip_masquerade": "true", "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
-			cnetwork.OptionBridgeName: bridgeName, "com.docker.network.driver.mtu": "1500"}},
+		{Name: cnetwork.DefaultName, Subnet: subnet, Gateway: gw, EnableIPv6: cfg.ipv6, Subnet6: subnet6,
+			Predefined: true, Options: map[string]string{
+				"com.docker.network.bridge.default_bridge": "true", "com.docker.network.bridge.enable_icc": "true",
+				"com.docker.network.bridge.enable_ip_masquerade": "true", "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
+				cnetwork.OptionBridgeName: bridgeName, "com.docker.network.driver.mtu": "1500"}},
 		{Name: "host", Driver: cnetwork.DriverHost, Predefined: true},
 		{Name: "none", Driver: cnetwork.DriverNull, Predefined: true},
 	}

@@ -23,13 +23,21 @@ func TestCreateOptions(t *testing.T) {
 	if err != nil || o.Driver != cnetwork.DriverBridge || o.Subnet != sub || o.Gateway.String() != "10.4.0.9" || !o.Internal {
 		t.Fatalf("options %+v, %v", o, err)
 	}
+	sub6 := netip.MustParsePrefix("fd00:4::/64")
+	o, err = createOptions(network.CreateRequest{Name: "n", Driver: "macvlan", EnableIPv6: &yes, IPAM: &network.IPAM{
+		Config: []network.IPAMConfig{{Subnet: sub6}, {Subnet: sub}}}})
+	if err != nil || o.Driver != cnetwork.DriverMacvlan || !o.EnableIPv6 || o.Subnet != sub || o.Subnet6 != sub6 {
+		t.Fatalf("dual stack macvlan options %+v, %v", o, err)
+	}
 	for _, tc := range []struct {
 		req   network.CreateRequest
 		class error
 	}{
 		{network.CreateRequest{Name: "n", Driver: "overlay"}, errdefs.ErrNotFound},
 		{network.CreateRequest{Name: "n", Driver: "host"}, errdefs.ErrForbidden},
-		{network.CreateRequest{Name: "n", EnableIPv6: &yes}, errdefs.ErrInvalidArgument},
+		{network.CreateRequest{Name: "n", Driver: "ipvlan"}, errdefs.ErrNotFound},
+		{network.CreateRequest{Name: "n", EnableIPv6: &yes, IPAM: &network.IPAM{Config: []network.IPAMConfig{
+			{Subnet: netip.MustParsePrefix("fd00:1::/64")}, {Subnet: netip.MustParsePrefix("fd00:2::/64")}}}}, errdefs.ErrInvalidArgument},
 		{network.CreateRequest{Name: "n", Scope: "swarm"}, errdefs.ErrInvalidArgument},
 		{network.CreateRequest{Name: "n", IPAM: &network.IPAM{Config: []network.IPAMConfig{{Subnet: sub}, {Subnet: sub}}}}, errdefs.ErrInvalidArgument},
 	} {
@@ -137,8 +145,8 @@ func TestAddressPools(t *testing.T) {
 	if err != nil || p.Base != "10.10.0.0/16" || p.Size != 24 {
 		t.Fatalf("%+v, %v", p, err)
 	}
-	pools, err := addressPools([]AddressPool{p})
-	if err != nil || len(pools) != 1 || pools[0].Size != 24 {
+	pools, err := addressPools([]AddressPool{p, {Base: "fd00:7::/48", Size: 64}})
+	if err != nil || len(pools) != 2 || pools[0].Size != 24 || pools[1].Size != 64 {
 		t.Fatalf("%+v, %v", pools, err)
 	}
 	for _, s := range []string{"base=10.0.0.0/8,size=x", "bse=10.0.0.0/8"} {
@@ -146,7 +154,7 @@ func TestAddressPools(t *testing.T) {
 			t.Errorf("%s: %v", s, err)
 		}
 	}
-	for _, bad := range []AddressPool{{Base: "10.0.0.0/16", Size: 8}, {Base: "fd00::/48", Size: 64}, {Base: "x", Size: 24}, {Base: "10.0.0.0/16", Size: 31}} {
+	for _, bad := range []AddressPool{{Base: "10.0.0.0/16", Size: 8}, {Base: "fd00::/48", Size: 127}, {Base: "x", Size: 24}, {Base: "10.0.0.0/16", Size: 31}} {
 		if _, err := addressPools([]AddressPool{bad}); !errdefs.IsInvalidArgument(err) {
 			t.Errorf("%+v: %v", bad, err)
 		}

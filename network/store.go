@@ -32,13 +32,16 @@ type Store struct {
 
 // Open reads the networks under dir (made if missing) and removes what an
 // interrupted write left (*.tmp). pools are where user networks without a
-// --subnet get theirs (nil: ipam.DefaultPools); without an IPv6 pool among
-// them, IPv6 subnets come from this host's ULA pool (ipam.ULAPool).
+// --subnet get theirs: without an IPv4 pool among them, ipam.DefaultPools;
+// without an IPv6 one, this host's ULA pool (ipam.ULAPool).
 func Open(dir string, pools []ipam.Pool) (*Store, error) {
-	if pools == nil {
-		pools = ipam.DefaultPools
+	has := func(v6 bool) bool {
+		return slices.ContainsFunc(pools, func(p ipam.Pool) bool { return p.Base.Addr().Is6() == v6 })
 	}
-	if !slices.ContainsFunc(pools, func(p ipam.Pool) bool { return p.Base.Addr().Is6() }) {
+	if !has(false) {
+		pools = append(slices.Clone(ipam.DefaultPools), pools...)
+	}
+	if !has(true) {
 		pools = append(slices.Clone(pools), ipam.ULAPool(hostID()))
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {

@@ -30,6 +30,8 @@ type daemonFlags struct {
 	logDriver  string
 	bridge     string
 	bip        string
+	ipv6       bool
+	cidr6      string
 	pools      []string
 	logOpts    []string
 }
@@ -65,6 +67,8 @@ func daemonMain(args []string) int {
 	fl.StringVar(&f.initPath, "init-path", "", "Path of the init binary of --init")
 	fl.StringVarP(&f.bridge, "bridge", "b", "", "Linux bridge of the default network (default corral0)")
 	fl.StringVar(&f.bip, "bip", "", "Gateway address and prefix of the default network (default 172.17.0.1/16)")
+	fl.BoolVar(&f.ipv6, "ipv6", false, "Give the default network IPv6 too (dual stack)")
+	fl.StringVar(&f.cidr6, "fixed-cidr-v6", "", "IPv6 subnet of the default network (default a /64 of the host's ULA pool)")
 	fl.StringArrayVar(&f.pools, "default-address-pool", nil, "Pool user networks take subnets from (base=CIDR,size=N)")
 	fl.StringVar(&f.logDriver, "log-driver", "", "Default log driver of containers (default json-file)")
 	fl.StringArrayVar(&f.logOpts, "log-opt", nil, "Default log driver option of containers (KEY=VALUE)")
@@ -108,6 +112,12 @@ func (f *daemonFlags) config(cmd *cobra.Command) (daemon.Config, error) {
 	}
 	if fl.Changed("bip") {
 		cfg.BIP = f.bip
+	}
+	if fl.Changed("ipv6") {
+		cfg.IPv6 = f.ipv6
+	}
+	if fl.Changed("fixed-cidr-v6") {
+		cfg.FixedCIDRv6 = f.cidr6
 	}
 	if fl.Changed("default-address-pool") {
 		cfg.DefaultAddressPools = nil

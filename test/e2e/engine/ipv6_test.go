@@ -115,3 +115,29 @@ func testIPv6BadInput(t *testing.T, e *engine) {
 		t.Errorf("--ip6: got %s", got)
 	}
 }
+
+// The default network with the daemon's --ipv6 --fixed-cidr-v6: its
+// containers get addresses of that subnet and reach each other over IPv6.
+func TestIPv6DefaultBridge(t *testing.T) {
+	testutil.RequireRoot(t)
+	if !testutil.InSandbox() {
+		t.Skip("needs the test sandbox's network namespace")
+	}
+	sub6 := netip.MustParsePrefix("fd00:223:1::/64")
+	e := newEngineArgs(t, "--bridge", "tv61", "--bip", "10.223.0.1/24", "--ipv6", "--fixed-cidr-v6", sub6.String())
+	cfg := e.ok(t, "network", "inspect", "-f", "{{.EnableIPv6}} {{range .IPAM.Config}}{{.Subnet}} {{end}}", "bridge")
+	if strings.TrimSpace(cfg) != "true 10.223.0.0/24 "+sub6.String() {
+		t.Errorf("default network: %q", cfg)
+	}
+	a := e.runD(t, "busybox", "sleep", "600")
+	b := e.runD(t, "busybox", "sleep", "600")
+	ip6 := e.ip6On(t, a, "bridge")
+	if !sub6.Contains(ip6) {
+		t.Errorf("address %s outside %s", ip6, sub6)
+	}
+	e.ok(t, "exec", b, "ping", "-c1", "-W2", ip6.String())
+	e.ok(t, "exec", b, "ping", "-c1", "-W2", ipamGateway(sub6).String())
+}
+
+// ipamGateway is the first host address of p, the default gateway.
+func ipamGateway(p netip.Prefix) netip.Addr { return p.Masked().Addr().Next() }
