@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/corral-dev/corral/network/nat"
+	"github.com/corral-dev/corral/testutil/nettopo"
 )
 
 // Measurements; go test -v prints the figures.
@@ -48,7 +49,7 @@ func TestConnectCost(t *testing.T) {
 	client := newClient(t)
 	br := newBridge(t, subnetA)
 	c := newContainer(t, br, subnetA, 0)
-	serve(t, c.ns, serverPort)
+	nettopo.Serve(t, c.ns, serverPort)
 	fw := newFirewall(t)
 	for _, n := range []int{1, 1000} {
 		s := nat.State{Bridges: []nat.Bridge{{Name: br, Subnet: subnetA}}}
@@ -60,7 +61,7 @@ func TestConnectCost(t *testing.T) {
 		const conns = 300
 		start := time.Now()
 		for range conns {
-			if _, err := ask(client, "tcp", hostPort(uplinkHost, 20000)); err != nil {
+			if _, err := nettopo.Ask(client, "tcp", hostPort(uplinkHost, 20000)); err != nil {
 				t.Fatalf("%d mappings: %v", n, err)
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/corral-dev/corral/errdefs"
 	"github.com/corral-dev/corral/network/nat"
+	"github.com/corral-dev/corral/testutil/nettopo"
 )
 
 // The tests below share the sandbox's network namespace and corral's
@@ -53,7 +55,7 @@ func hostPort(ip netip.Addr, port uint16) netip.AddrPort { return netip.AddrPort
 func TestMasquerade(t *testing.T) {
 	requireSandbox(t)
 	client := newClient(t)
-	serve(t, client, serverPort)
+	nettopo.Serve(t, client, serverPort)
 	br := newBridge(t, subnetA)
 	c := newContainer(t, br, subnetA, 0)
 	fw := newFirewall(t)
@@ -81,7 +83,7 @@ func testPublishedPorts(t *testing.T) {
 	br := newBridge(t, subnetA)
 	gw := subnetA.Addr().Next()
 	c := newContainer(t, br, subnetA, 0)
-	serve(t, c.ns, serverPort)
+	nettopo.Serve(t, c.ns, serverPort)
 	fw := newFirewall(t)
 	apply(t, fw, nat.State{
 		Bridges: []nat.Bridge{{Name: br, Subnet: subnetA}},
@@ -123,7 +125,7 @@ func TestPublishedOnOneAddress(t *testing.T) {
 	client := newClient(t)
 	br := newBridge(t, subnetA)
 	c := newContainer(t, br, subnetA, 0)
-	serve(t, c.ns, serverPort)
+	nettopo.Serve(t, c.ns, serverPort)
 	fw := newFirewall(t)
 	loop := netip.MustParseAddr("127.0.0.1")
 	apply(t, fw, nat.State{
@@ -133,7 +135,7 @@ func TestPublishedOnOneAddress(t *testing.T) {
 		},
 	})
 	wantAnswer(t, "host to 127.0.0.1", netns{}, "tcp", hostPort(loop, 8081), subnetA.Addr().Next().String())
-	wantNoAnswer(t, "outside client to a port published on 127.0.0.1", client, "tcp", hostPort(uplinkHost, 8081))
+	nettopo.WantNoAnswer(t, "outside client to a port published on 127.0.0.1", client, "tcp", hostPort(uplinkHost, 8081))
 }
 
 func TestIsolation(t *testing.T) {
@@ -145,10 +147,10 @@ func TestIsolation(t *testing.T) {
 	b := newContainer(t, brB, subnetB, 0)
 	in := newContainer(t, brI, subnetI, 0)
 	for _, ns := range []netns{a.ns, b.ns, in.ns, client} {
-		serve(t, ns, serverPort)
+		nettopo.Serve(t, ns, serverPort)
 	}
-	routeVia(t, client, subnetA, uplinkHost)
-	routeVia(t, client, subnetI, uplinkHost)
+	nettopo.Route(t, client, subnetA, uplinkHost)
+	nettopo.Route(t, client, subnetI, uplinkHost)
 	to := func(ip netip.Addr) netip.AddrPort { return hostPort(ip, serverPort) }
 	blocked := []check{
 		{"bridge A to bridge B", a.ns, "tcp", to(b.ip)},
@@ -197,7 +199,7 @@ func runChecks(t *testing.T, checks []check, open bool) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := ask(c.ns, c.proto, c.addr)
+			_, err := nettopo.Ask(c.ns, c.proto, c.addr)
 			switch {
 			case open && err != nil:
 				t.Errorf("without corral's table, %s (%s/%s): %v", c.what, c.addr, c.proto, err)
@@ -226,8 +228,8 @@ func TestApplyReplaces(t *testing.T) {
 	client := newClient(t)
 	br := newBridge(t, subnetA)
 	c := newContainer(t, br, subnetA, 0)
-	serve(t, c.ns, serverPort)
-	serve(t, c.ns, serverPort+1)
+	nettopo.Serve(t, c.ns, serverPort)
+	nettopo.Serve(t, c.ns, serverPort+1)
 	other := addForeignTable(t)
 	fw := newFirewall(t)
 	bridges := []nat.Bridge{{Name: br, Subnet: subnetA}}
@@ -246,7 +248,7 @@ func TestApplyReplaces(t *testing.T) {
 		t.Errorf("after removing a mapping: %d rules, want %d", n, first-1)
 	}
 	wantAnswer(t, "port 8083 kept", client, "tcp", hostPort(uplinkHost, 8083), uplinkClient.String())
-	wantNoAnswer(t, "port 8084 removed", client, "tcp", hostPort(uplinkHost, 8084))
+	nettopo.WantNoAnswer(t, "port 8084 removed", client, "tcp", hostPort(uplinkHost, 8084))
 	bad := nat.State{Bridges: bridges, Mappings: []nat.Mapping{m80, m80}}
 	if err := fw.Apply(context.Background(), bad); !errdefs.IsInvalidArgument(err) {
 		t.Errorf("Apply of a state mapping a port twice: %v, want an invalid argument", err)
@@ -261,7 +263,7 @@ func TestApplyReplaces(t *testing.T) {
 	if err := fw.Flush(context.Background()); err != nil {
 		t.Errorf("Flush without a table: %v", err)
 	}
-	wantNoAnswer(t, "port 8083 after Flush", client, "tcp", hostPort(uplinkHost, 8083))
+	nettopo.WantNoAnswer(t, "port 8083 after Flush", client, "tcp", hostPort(uplinkHost, 8083))
 	if n := ruleCount(t, other); n != 1 {
 		t.Errorf("foreign table %s has %d rules after Apply and Flush, want 1", other, n)
 	}
@@ -322,7 +324,7 @@ func TestPlannedPorts(t *testing.T) {
 	br := newBridge(t, subnetA)
 	c := newContainer(t, br, subnetA, 0)
 	for p := 80; p <= 83; p++ {
-		serve(t, c.ns, p)
+		nettopo.Serve(t, c.ns, p)
 	}
 	bindings := network.PortMap{}
 	for i := range 3 {
@@ -366,8 +368,8 @@ func TestIPv6(t *testing.T) {
 	addV6(t, c.ns, "eth0", netip.PrefixFrom(ctr6, 64), gw6)
 	addV6(t, netns{}, uplink, netip.PrefixFrom(up6Host, 64), netip.Addr{})
 	addV6(t, client, "eth0", netip.PrefixFrom(up6Client, 64), netip.Addr{})
-	serve(t, c.ns, serverPort)
-	serve(t, client, serverPort)
+	nettopo.Serve(t, c.ns, serverPort)
+	nettopo.Serve(t, client, serverPort)
 	// IPv6 neighbours take a moment after addresses are added.
 	waitAnswer(t, netns{}, hostPort(ctr6, serverPort))
 	waitAnswer(t, netns{}, hostPort(up6Client, serverPort))
@@ -409,10 +411,10 @@ func TestUDPConntrack(t *testing.T) {
 	client := newClient(t)
 	br := newBridge(t, subnetA)
 	c := newContainer(t, br, subnetA, 0)
-	serve(t, c.ns, serverPort)
+	nettopo.Serve(t, c.ns, serverPort)
 	hostServer(t, 8054)
 	var conn net.Conn
-	err := client.do(func() error {
+	err := client.Do(func() error {
 		var err error
 		conn, err = net.Dial("udp", hostPort(uplinkHost, 8054).String())
 		return err
@@ -425,7 +427,7 @@ func TestUDPConntrack(t *testing.T) {
 		if _, err := conn.Write([]byte("?")); err != nil {
 			return "", err
 		}
-		_ = conn.SetReadDeadline(time.Now().Add(dialTimeout))
+		_ = conn.SetReadDeadline(time.Now().Add(nettopo.DialTimeout))
 		buf := make([]byte, 64)
 		n, err := conn.Read(buf)
 		return string(buf[:n]), err
@@ -439,7 +441,7 @@ func TestUDPConntrack(t *testing.T) {
 	}
 	m := nat.Mapping{Proto: "udp", HostPort: 8054, ContainerIP: c.ip, ContainerPort: serverPort}
 	apply(t, fw, nat.State{Bridges: bridges, Mappings: []nat.Mapping{m}})
-	if got, err := exchange(); err != nil || got != uplinkClient.String() {
+	if got, err := exchange(); err != nil || strings.TrimSpace(got) != uplinkClient.String() {
 		t.Errorf("same flow after publishing: %q, %v; want the container's answer", got, err)
 	}
 	apply(t, fw, nat.State{Bridges: bridges})

@@ -27,11 +27,13 @@ func Serve(t testing.TB, ns Netns, port int) {
 		t.Fatalf("listen on %d: %v", port, err)
 	}
 	t.Cleanup(func() { ln.Close(); pc.Close() })
-	go answerTCP(ln)
-	go answerUDP(pc)
+	go AnswerTCP(ln)
+	go AnswerUDP(pc)
 }
 
-func answerTCP(ln net.Listener) {
+// AnswerTCP answers each connection on ln with the address it came from,
+// until ln is closed.
+func AnswerTCP(ln net.Listener) {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -43,7 +45,9 @@ func answerTCP(ln net.Listener) {
 	}
 }
 
-func answerUDP(pc net.PacketConn) {
+// AnswerUDP answers each datagram on pc with the address it came from,
+// until pc is closed.
+func AnswerUDP(pc net.PacketConn) {
 	buf := make([]byte, 64)
 	for {
 		_, from, err := pc.ReadFrom(buf)
@@ -108,52 +112,3 @@ func WantNoAnswer(t testing.TB, what string, ns Netns, proto string, addr netip.
 		t.Errorf("%s: %s/%s answered (server saw %s), want no way through", what, addr, proto, got)
 	}
 }
-
-// EchoSrc is a Go program for containers: it listens on the TCP and UDP
-// ports of its arguments, on every address of both families, answers like
-// Serve, and prints "ready" once it listens.
-const EchoSrc = `package main
-
-import (
-	"fmt"
-	"net"
-	"os"
-)
-
-func main() {
-	for _, p := range os.Args[1:] {
-		ln, err := net.Listen("tcp", ":"+p)
-		if err != nil {
-			panic(err)
-		}
-		pc, err := net.ListenPacket("udp", ":"+p)
-		if err != nil {
-			panic(err)
-		}
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
-				fmt.Fprintln(c, host)
-				c.Close()
-			}
-		}()
-		go func() {
-			buf := make([]byte, 64)
-			for {
-				_, from, err := pc.ReadFrom(buf)
-				if err != nil {
-					return
-				}
-				host, _, _ := net.SplitHostPort(from.String())
-				pc.WriteTo([]byte(host+"\n"), from)
-			}
-		}()
-	}
-	fmt.Println("ready")
-	select {}
-}
-`

@@ -174,22 +174,10 @@ func testPortInUse(t *testing.T, e *engine) {
 	}
 }
 
-// serveClient listens on port in the client namespace and answers each
-// connection with the address it came from.
-func serveClient(t *testing.T, client nettopo.Netns, port int) {
-	t.Helper()
-	var ln net.Listener
-	if err := client.Do(func() (err error) { ln, err = net.Listen("tcp", fmt.Sprintf(":%d", port)); return err }); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go acceptAnswer(ln)
-}
-
 // Containers go out masqueraded, except on an --internal network; two user
 // networks cannot reach each other.
 func testIsolation(t *testing.T, e *engine, client nettopo.Netns) {
-	serveClient(t, client, 9000)
+	nettopo.Serve(t, client, 9000)
 	n1, n2, in := e.netName(t), e.netName(t), e.netName(t)
 	e.ok(t, "network", "create", n1)
 	e.ok(t, "network", "create", n2)
@@ -277,7 +265,7 @@ func TestPortsMeasure(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	go acceptAnswer(ln)
+	go nettopo.AnswerTCP(ln)
 	hop := connRate(t, client, netip.MustParseAddrPort(ln.Addr().String()))
 	t.Logf("connections/s: published from the client %.0f (%.2fx direct), published on 127.0.0.1 %.0f (%.2fx), "+
 		"direct from the sandbox to %s %.0f; client to a listener in the sandbox (no NAT, the veth hop only) %.0f (%.2fx direct)",
@@ -316,17 +304,4 @@ func dialRead(addr netip.AddrPort) error {
 	buf := make([]byte, 64)
 	_, err = c.Read(buf)
 	return err
-}
-
-// acceptAnswer answers each connection on ln with the address it came from.
-func acceptAnswer(ln net.Listener) {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
-		fmt.Fprintln(c, host)
-		c.Close()
-	}
 }

@@ -4,7 +4,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/corral-dev/corral/testutil/nettopo"
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 )
@@ -58,7 +57,9 @@ var echoBin struct {
 // echoBinary is the echo server, built once.
 func echoBinary(t *testing.T) string {
 	t.Helper()
-	echoBin.once.Do(func() { echoBin.path, echoBin.err = goBuild("", "echo", nettopo.EchoSrc) })
+	echoBin.once.Do(func() {
+		echoBin.path, echoBin.err = goBuild("github.com/corral-dev/corral/testutil/nettopo/echoserver", "echo", "")
+	})
 	if echoBin.err != nil {
 		t.Fatal(echoBin.err)
 	}
