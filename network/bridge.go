@@ -46,14 +46,18 @@ func EnsureBridge(name string, gws ...netip.Prefix) error {
 // DeleteBridge removes bridge name; one already gone is no error.
 func DeleteBridge(name string) error { return deleteLink(name, "bridge") }
 
-// deleteLink removes link name, a what; one already gone is no error.
-func deleteLink(name, what string) error {
-	link, err := netlink.LinkByName(name)
+// deleteLink removes link name, a what, from the caller's namespace; one
+// already gone is no error.
+func deleteLink(name, what string) error { return deleteLinkAt(&netlink.Handle{}, name, what) }
+
+// deleteLinkAt is deleteLink through handle h (another namespace's).
+func deleteLinkAt(h *netlink.Handle, name, what string) error {
+	link, err := h.LinkByName(name)
 	if errors.As(err, &netlink.LinkNotFoundError{}) {
 		return nil
 	}
 	if err == nil {
-		err = netlink.LinkDel(link)
+		err = h.LinkDel(link)
 	}
 	if err != nil {
 		return fmt.Errorf("delete %s %s: %w", what, name, err)
@@ -205,19 +209,7 @@ func hostID() []byte {
 
 // Detach deletes the veth pair whose host end is hostLink (its peer, with
 // its address and routes, goes with it); one already gone is no error.
-func Detach(hostLink string) error {
-	link, err := netlink.LinkByName(hostLink)
-	if errors.As(err, &netlink.LinkNotFoundError{}) {
-		return nil
-	}
-	if err == nil {
-		err = netlink.LinkDel(link)
-	}
-	if err != nil {
-		return fmt.Errorf("delete veth %s: %w", hostLink, err)
-	}
-	return nil
-}
+func Detach(hostLink string) error { return deleteLink(hostLink, "veth") }
 
 // LinkExists reports whether a link of that name is in the calling
 // process's network namespace.

@@ -137,15 +137,5 @@ func deleteIn(ns netns.NsHandle, ifName string) error {
 		return fmt.Errorf("detach %s: netlink in the container's namespace: %w", ifName, err)
 	}
 	defer h.Close()
-	link, err := h.LinkByName(ifName)
-	if errors.As(err, &netlink.LinkNotFoundError{}) {
-		return nil
-	}
-	if err == nil {
-		err = h.LinkDel(link)
-	}
-	if err != nil {
-		return fmt.Errorf("detach %s: %w", ifName, err)
-	}
-	return nil
+	return deleteLinkAt(h, ifName, "container link")
 }
