@@ -2,9 +2,13 @@ package engine_test
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
+	"os"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/corral-dev/corral/testutil"
 	"github.com/corral-dev/corral/testutil/nettopo"
@@ -22,20 +26,28 @@ var (
 	mvClient6 = netip.MustParseAddr("fd00:221::1")
 )
 
-func TestMacvlan(t *testing.T) {
+// newMacvlanTopo is an engine, the client namespace on the segment of
+// parent tmvpar0, and a dual stack macvlan network n on it.
+func newMacvlanTopo(t *testing.T) (e *engine, client nettopo.Netns, n string) {
+	t.Helper()
 	testutil.RequireRoot(t)
 	if !testutil.InSandbox() {
 		t.Skip("needs the test sandbox's network namespace")
 	}
-	e := newEngineArgs(t, "--bridge", "tmv0", "--bip", "10.220.0.1/24")
-	client := nettopo.New(t)
+	e = newEngineArgs(t, "--bridge", "tmv0", "--bip", "10.220.0.1/24")
+	client = nettopo.New(t)
 	nettopo.Veth(t, "tmvpar0", client, "eth0")
 	nettopo.AddrUp(t, client, "eth0", netip.PrefixFrom(mvClient, 24), netip.PrefixFrom(mvClient6, 64))
 	nettopo.WaitUp(t, client, "eth0")
-	n := e.netName(t)
+	n = e.netName(t)
 	e.ok(t, "network", "create", "-d", "macvlan", "-o", "parent=tmvpar0", "-o", "macvlan_mode=bridge",
 		"--subnet", mvSubnet.String(), "--gateway", mvClient.String(),
 		"--ipv6", "--subnet", mvSubnet6.String(), "--gateway", mvClient6.String(), n)
+	return e, client, n
+}
+
+func TestMacvlan(t *testing.T) {
+	e, client, n := newMacvlanTopo(t)
 	t.Run("Segment", func(t *testing.T) { testMacvlanSegment(t, e, client, n) })
 	t.Run("ConnectDisconnect", func(t *testing.T) { testMacvlanConnect(t, e, n) })
 	t.Run("Internal", func(t *testing.T) { testMacvlanInternal(t, e) })
@@ -147,4 +159,40 @@ func testMacvlanBadInput(t *testing.T, e *engine, taken string) {
 	if out := e.ok(t, "network", "inspect", "-f", "{{len .Containers}}", n); strings.TrimSpace(out) != "0" {
 		t.Errorf("endpoints after a failed start: %s", out)
 	}
+}
+
+// TestMacvlanMeasure times run --rm on the macvlan network beside the
+// default bridge (median of 20 each), and TCP connections per second from
+// the client to a macvlan container beside a listener in the sandbox on
+// the client's veth (the same hop, no container). CORRAL_MEASURE=1 runs it.
+func TestMacvlanMeasure(t *testing.T) {
+	if os.Getenv("CORRAL_MEASURE") == "" {
+		t.Skip("CORRAL_MEASURE=1 runs the measurements")
+	}
+	e, client, n := newMacvlanTopo(t)
+	median := func(args ...string) time.Duration {
+		var ds []time.Duration
+		for range 20 {
+			start := time.Now()
+			e.ok(t, append([]string{"run", "--rm"}, args...)...)
+			ds = append(ds, time.Since(start))
+		}
+		slices.Sort(ds)
+		return ds[10]
+	}
+	mv, br := median("--network", n, "busybox", "true"), median("busybox", "true")
+	t.Logf("run --rm: macvlan median %v, default bridge %v (%.2fx)", mv, br, float64(mv)/float64(br))
+	c := e.echo(t, []string{"--network", n}, "7000")
+	toCtr := connRate(t, client, at(e.ipOn(t, c, n), 7000))
+	ln, err := net.Listen("tcp", "[::]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go nettopo.AnswerTCP(ln)
+	nettopo.AddrUp(t, nettopo.Netns{}, "tmvpar0", netip.MustParsePrefix("10.221.0.250/24"))
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	toHost := connRate(t, client, at(netip.MustParseAddr("10.221.0.250"), port))
+	t.Logf("connections/s from the client: to the macvlan container %.0f, to a listener on the parent itself %.0f (%.2fx)",
+		toCtr, toHost, toCtr/toHost)
 }
