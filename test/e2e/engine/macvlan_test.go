@@ -52,6 +52,25 @@ func TestMacvlan(t *testing.T) {
 	t.Run("ConnectDisconnect", func(t *testing.T) { testMacvlanConnect(t, e, n) })
 	t.Run("Internal", func(t *testing.T) { testMacvlanInternal(t, e) })
 	t.Run("BadInput", func(t *testing.T) { testMacvlanBadInput(t, e, n) })
+	t.Run("Restart", func(t *testing.T) { testMacvlanRestart(t, e, client, n) })
+}
+
+// A daemon killed with SIGKILL and started again keeps a running macvlan
+// container's endpoint, which still answers; rm takes it.
+func testMacvlanRestart(t *testing.T, e *engine, client nettopo.Netns, n string) {
+	a := e.echo(t, []string{"--network", n}, "7000")
+	ip := e.ipOn(t, a, n)
+	e.kill9(t)
+	e.restart(t)
+	if got := e.ipOn(t, a, n); got != ip {
+		t.Errorf("address after restart %s, want %s", got, ip)
+	}
+	nettopo.WantAnswer(t, "client to container after restart", client, "tcp", at(ip, 7000))
+	e.ok(t, "rm", "-f", a)
+	nettopo.WantNoAnswer(t, "client to removed container", client, "tcp", at(ip, 7000))
+	if out := e.ok(t, "network", "inspect", "-f", "{{len .Containers}}", n); strings.TrimSpace(out) != "0" {
+		t.Errorf("endpoints after rm: %s", out)
+	}
 }
 
 // Containers on the macvlan network are reached from the client by their
