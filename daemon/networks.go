@@ -168,7 +168,7 @@ func (s *Networks) NetworkCreate(_ context.Context, req network.CreateRequest) (
 	if err != nil {
 		return network.CreateResponse{}, err
 	}
-	if !o.Subnet.IsValid() {
+	if !o.Subnet.IsValid() || (o.EnableIPv6 && !o.Subnet6.IsValid()) {
 		if o.Avoid, err = cnetwork.RoutedPrefixes(); err != nil {
 			return network.CreateResponse{}, err
 		}

@@ -222,11 +222,12 @@ func ipNet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: net.IP(p.Addr().AsSlice()), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
 }
 
-// RoutedPrefixes are the IPv4 destinations the calling process's network
-// namespace routes (the default route aside): a subnet picked from the
-// pools must overlap none of them, as dockerd's does not.
+// RoutedPrefixes are the IPv4 and IPv6 destinations the calling
+// process's network namespace routes (default routes, link-local and
+// multicast aside): a subnet picked from the pools must overlap none of
+// them, as dockerd's does not.
 func RoutedPrefixes() ([]netip.Prefix, error) {
-	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
+	routes, err := netlink.RouteList(nil, netlink.FAMILY_ALL)
 	if err != nil {
 		return nil, fmt.Errorf("list routes: %w", err)
 	}
@@ -236,8 +237,9 @@ func RoutedPrefixes() ([]netip.Prefix, error) {
 			continue
 		}
 		ones, _ := r.Dst.Mask.Size()
-		a, ok := netip.AddrFromSlice(r.Dst.IP.To4())
-		if ok && ones > 0 {
+		a, ok := netip.AddrFromSlice(r.Dst.IP)
+		a = a.Unmap()
+		if ok && ones > 0 && !a.IsLinkLocalUnicast() && !a.IsMulticast() {
 			out = append(out, netip.PrefixFrom(a, ones).Masked())
 		}
 	}

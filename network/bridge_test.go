@@ -11,6 +11,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
+	"github.com/corral-dev/corral/network/ipam"
 	"github.com/corral-dev/corral/testutil"
 )
 
@@ -134,7 +135,7 @@ func TestAttachFailureLeavesNothing(t *testing.T) {
 func TestRoutedPrefixesAvoided(t *testing.T) {
 	testutil.RequireRoot(t)
 	const br = "tbr-routes"
-	if err := EnsureBridge(br, netip.MustParsePrefix("172.17.0.1/16")); err != nil {
+	if err := EnsureBridge(br, netip.MustParsePrefix("172.17.0.1/16"), netip.MustParsePrefix("fd00:77::1/64")); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = DeleteBridge(br) })
@@ -142,10 +143,14 @@ func TestRoutedPrefixesAvoided(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := openStore(t, t.TempDir())
-	n, err := s.Create(CreateOptions{Name: "n", Avoid: routed})
-	if err != nil || n.Subnet.String() != "172.18.0.0/16" {
-		t.Fatalf("subnet %v, %v; want 172.18.0.0/16 (172.17 is routed: %v)", n.Subnet, err, routed)
+	s, err := Open(t.TempDir(), []ipam.Pool{ipam.DefaultPools[0], ipam.DefaultPools[1],
+		{Base: netip.MustParsePrefix("fd00:77::/48"), Size: 64}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.Create(CreateOptions{Name: "n", Avoid: routed, EnableIPv6: true})
+	if err != nil || n.Subnet.String() != "172.18.0.0/16" || n.Subnet6.String() != "fd00:77:0:1::/64" {
+		t.Fatalf("subnets %v %v, %v; want 172.18.0.0/16 and fd00:77:0:1::/64 (routed: %v)", n.Subnet, n.Subnet6, err, routed)
 	}
 }
 

@@ -206,7 +206,7 @@ func (s *Store) assignPools(n *Network, o CreateOptions) error {
 		return nil
 	}
 	p6 := pool{subnet: o.Subnet6, ipRange: o.IPRange6, gateway: o.Gateway6}
-	if err := p6.assign(s.pools, used6, true); err != nil {
+	if err := p6.assign(s.pools, append(used6, o.Avoid...), true); err != nil {
 		return err
 	}
 	n.EnableIPv6, n.Subnet6, n.IPRange6, n.Gateway6 = true, p6.subnet, p6.ipRange, p6.gateway
