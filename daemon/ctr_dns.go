@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"github.com/moby/moby/api/types/container"
 
@@ -58,10 +59,26 @@ func upstreams(hc *container.HostConfig) []netip.AddrPort {
 	return out
 }
 
+// checkHostName refuses a name (hostname, domain name, alias, --add-host
+// name) that cannot be one line's field of /etc/hosts: one with spaces,
+// control characters or '#'.
+func checkHostName(what, name string) error {
+	if strings.ContainsFunc(name, func(r rune) bool { return r <= ' ' || r == '#' || r == 0x7f }) {
+		return errdefs.InvalidArgument(fmt.Errorf("invalid %s %q: spaces, control characters and '#' are not allowed", what, name))
+	}
+	return nil
+}
+
 // checkJoinedNetwork refuses, as dockerd does, the settings a container
 // joining another's network namespace (--network container:ID) cannot
 // have: that container's hostname, hosts, DNS and ports are its own.
 func checkJoinedNetwork(cfg *container.Config, hc *container.HostConfig) error {
+	if err := checkHostName("hostname", cfg.Hostname); err != nil {
+		return err
+	}
+	if err := checkHostName("domainname", cfg.Domainname); err != nil {
+		return err
+	}
 	m := hc.NetworkMode
 	if !m.IsContainer() {
 		return nil

@@ -130,6 +130,11 @@ func checkEndpointConfig(n cnetwork.Network, es *network.EndpointSettings) error
 	case len(es.Aliases) > 0 && n.Predefined:
 		return errdefs.InvalidArgument(errors.New("network-scoped alias is supported only for containers in user defined networks"))
 	}
+	for _, a := range es.Aliases {
+		if err := checkHostName("alias", a); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

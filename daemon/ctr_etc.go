@@ -139,6 +139,9 @@ func parseExtraHosts(entries []string, gateway netip.Addr) (string, error) {
 		if !ok || name == "" {
 			return "", errdefs.InvalidArgument(fmt.Errorf("invalid extra host %q: want NAME:IP", e))
 		}
+		if err := checkHostName("extra host name", name); err != nil {
+			return "", err
+		}
 		ip = strings.TrimSuffix(strings.TrimPrefix(ip, "["), "]")
 		if ip == hostGateway {
 			if !gateway.IsValid() {
