@@ -17,6 +17,7 @@ type EndpointOptions struct {
 	IP6       netip.Addr // --ip6, on IPv6 networks
 	MAC       string     // --mac-address; "": derived from the IP
 	Aliases   []string
+	Hostname  string
 	IfName    string // the interface's name in the container (eth0, ...)
 }
 
@@ -35,7 +36,7 @@ func (s *Store) Allocate(ref string, o EndpointOptions) (Network, Endpoint, erro
 		return Network{}, Endpoint{}, errdefs.Wrap(errdefs.ErrForbidden, fmt.Errorf("endpoint with name %s already exists in network %s", o.Name, n.Name))
 	}
 	ep := Endpoint{ID: NewID(), Container: o.Container, Name: o.Name, MAC: o.MAC,
-		Aliases: slices.Clone(o.Aliases), RequestedIP: o.IP, RequestedIP6: o.IP6, IfName: o.IfName}
+		Aliases: slices.Clone(o.Aliases), Hostname: o.Hostname, RequestedIP: o.IP, RequestedIP6: o.IP6, IfName: o.IfName}
 	if n.HasLinks() {
 		if err := n.allocateAddrs(&ep, o); err != nil {
 			return Network{}, Endpoint{}, err
@@ -113,4 +114,25 @@ func (s *Store) Release(ref, id string) (ep Endpoint, ok bool, err error) {
 	}
 	s.nets[n.ID] = &next
 	return ep, true, nil
+}
+
+// RenameEndpoints gives container id's endpoints, on every network, the
+// container's new name (a DNS name on user networks).
+func (s *Store) RenameEndpoints(id, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range s.nets {
+		ep, ok := n.Endpoints[id]
+		if !ok || ep.Name == name {
+			continue
+		}
+		next := n.clone()
+		ep.Name = name
+		next.Endpoints[id] = ep
+		if err := s.write(&next); err != nil {
+			return err
+		}
+		s.nets[n.ID] = &next
+	}
+	return nil
 }

@@ -79,6 +79,8 @@ type Endpoint struct {
 	IP6       netip.Addr `json:",omitempty"`
 	MAC       string
 	Aliases   []string `json:",omitempty"`
+	// Hostname is the container's --hostname, a DNS name too.
+	Hostname string `json:",omitempty"`
 	// RequestedIP is --ip, kept so that inspect echoes IPAMConfig.
 	RequestedIP  netip.Addr
 	RequestedIP6 netip.Addr `json:",omitempty"`
