@@ -193,6 +193,9 @@ func ownHosts(c *ccontainer.Container) string {
 				}
 			}
 			lines = append(lines, es.IPAddress.String()+"\t"+strings.Join(all, " ")+"\n")
+			if es.GlobalIPv6Address.IsValid() {
+				lines = append(lines, es.GlobalIPv6Address.String()+"\t"+strings.Join(all, " ")+"\n")
+			}
 		}
 	}
 	if len(lines) == 0 {

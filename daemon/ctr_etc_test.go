@@ -42,11 +42,12 @@ func TestOwnHosts(t *testing.T) {
 	c := &ccontainer.Container{Config: &container.Config{Hostname: "h1", Domainname: "example.org"},
 		HostConfig: &container.HostConfig{NetworkMode: "front"},
 		NetworkSettings: &container.NetworkSettings{Networks: map[string]*network.EndpointSettings{
-			"back":  {IPAddress: netip.MustParseAddr("10.2.0.2")},
-			"front": {IPAddress: netip.MustParseAddr("10.1.0.2"), Aliases: []string{"web", "h1"}},
-			"gone":  {},
+			"back": {IPAddress: netip.MustParseAddr("10.2.0.2")},
+			"front": {IPAddress: netip.MustParseAddr("10.1.0.2"), Aliases: []string{"web", "h1"},
+				GlobalIPv6Address: netip.MustParseAddr("fd00:1::2")},
+			"gone": {},
 		}}}
-	want := "10.1.0.2\th1.example.org h1 web\n10.2.0.2\th1.example.org h1\n"
+	want := "10.1.0.2\th1.example.org h1 web\nfd00:1::2\th1.example.org h1 web\n10.2.0.2\th1.example.org h1\n"
 	if got := ownHosts(c); got != want {
 		t.Errorf("ownHosts:\n%q\nwant\n%q", got, want)
 	}

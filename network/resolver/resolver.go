@@ -63,6 +63,16 @@ func (r *Resolver) scope(id string) (nets []network.Network, external bool) {
 // its trailing dot, any case); found reports whether a container it sees
 // owns the name, even with no address.
 func (r *Resolver) Lookup(id, name string) (addrs []netip.Addr, found bool) {
+	return r.lookup(id, name, func(ep network.Endpoint) netip.Addr { return ep.IP })
+}
+
+// Lookup6 is Lookup for the IPv6 addresses (dual stack networks).
+func (r *Resolver) Lookup6(id, name string) (addrs []netip.Addr, found bool) {
+	return r.lookup(id, name, func(ep network.Endpoint) netip.Addr { return ep.IP6 })
+}
+
+// lookup is the addresses addr gives of the endpoints owning name.
+func (r *Resolver) lookup(id, name string, addr func(network.Endpoint) netip.Addr) (addrs []netip.Addr, found bool) {
 	name = strings.ToLower(strings.TrimSuffix(name, "."))
 	nets, _ := r.scope(id)
 	for _, n := range nets {
@@ -70,8 +80,8 @@ func (r *Resolver) Lookup(id, name string) (addrs []netip.Addr, found bool) {
 		for _, ep := range n.Endpoints {
 			if owns(ep, name) || (short != name && owns(ep, short)) {
 				found = true
-				if ep.IP.IsValid() && !contains(addrs, ep.IP) {
-					addrs = append(addrs, ep.IP)
+				if a := addr(ep); a.IsValid() && !contains(addrs, a) {
+					addrs = append(addrs, a)
 				}
 			}
 		}
@@ -166,12 +176,18 @@ func (r *Resolver) local(id string, q dns.Question) (rrs []dns.RR, ok bool) {
 	if !found {
 		return nil, false
 	}
-	if q.Qtype != dns.TypeA && q.Qtype != dns.TypeANY {
-		return nil, true // the name exists, without records of that type (AAAA: no IPv6)
+	switch q.Qtype {
+	case dns.TypeA, dns.TypeANY:
+		hdr.Rrtype = dns.TypeA
+		for _, a := range addrs {
+			rrs = append(rrs, &dns.A{Hdr: hdr, A: a.AsSlice()})
+		}
+	case dns.TypeAAAA:
+		hdr.Rrtype = dns.TypeAAAA
+		addrs6, _ := r.Lookup6(id, q.Name)
+		for _, a := range addrs6 {
+			rrs = append(rrs, &dns.AAAA{Hdr: hdr, AAAA: a.AsSlice()})
+		}
 	}
-	hdr.Rrtype = dns.TypeA
-	for _, a := range addrs {
-		rrs = append(rrs, &dns.A{Hdr: hdr, A: a.AsSlice()})
-	}
-	return rrs, true
+	return rrs, true // the name exists, perhaps without records of that type
 }

@@ -117,6 +117,18 @@ func TestAnswerTypes(t *testing.T) {
 	if m = r.Answer(cfg, query("web", dns.TypeAAAA), false); m.Rcode != dns.RcodeSuccess || len(m.Answer) != 0 {
 		t.Fatalf("AAAA web: want an empty NOERROR, got %v", m)
 	}
+	// On a dual stack network AAAA gives the IPv6 address, A only the IPv4.
+	w := world()
+	c6 := w[1].Endpoints[idC]
+	c6.IP6 = netip.MustParseAddr("fd00:2::4")
+	w[1].Endpoints[idC] = c6
+	r6, fromB := New(w), Config{Container: idB}
+	if m = r6.Answer(fromB, query("c", dns.TypeAAAA), false); len(m.Answer) != 1 || m.Answer[0].(*dns.AAAA).AAAA.String() != "fd00:2::4" {
+		t.Fatalf("AAAA c: %v", m)
+	}
+	if m = r6.Answer(fromB, query("c", dns.TypeA), false); len(m.Answer) != 1 || m.Answer[0].(*dns.A).A.String() != "10.2.0.4" {
+		t.Fatalf("A c on a dual stack network: %v", m)
+	}
 	m = r.Answer(cfg, query("3.0.1.10.in-addr.arpa", dns.TypePTR), false)
 	if len(m.Answer) != 1 || m.Answer[0].(*dns.PTR).Ptr != "b.front." {
 		t.Fatalf("PTR 10.1.0.3: %v", m)
