@@ -62,6 +62,13 @@ func testDualStack(t *testing.T, e *engine, client nettopo.Netns) {
 	if got := e.ok(t, "exec", b, "sh", "-c", fmt.Sprintf("nc -w 2 %s 7000 </dev/null", ip6)); strings.TrimSpace(got) != e.ip6On(t, b, n).String() {
 		t.Errorf("container to container over IPv6: the server saw %q", got)
 	}
+	// The embedded DNS answers AAAA with it, and the hosts file lists it.
+	if out := e.ok(t, "exec", b, "nslookup", "-type=AAAA", a); !strings.Contains(out, ip6.String()) {
+		t.Errorf("AAAA of %s: %q, want %s", a, out, ip6)
+	}
+	if out := e.ok(t, "exec", a, "cat", "/etc/hosts"); !strings.Contains(out, ip6.String()+"\t") {
+		t.Errorf("hosts of %s: %q, want a line for %s", a, out, ip6)
+	}
 	if out := e.ok(t, "exec", b, "ip", "-6", "route", "show", "default"); !strings.Contains(out, "via "+gw6.String()) {
 		t.Errorf("IPv6 default route: %q, want via %s", out, gw6)
 	}
