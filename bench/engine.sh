@@ -91,13 +91,16 @@ wait_api() {
 # socket, pid file, an empty configuration, no bridge and no iptables. In
 # a session of its own, as corral's daemon: a Ctrl-C reaches the script,
 # which then removes the containers through the daemons and stops them.
+# DOCKERD_NET (bench/ports.sh) replaces --bridge=none.
 start_dockerd() {
 	local dir=$SCRATCH/docker
+	local -a net
+	read -r -a net <<<"${DOCKERD_NET:---bridge=none}"
 	mkdir -p "$dir"
 	printf '{}\n' >"$dir/daemon.json"
 	setsid dockerd --config-file "$dir/daemon.json" --data-root "$dir/root" --exec-root "$dir/run" \
 		-H "unix://$dir/sock" --pidfile "$dir/pid" --iptables=false --ip6tables=false \
-		--bridge=none --exec-opt native.cgroupdriver=cgroupfs --storage-driver overlay2 \
+		"${net[@]}" --exec-opt native.cgroupdriver=cgroupfs --storage-driver overlay2 \
 		>"$dir/log" 2>&1 &
 	wait_api docker $!
 }
