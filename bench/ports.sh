@@ -20,6 +20,7 @@
 #   CONNS       wrk connections for the small file (default 16)
 #   LARGE_MB    size of the large file in MiB (default 64)
 #   N, WARMUP   timed and untimed `run --rm` per engine (default 20, 2)
+#   HOLD        seconds to keep the sitting up before wrk, for profiling
 #   GAP, SEED, CORRAL, CORRAL_CLI, DOCKER   as for bench/engine.sh
 set -euo pipefail
 
@@ -201,6 +202,16 @@ bridge_round() {
 	done
 }
 
+# hold, with HOLD set, keeps the sitting up with its servers for HOLD
+# seconds before timing anything, for a look from outside: nsenter -t PID
+# -n -m, PID that of `ports.sh __inner` (pgrep -f), enters the sitting, and
+# ip netns exec bench-client there the client.
+hold() {
+	[[ -n ${HOLD:-} ]] || return 0
+	log "holding for ${HOLD}s; targets: $(for t in $TARGETS; do printf '%s=%s ' "$t" "${ADDR[$t]}"; done)"
+	sleep "$HOLD"
+}
+
 ports_inner() {
 	sitting_engines "$1"
 	private_net
@@ -211,6 +222,7 @@ ports_inner() {
 	for ((i = 1 - WARMUP; i <= N; i++)); do bridge_round "$i"; done
 	check_removed
 	start_servers
+	hold
 	log "wrk: ${DURATION}s runs, 1 warm-up + $ROUNDS timed per target and file, from namespace $CLIENT_NS"
 	wrk_rounds small
 	wrk_rounds large
