@@ -72,7 +72,9 @@ var rules = []rule{
 	}},
 	// Networking talks to the kernel itself (netlink, nftables); of
 	// Docker's API it may use only the wire types of ports and networks.
-	{pkg: "network/...", internal: with("network/*"), external: []string{
+	// The embedded DNS (network/resolver) speaks DNS with miekg/dns.
+	{pkg: "network/...", internal: with("network", "network/*"), external: []string{
+		"github.com/miekg/dns",
 		"golang.org/x/sys/...",
 		"github.com/google/nftables/...",
 		"github.com/mdlayher/netlink/...",

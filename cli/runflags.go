@@ -30,6 +30,7 @@ type containerFlags struct {
 	ulimits                                                    ulimitValue
 	mounts                                                     mountValue
 	networks                                                   networkValue
+	netAliases                                                 listValue
 	memory, memoryReservation, shmSize                         memBytes
 	memorySwap                                                 memSwapBytes
 	cpus                                                       nanoCPUs
@@ -125,6 +126,9 @@ func addNetworkFlags(fs *pflag.FlagSet, f *containerFlags) {
 	fs.Var(&f.expose, "expose", "Expose a port or a range of ports")
 	fs.VarP(&f.publish, "publish", "p", "Publish a container's port(s) to the host")
 	fs.BoolVarP(&f.publishAll, "publish-all", "P", false, "Publish all exposed ports to random ports")
+	fs.Var(&f.netAliases, "network-alias", "Add network-scoped alias for the container")
+	fs.Var(&f.netAliases, "net-alias", "Add network-scoped alias for the container")
+	_ = fs.MarkHidden("net-alias")
 	fs.Var(&f.networks, "net", "Connect a container to a network")
 	fs.Var(&f.networks, "network", "Connect a container to a network")
 	_ = fs.MarkHidden("net")
@@ -200,7 +204,7 @@ func parseContainer(fs *pflag.FlagSet, f *containerFlags, image string, args []s
 	// When allocating stdin in attached mode, close stdin at client
 	// disconnect.
 	config.StdinOnce = config.OpenStdin && config.AttachStdin
-	endpoints, err := f.networks.endpoints()
+	endpoints, err := f.networks.withAliases(f.netAliases.values).endpoints()
 	if err != nil {
 		return api.ContainerCreateOptions{}, err
 	}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -300,6 +301,20 @@ func (n *networkValue) mode() string {
 		return network.NetworkDefault
 	}
 	return n.values[0].target
+}
+
+// withAliases is n with --network-alias's aliases on its first network
+// (the default one without --network), as docker's CLI gives them.
+func (n networkValue) withAliases(aliases []string) *networkValue {
+	if len(aliases) == 0 {
+		return &n
+	}
+	vals := slices.Clone(n.values)
+	if len(vals) == 0 {
+		vals = []networkAttachment{{target: network.NetworkDefault}}
+	}
+	vals[0].aliases = append(slices.Clone(vals[0].aliases), aliases...)
+	return &networkValue{values: vals}
 }
 
 // endpoints is the networking config's endpoints as docker's CLI makes

@@ -14,6 +14,7 @@ import (
 	"github.com/corral-dev/corral/container"
 	"github.com/corral-dev/corral/errdefs"
 	"github.com/corral-dev/corral/monitor"
+	"github.com/corral-dev/corral/network/resolver"
 	"github.com/corral-dev/corral/snapshot"
 	"github.com/corral-dev/corral/spec"
 )
@@ -37,6 +38,8 @@ type Containers struct {
 	secrets  *Secrets
 	vols     *Volumes
 	nets     *Networks
+	// dns serves the embedded DNS to containers on user networks.
+	dns *resolver.Server
 	// logDefaults are the daemon's log-driver and log-opts.
 	logDefaults LogConfig
 
@@ -143,6 +146,7 @@ func NewContainers(ctx context.Context, opts ContainersOptions) (*Containers, er
 		}
 	}
 	s.nets.ctrs = s
+	s.dns = resolver.NewServer(resolver.New(s.nets.store), s.log)
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	for _, dir := range []string{s.paths.root, s.paths.monitors, s.paths.runtime, s.paths.bundles} {
 		if err := os.MkdirAll(dir, 0o711); err != nil {

@@ -42,6 +42,9 @@ func (s *Containers) connect(_ context.Context, ref string, req network.ConnectR
 	if err := s.nets.applyFirewall(); err != nil {
 		s.log.Warn("firewall rules after connect", "container", c.ID, "network", n.Name, "err", err)
 	}
+	if err := s.rewriteHosts(c.ID); err != nil {
+		s.log.Warn("hosts file after connect", "container", c.ID, "network", n.Name, "err", err)
+	}
 	s.nets.publish(n, events.ActionConnect, "container", c.ID)
 	return nil
 }
@@ -143,6 +146,9 @@ func (s *Containers) disconnect(_ context.Context, ref string, req network.Disco
 	}
 	if err := s.nets.applyFirewall(); err != nil {
 		s.log.Warn("firewall rules after disconnect", "container", c.ID, "network", n.Name, "err", err)
+	}
+	if err := s.rewriteHosts(c.ID); err != nil {
+		s.log.Warn("hosts file after disconnect", "container", c.ID, "network", n.Name, "err", err)
 	}
 	s.nets.publish(n, events.ActionDisconnect, "container", c.ID)
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -32,6 +33,12 @@ func (s *Containers) ContainerCreate(ctx context.Context, opts api.ContainerCrea
 	hc := opts.HostConfig
 	if hc == nil {
 		hc = &container.HostConfig{}
+	}
+	if err := checkJoinedNetwork(opts.Config, hc); err != nil {
+		return container.CreateResponse{}, err
+	}
+	if _, err := parseExtraHosts(hc.ExtraHosts, netip.IPv4Unspecified()); err != nil {
+		return container.CreateResponse{}, err
 	}
 	img, err := s.createImage(ctx, opts.Config.Image)
 	if err != nil {

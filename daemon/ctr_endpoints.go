@@ -15,6 +15,7 @@ import (
 	ccontainer "github.com/corral-dev/corral/container"
 	"github.com/corral-dev/corral/errdefs"
 	cnetwork "github.com/corral-dev/corral/network"
+	"github.com/corral-dev/corral/network/resolver"
 )
 
 // A container's networks are the keys of its record's
@@ -129,6 +130,11 @@ func checkEndpointConfig(n cnetwork.Network, es *network.EndpointSettings) error
 	case len(es.Aliases) > 0 && n.Predefined:
 		return errdefs.InvalidArgument(errors.New("network-scoped alias is supported only for containers in user defined networks"))
 	}
+	for _, a := range es.Aliases {
+		if err := checkHostName("alias", a); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -190,7 +196,7 @@ func (s *Containers) allocateEndpointsNow(c *ccontainer.Container) (*ccontainer.
 func (s *Containers) allocateEndpoint(c *ccontainer.Container, n cnetwork.Network, ifName string) (cnetwork.Endpoint, error) {
 	es := c.NetworkSettings.Networks[n.Name]
 	o := cnetwork.EndpointOptions{Container: c.ID, Name: strings.TrimPrefix(c.Name, "/"), Aliases: es.Aliases,
-		IfName: ifName}
+		Hostname: c.Config.Hostname, IfName: ifName}
 	if es.IPAMConfig != nil {
 		o.IP = es.IPAMConfig.IPv4Address
 	}
@@ -213,8 +219,7 @@ func (s *Containers) fillEndpoint(c *ccontainer.Container, n cnetwork.Network, e
 	es.IPPrefixLen, es.MacAddress = n.Subnet.Bits(), network.HardwareAddr(mac)
 	es.DNSNames = nil
 	if !n.Predefined {
-		es.DNSNames = append([]string{ep.Name}, es.Aliases...)
-		es.DNSNames = append(es.DNSNames, c.ID[:12])
+		es.DNSNames = resolver.Names(ep)
 	}
 	c.NetworkSettings.Networks[n.Name] = &es
 }

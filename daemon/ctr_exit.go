@@ -49,6 +49,7 @@ func (s *Containers) watch(id string, m *monitor.Client) {
 // the waiters; then its restart policy or auto-removal applies.
 func (s *Containers) handleExit(id string, st *monitor.ExitStatus) {
 	s.stopHealth(id)
+	s.dns.Stop(id)
 	s.unmountRootfs(id)
 	s.releaseSecrets(id)
 	exit := ccontainer.Exit{Code: st.ExitCode, OOMKilled: st.OOMKilled, At: st.ExitedAt}

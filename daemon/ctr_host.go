@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -15,96 +14,9 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"golang.org/x/sys/unix"
 
-	ccontainer "github.com/corral-dev/corral/container"
 	"github.com/corral-dev/corral/errdefs"
 	"github.com/corral-dev/corral/spec"
 )
-
-// writeEtcFiles writes the hostname, hosts and resolv.conf files that are
-// bind-mounted into c, in its directory, and records their paths.
-func (s *Containers) writeEtcFiles(c *ccontainer.Container) error {
-	dir := s.store.Dir(c.ID)
-	host := c.Config.Hostname
-	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" +
-		"fe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
-	if ip := ownAddress(c); ip != "" {
-		hosts += ip + "\t" + host + "\n"
-	} else if c.HostConfig.NetworkMode != "host" {
-		hosts += "127.0.1.1\t" + host + "\n"
-	} else if data, err := os.ReadFile("/etc/hosts"); err == nil {
-		hosts = string(data)
-	}
-	files := map[string]string{"hostname": host + "\n", "hosts": hosts, "resolv.conf": resolvConf(c.HostConfig)}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			return fmt.Errorf("write %s: %w", name, err)
-		}
-	}
-	_, err := s.update(c.ID, func(r *ccontainer.Container) error {
-		r.HostnamePath, r.HostsPath = filepath.Join(dir, "hostname"), filepath.Join(dir, "hosts")
-		r.ResolvConfPath = filepath.Join(dir, "resolv.conf")
-		return nil
-	})
-	c.HostnamePath, c.HostsPath = filepath.Join(dir, "hostname"), filepath.Join(dir, "hosts")
-	c.ResolvConfPath = filepath.Join(dir, "resolv.conf")
-	return err
-}
-
-// ownAddress is the container's address on its network mode's network
-// (the first it has otherwise), "" when it has none.
-func ownAddress(c *ccontainer.Container) string {
-	if c.NetworkSettings == nil {
-		return ""
-	}
-	if es := c.NetworkSettings.Networks[string(c.HostConfig.NetworkMode)]; es != nil && es.IPAddress.IsValid() {
-		return es.IPAddress.String()
-	}
-	for _, es := range c.NetworkSettings.Networks {
-		if es.IPAddress.IsValid() {
-			return es.IPAddress.String()
-		}
-	}
-	return ""
-}
-
-// resolvConf is the container's resolv.conf: the request's DNS settings,
-// else the host's without loopback servers (they do not answer inside the
-// container's own network namespace).
-func resolvConf(hc *container.HostConfig) string {
-	var b strings.Builder
-	host, _ := os.ReadFile("/etc/resolv.conf")
-	if hc.NetworkMode == "host" && len(hc.DNS) == 0 {
-		return string(host)
-	}
-	servers := make([]string, 0, len(hc.DNS))
-	for _, a := range hc.DNS {
-		servers = append(servers, a.String())
-	}
-	search, options := hc.DNSSearch, hc.DNSOptions
-	sc := bufio.NewScanner(bytes.NewReader(host))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		switch {
-		case len(f) < 2:
-		case f[0] == "nameserver" && len(hc.DNS) == 0 && !strings.HasPrefix(f[1], "127.") && f[1] != "::1":
-			servers = append(servers, f[1])
-		case f[0] == "search" && len(hc.DNSSearch) == 0:
-			search = f[1:]
-		case f[0] == "options" && len(hc.DNSOptions) == 0:
-			options = f[1:]
-		}
-	}
-	for _, ns := range servers {
-		fmt.Fprintf(&b, "nameserver %s\n", ns)
-	}
-	if len(search) > 0 {
-		fmt.Fprintf(&b, "search %s\n", strings.Join(search, " "))
-	}
-	if len(options) > 0 {
-		fmt.Fprintf(&b, "options %s\n", strings.Join(options, " "))
-	}
-	return b.String()
-}
 
 // homeEnv adds HOME to a process's environment that has none: the home
 // of user uid in passwd, or "/", as runc sets it.

@@ -2,12 +2,11 @@ package daemon
 
 import (
 	"fmt"
-	"os"
-	"runtime"
 
 	"golang.org/x/sys/unix"
 
 	ccontainer "github.com/corral-dev/corral/container"
+	cnetwork "github.com/corral-dev/corral/network"
 )
 
 // setupNetwork prepares the network namespace of a created container,
@@ -28,38 +27,9 @@ func (s *Containers) setupNetwork(c *ccontainer.Container, pid int) error {
 	return nil
 }
 
-// loopbackUp sets "lo" up in the network namespace of process pid. It
-// works on a thread of its own that enters the namespace and comes back;
-// a thread that cannot come back stays locked, so the Go runtime ends it
-// with its goroutine rather than reuse it in the wrong namespace.
+// loopbackUp sets "lo" up in the network namespace of process pid.
 func loopbackUp(pid int) error {
-	target, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", pid))
-	if err != nil {
-		return fmt.Errorf("open network namespace: %w", err)
-	}
-	defer target.Close()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		self, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("open network namespace: %w", err)
-			return
-		}
-		defer self.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("enter network namespace: %w", err)
-			return
-		}
-		err = setLinkUp("lo")
-		if unix.Setns(int(self.Fd()), unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		errc <- err
-	}()
-	return <-errc
+	return cnetwork.InNamespace(fmt.Sprintf("/proc/%d/ns/net", pid), func() error { return setLinkUp("lo") })
 }
 
 // setLinkUp sets interface name up in the calling thread's network

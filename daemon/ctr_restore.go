@@ -72,6 +72,9 @@ func (s *Containers) restoreRunning(ctx context.Context, c *ccontainer.Container
 			s.syncPaused(c, st.Paused)
 			s.watch(c.ID, m)
 			s.startHealth(c.ID)
+			if err := s.startDNS(c, st.Pid); err != nil {
+				s.log.Warn("restore the embedded DNS", "container", c.ID, "err", err)
+			}
 		default:
 			err = serr
 		}

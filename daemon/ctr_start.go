@@ -47,6 +47,7 @@ func (s *Containers) start(ctx context.Context, c *ccontainer.Container) (err er
 			code := startFailureCode(err)
 			s.unmountRootfs(c.ID)
 			s.releaseSecrets(c.ID)
+			s.dns.Stop(c.ID)
 			s.releaseEndpoints(c.ID)
 			if _, uerr := s.update(c.ID, func(c *ccontainer.Container) error {
 				clearEndpoints(c)
@@ -82,6 +83,10 @@ func (s *Containers) start(ctx context.Context, c *ccontainer.Container) (err er
 		return fmt.Errorf("start container: %w", err)
 	}
 	if err := s.setupNetwork(c, st.Pid); err != nil {
+		_ = m.Signal(ctx, 9, true)
+		return err
+	}
+	if err := s.startDNS(c, st.Pid); err != nil {
 		_ = m.Signal(ctx, 9, true)
 		return err
 	}

@@ -16,6 +16,7 @@ type EndpointOptions struct {
 	IP        netip.Addr // --ip; zero: the next free address
 	MAC       string     // --mac-address; "": derived from the IP
 	Aliases   []string
+	Hostname  string
 	IfName    string // the interface's name in the container (eth0, ...)
 }
 
@@ -34,7 +35,7 @@ func (s *Store) Allocate(ref string, o EndpointOptions) (Network, Endpoint, erro
 		return Network{}, Endpoint{}, errdefs.Wrap(errdefs.ErrForbidden, fmt.Errorf("endpoint with name %s already exists in network %s", o.Name, n.Name))
 	}
 	ep := Endpoint{ID: NewID(), Container: o.Container, Name: o.Name, MAC: o.MAC,
-		Aliases: slices.Clone(o.Aliases), RequestedIP: o.IP, IfName: o.IfName}
+		Aliases: slices.Clone(o.Aliases), Hostname: o.Hostname, RequestedIP: o.IP, IfName: o.IfName}
 	if n.Driver == DriverBridge {
 		if ep.IP, err = n.allocateIP(o.IP); err != nil {
 			return Network{}, Endpoint{}, err

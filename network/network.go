@@ -62,6 +62,8 @@ type Endpoint struct {
 	IP        netip.Addr
 	MAC       string
 	Aliases   []string `json:",omitempty"`
+	// Hostname is the container's --hostname, a DNS name too.
+	Hostname string `json:",omitempty"`
 	// RequestedIP is --ip, kept so that inspect echoes IPAMConfig.
 	RequestedIP netip.Addr
 	// HostLink is the host end of the veth pair, IfName the container's.
