@@ -189,7 +189,9 @@ load_image() {
 # 1. run --rm, round robin.
 
 # run_round runs `run --rm` once per engine in a fresh order; $1 is the
-# round number, rounds up to 0 are warm-up.
+# round number, rounds up to 0 are warm-up. RUN_NET, the network options
+# (--network none unless set; bench/ports.sh sets it empty), go before the
+# image.
 run_round() {
 	local i=$1 label warm=
 	((i > 0)) || warm=yes
@@ -197,7 +199,7 @@ run_round() {
 	for label in "${ORDER[@]}"; do
 		engine_cmd "$label"
 		quiet
-		if on_engine "$label" timed "$label" "${CMD[@]}" run --rm --network none \
+		if on_engine "$label" timed "$label" "${CMD[@]}" run --rm "${RUN_NET[@]}" \
 			--cgroup-parent "$(cgroup_parent "$label")" busybox true; then
 			record run "$label" "$US" "$warm"
 		else
@@ -423,6 +425,7 @@ sitting_engines() {
 
 inner() {
 	sitting_engines "$1"
+	RUN_NET=(--network none)
 	local i label
 	log "run --rm: $WARMUP warm-up + $N timed runs per engine, round robin"
 	for ((i = 1 - WARMUP; i <= N; i++)); do run_round "$i"; done

@@ -184,24 +184,6 @@ floor() {
 		printf "target %s >= %sx %s: %s (%.3fx)\n", w, f, p, (r >= f ? "met" : "MISSED"), r }'
 }
 
-# bridge_round runs `run --rm busybox true` on each engine's default
-# network once, in a fresh order; $1 is the round, up to 0 warm-up.
-bridge_round() {
-	local i=$1 label warm=
-	((i > 0)) || warm=yes
-	round_order
-	for label in "${ORDER[@]}"; do
-		engine_cmd "$label"
-		quiet
-		if on_engine "$label" timed "$label" "${CMD[@]}" run --rm \
-			--cgroup-parent "$(cgroup_parent "$label")" busybox true; then
-			record run "$label" "$US" "$warm"
-		else
-			record run "$label" x
-		fi
-	done
-}
-
 # hold, with HOLD set, keeps the sitting up with its servers for HOLD
 # seconds before timing anything, for a look from outside: nsenter -t PID
 # -n -m, PID that of `ports.sh __inner` (pgrep -f), enters the sitting, and
@@ -219,7 +201,8 @@ ports_inner() {
 	wrk_lua >"$SCRATCH/wrk.lua"
 	local i
 	log "run --rm on the default network: $WARMUP warm-up + $N timed runs per engine, round robin"
-	for ((i = 1 - WARMUP; i <= N; i++)); do bridge_round "$i"; done
+	RUN_NET=()
+	for ((i = 1 - WARMUP; i <= N; i++)); do run_round "$i"; done
 	check_removed
 	start_servers
 	hold
