@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 
@@ -10,6 +11,7 @@ import (
 	ccontainer "github.com/corral-dev/corral/container"
 	"github.com/corral-dev/corral/errdefs"
 	cnetwork "github.com/corral-dev/corral/network"
+	"github.com/corral-dev/corral/network/nat"
 	"github.com/corral-dev/corral/network/resolver"
 )
 
@@ -37,8 +39,15 @@ func (s *Containers) startDNS(c *ccontainer.Container, pid int) error {
 	if !s.embeddedDNS(c.HostConfig) {
 		return nil
 	}
-	pc, ln, err := resolver.Listen(fmt.Sprintf("/proc/%d/ns/net", pid))
+	ns := fmt.Sprintf("/proc/%d/ns/net", pid)
+	pc, ln, err := resolver.Listen(ns)
 	if err != nil {
+		return fmt.Errorf("start the embedded DNS: %w", err)
+	}
+	udp, tcp := pc.LocalAddr().(*net.UDPAddr), ln.Addr().(*net.TCPAddr)
+	if err := nat.RedirectDNS(ns, netip.MustParseAddr(resolver.Address), uint16(udp.Port), uint16(tcp.Port)); err != nil {
+		pc.Close()
+		ln.Close()
 		return fmt.Errorf("start the embedded DNS: %w", err)
 	}
 	s.dns.Serve(resolver.Config{Container: c.ID, Upstream: upstreams(c.HostConfig)}, pc, ln)

@@ -1,6 +1,7 @@
 // Package resolver is the embedded DNS of user-defined networks: one
-// server per container, at 127.0.0.11:53 (udp and tcp) inside the
-// container's network namespace, answering from the network store the
+// server per container, at 127.0.0.11 (udp and tcp; port 53 is sent to
+// its ports by a DNAT in the container's namespace, nat.RedirectDNS),
+// answering from the network store the
 // names of the containers it shares a user-defined network with (name,
 // aliases, short ID, hostname, and each as NAME.NETWORK), PTR records of
 // their addresses, and forwarding other names to upstream servers (the

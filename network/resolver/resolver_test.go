@@ -1,6 +1,7 @@
 package resolver
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -214,5 +215,27 @@ func TestServe(t *testing.T) {
 	c := &dns.Client{Net: "tcp", Timeout: time.Second}
 	if _, _, err := c.Exchange(query("b", dns.TypeA), addr); err == nil {
 		t.Fatal("tcp still answers after Stop")
+	}
+}
+
+// BenchmarkAnswer is the cost of one answer from the store's records: 20
+// networks of 20 endpoints.
+func BenchmarkAnswer(b *testing.B) {
+	var nets fakeNets
+	for i := range 20 {
+		n := bridge(fmt.Sprintf("n%d", i), false)
+		for j := range 20 {
+			id := fmt.Sprintf("%02d%02d", i, j) + idA[4:]
+			n.Endpoints[id] = ep(id, fmt.Sprintf("c%d-%d", i, j), fmt.Sprintf("10.%d.0.%d", i, j+2), "alias")
+		}
+		nets = append(nets, n)
+	}
+	r := New(nets)
+	cfg := Config{Container: "0000" + idA[4:]}
+	q := query("c0-7", dns.TypeA)
+	for b.Loop() {
+		if m := r.Answer(cfg, q, false); len(m.Answer) != 1 {
+			b.Fatal(m)
+		}
 	}
 }

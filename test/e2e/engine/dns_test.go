@@ -19,6 +19,7 @@ func TestDNS(t *testing.T) {
 	t.Run("ConnectDisconnect", func(t *testing.T) { testDNSConnect(t, e) })
 	t.Run("ComposeAliases", func(t *testing.T) { testDNSCompose(t, e) })
 	t.Run("Forward", func(t *testing.T) { testDNSForward(t, e) })
+	t.Run("OwnPort53", func(t *testing.T) { testDNSOwnPort53(t, e) })
 	t.Run("EtcFiles", func(t *testing.T) { testEtcFiles(t, e) })
 	t.Run("JoinContainer", func(t *testing.T) { testJoinContainer(t, e) })
 	t.Run("DaemonKill9", func(t *testing.T) { testDNSRestart(t, e) })
@@ -285,4 +286,29 @@ func testDNSRestart(t *testing.T, e *engine) {
 	e.resolves(t, a, b, e.ipOn(t, b, n).String())
 	c := e.runD(t, "--network", n, "busybox", "sleep", "600")
 	e.resolves(t, c, a, ip)
+}
+
+// A container can run a server of its own on port 53 of every address
+// and still use the embedded DNS, whose port 53 is a DNAT to its own
+// ports (bound at 127.0.0.11:53, the resolver would make that listen
+// fail). busybox's nc has no udp, so tcp stands for both.
+func testDNSOwnPort53(t *testing.T, e *engine) {
+	n := e.netName(t)
+	e.ok(t, "network", "create", n)
+	peer := e.runD(t, "--network", n, "busybox", "sleep", "600")
+	c := e.runD(t, "--network", n, "busybox", "nc", "-ll", "-p", "53", "-e", "echo", "own-tcp")
+	var out string
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("netstat -ln:\n%s", out)
+		}
+	})
+	eventually(t, 10*time.Second, "own server on port 53", func() bool {
+		out = e.ok(t, "exec", c, "netstat", "-lnt")
+		return strings.Contains(out, " :::53 ") || strings.Contains(out, " 0.0.0.0:53 ")
+	})
+	e.resolves(t, c, peer, e.ipOn(t, peer, n).String())
+	if out := e.ok(t, "exec", c, "nc", "-w", "2", "127.0.0.1", "53"); !strings.Contains(out, "own-tcp") {
+		t.Errorf("own tcp server on 53: %q", out)
+	}
 }
