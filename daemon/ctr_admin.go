@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
@@ -23,6 +24,9 @@ func (s *Containers) ContainerRename(ctx context.Context, name, newName string) 
 	c, err := s.store.Rename(ctx, old.ID, newName)
 	if err != nil {
 		return err
+	}
+	if err := s.nets.store.RenameEndpoints(c.ID, strings.TrimPrefix(c.Name, "/")); err != nil {
+		s.log.Warn("rename the container's endpoints", "container", c.ID, "err", err)
 	}
 	s.publish(c, events.ActionRename, map[string]string{"oldName": old.Name})
 	return nil

@@ -215,11 +215,31 @@ type hostResolv struct {
 	search, options []string
 }
 
+// The host's resolver files: the one every program reads, and the one
+// systemd-resolved writes with the servers behind its stub at 127.0.0.53.
+const (
+	hostResolvPath     = "/etc/resolv.conf"
+	resolvedResolvPath = "/run/systemd/resolve/resolv.conf"
+)
+
 // hostResolvConf reads the host's /etc/resolv.conf. Loopback nameservers
-// are left out: they do not answer inside a container's namespace.
+// are left out: they do not answer inside a container's namespace. When
+// only systemd-resolved's stub is listed, its upstream file is used
+// instead, as dockerd does.
 func hostResolvConf() hostResolv {
+	h := parseResolvConf(hostResolvPath)
+	if len(h.servers) == 0 && bytes.Contains(h.raw, []byte("127.0.0.53")) {
+		if r := parseResolvConf(resolvedResolvPath); len(r.servers) > 0 {
+			return r
+		}
+	}
+	return h
+}
+
+// parseResolvConf reads the resolv.conf at path ("" when absent).
+func parseResolvConf(path string) hostResolv {
 	var h hostResolv
-	h.raw, _ = os.ReadFile("/etc/resolv.conf")
+	h.raw, _ = os.ReadFile(path)
 	sc := bufio.NewScanner(bytes.NewReader(h.raw))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())

@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -103,5 +105,21 @@ func TestResolvConfEmbedded(t *testing.T) {
 	}
 	if got := resolvConf(hc, false); !strings.HasPrefix(got, "nameserver 10.9.9.9\nsearch a.example\n") {
 		t.Errorf("default bridge with --dns:\n%s", got)
+	}
+}
+
+func TestParseResolvConf(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "resolv.conf")
+	data := "# comment\nnameserver 127.0.0.53\nnameserver ::1\nnameserver 10.0.0.2\nnameserver bad\nsearch a.example b.example\noptions edns0 ndots:2\n"
+	if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := parseResolvConf(p)
+	if len(h.servers) != 1 || h.servers[0].String() != "10.0.0.2" || strings.Join(h.search, ",") != "a.example,b.example" ||
+		strings.Join(h.options, ",") != "edns0,ndots:2" {
+		t.Errorf("parsed %+v", h)
+	}
+	if h := parseResolvConf(filepath.Join(t.TempDir(), "absent")); len(h.servers)+len(h.raw) != 0 {
+		t.Errorf("absent file: %+v", h)
 	}
 }

@@ -93,3 +93,24 @@ func (s *Store) Release(ref, id string) (ep Endpoint, ok bool, err error) {
 	s.nets[n.ID] = &next
 	return ep, true, nil
 }
+
+// RenameEndpoints gives container id's endpoints, on every network, the
+// container's new name (a DNS name on user networks).
+func (s *Store) RenameEndpoints(id, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range s.nets {
+		ep, ok := n.Endpoints[id]
+		if !ok || ep.Name == name {
+			continue
+		}
+		next := n.clone()
+		ep.Name = name
+		next.Endpoints[id] = ep
+		if err := s.write(&next); err != nil {
+			return err
+		}
+		s.nets[n.ID] = &next
+	}
+	return nil
+}

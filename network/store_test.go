@@ -154,3 +154,30 @@ func BenchmarkAllocateRelease(b *testing.B) {
 		}
 	}
 }
+
+func TestRenameEndpoints(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	for _, name := range []string{"a", "b"} {
+		if _, err := s.Create(CreateOptions{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.Allocate(name, EndpointOptions{Container: "c1", Name: "old"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := s.Allocate("a", EndpointOptions{Container: "c2", Name: "other"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RenameEndpoints("c1", "new"); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range openStore(t, dir).List() {
+		if got := n.Endpoints["c1"].Name; got != "new" {
+			t.Errorf("%s: c1 named %q after rename and reopen", n.Name, got)
+		}
+		if n.Name == "a" && n.Endpoints["c2"].Name != "other" {
+			t.Errorf("c2 renamed too: %q", n.Endpoints["c2"].Name)
+		}
+	}
+}

@@ -17,6 +17,7 @@ func TestDNS(t *testing.T) {
 	t.Run("CorralCLI", func(t *testing.T) { testDNSCorralCLI(t, e) })
 	t.Run("Scope", func(t *testing.T) { testDNSScope(t, e) })
 	t.Run("ConnectDisconnect", func(t *testing.T) { testDNSConnect(t, e) })
+	t.Run("Rename", func(t *testing.T) { testDNSRename(t, e) })
 	t.Run("ComposeAliases", func(t *testing.T) { testDNSCompose(t, e) })
 	t.Run("Forward", func(t *testing.T) { testDNSForward(t, e) })
 	t.Run("OwnPort53", func(t *testing.T) { testDNSOwnPort53(t, e) })
@@ -311,4 +312,16 @@ func testDNSOwnPort53(t *testing.T, e *engine) {
 	if out := e.ok(t, "exec", c, "nc", "-w", "2", "127.0.0.1", "53"); !strings.Contains(out, "own-tcp") {
 		t.Errorf("own tcp server on 53: %q", out)
 	}
+}
+
+// A renamed container answers to its new name only.
+func testDNSRename(t *testing.T, e *engine) {
+	n := e.netName(t)
+	e.ok(t, "network", "create", n)
+	a := e.runD(t, "--network", n, "busybox", "sleep", "600")
+	cli := e.runD(t, "--network", n, "busybox", "sleep", "600")
+	renamed := e.name(t)
+	e.ok(t, "rename", a, renamed)
+	e.resolves(t, cli, renamed, e.ipOn(t, renamed, n).String())
+	e.unresolved(t, cli, a)
 }
