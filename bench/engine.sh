@@ -91,13 +91,16 @@ wait_api() {
 # socket, pid file, an empty configuration, no bridge and no iptables. In
 # a session of its own, as corral's daemon: a Ctrl-C reaches the script,
 # which then removes the containers through the daemons and stops them.
+# DOCKERD_NET (bench/ports.sh) replaces --bridge=none.
 start_dockerd() {
 	local dir=$SCRATCH/docker
+	local -a net
+	read -r -a net <<<"${DOCKERD_NET:---bridge=none}"
 	mkdir -p "$dir"
 	printf '{}\n' >"$dir/daemon.json"
 	setsid dockerd --config-file "$dir/daemon.json" --data-root "$dir/root" --exec-root "$dir/run" \
 		-H "unix://$dir/sock" --pidfile "$dir/pid" --iptables=false --ip6tables=false \
-		--bridge=none --exec-opt native.cgroupdriver=cgroupfs --storage-driver overlay2 \
+		"${net[@]}" --exec-opt native.cgroupdriver=cgroupfs --storage-driver overlay2 \
 		>"$dir/log" 2>&1 &
 	wait_api docker $!
 }
@@ -186,7 +189,9 @@ load_image() {
 # 1. run --rm, round robin.
 
 # run_round runs `run --rm` once per engine in a fresh order; $1 is the
-# round number, rounds up to 0 are warm-up.
+# round number, rounds up to 0 are warm-up. RUN_NET, the network options
+# (--network none unless set; bench/ports.sh sets it empty), go before the
+# image.
 run_round() {
 	local i=$1 label warm=
 	((i > 0)) || warm=yes
@@ -194,7 +199,7 @@ run_round() {
 	for label in "${ORDER[@]}"; do
 		engine_cmd "$label"
 		quiet
-		if on_engine "$label" timed "$label" "${CMD[@]}" run --rm --network none \
+		if on_engine "$label" timed "$label" "${CMD[@]}" run --rm "${RUN_NET[@]}" \
 			--cgroup-parent "$(cgroup_parent "$label")" busybox true; then
 			record run "$label" "$US" "$warm"
 		else
@@ -420,6 +425,7 @@ sitting_engines() {
 
 inner() {
 	sitting_engines "$1"
+	RUN_NET=(--network none)
 	local i label
 	log "run --rm: $WARMUP warm-up + $N timed runs per engine, round robin"
 	for ((i = 1 - WARMUP; i <= N; i++)); do run_round "$i"; done

@@ -57,6 +57,9 @@ type Containers struct {
 	// start, connect) with its exit's release; lock order: a container's
 	// op lock, then netMu, then the network store's own.
 	netMu sync.Mutex
+	// releasing are the endpoint releases exits left running in the
+	// background (ctr_release.go).
+	releasing releases
 
 	// mu guards the maps below.
 	mu sync.Mutex

@@ -181,9 +181,9 @@ func (s *Containers) bridgeNetworks(c *ccontainer.Container) ([]cnetwork.Network
 	return out, nil
 }
 
-// allocateEndpoints gives c an endpoint on each of its bridge networks and
-// records the operational settings; on failure none is left.
-func (s *Containers) allocateEndpoints(c *ccontainer.Container) (*ccontainer.Container, error) {
+// allocateEndpointsNow gives c an endpoint on each of its bridge networks
+// and records the operational settings; on failure none is left.
+func (s *Containers) allocateEndpointsNow(c *ccontainer.Container) (*ccontainer.Container, error) {
 	s.netMu.Lock()
 	defer s.netMu.Unlock()
 	nets, err := s.bridgeNetworks(c)

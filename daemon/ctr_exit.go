@@ -77,7 +77,7 @@ func (s *Containers) handleExit(id string, st *monitor.ExitStatus) {
 		}
 		return nil
 	})
-	s.releaseEndpoints(id)
+	s.releaseEndpointsLater(id)
 	s.netMu.Unlock()
 	if ferr := s.nets.applyFirewall(); ferr != nil {
 		s.log.Warn("remove a stopped container's firewall rules", "container", id, "err", ferr)

@@ -298,6 +298,7 @@ func prefixMatch(f api.Filters, key, v string) bool {
 // NetworkRemove is DELETE /networks/{name}: refused while a container has
 // an endpoint on it.
 func (s *Networks) NetworkRemove(_ context.Context, name string) error {
+	s.waitReleases()
 	n, err := s.store.Remove(name)
 	if err != nil {
 		return err
@@ -323,6 +324,7 @@ func (s *Networks) NetworksPrune(ctx context.Context, f api.Filters) (network.Pr
 		return network.PruneReport{}, err
 	}
 	rep := network.PruneReport{NetworksDeleted: []string{}}
+	s.waitReleases()
 	for _, n := range s.store.List() {
 		if n.Predefined || len(n.Endpoints) > 0 || !pruneLabels(f, n.Labels) || (!until.IsZero() && !n.Created.Before(until)) {
 			continue

@@ -20,6 +20,9 @@ set -euo pipefail
 # skopeo, podman, umoci, docker-registry: the image interop tests
 # (test/e2e/interop*_test.go) and bench/pull.sh; docker-registry is started
 # by them on 127.0.0.1, never as a service (see install_packages).
+# docker-compose (1.29.2, Python): the compose e2e test (test/e2e/compose),
+# which checks that compose brings a project up, and does not recreate it,
+# against corral's API. wrk: bench/ports.sh (published-port throughput).
 PACKAGES=(
 	build-essential gcc libc6-dev
 	runc crun busybox-static iproute2
@@ -28,6 +31,7 @@ PACKAGES=(
 	gawk debootstrap libseccomp-dev pkg-config xz-utils
 	qemu-system-x86 cpio
 	skopeo podman umoci docker-registry
+	docker-compose wrk
 )
 PREFIX=${CORRAL_PREFIX:-/usr/local}
 BUNDLE=${CORRAL_BUNDLE:-/var/lib/corral/bundles/busybox}
