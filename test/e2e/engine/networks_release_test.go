@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/corral-dev/corral/testutil/nettopo"
 )
 
 // An exit deletes its veth pairs in the background and only then gives
@@ -77,7 +79,7 @@ func TestRandomPortsReplanned(t *testing.T) {
 	e, client := newPortsEngine(t)
 	c := e.echo(t, []string{"--expose", "7001", "-P", "-p", "7000"}, "7000", "7001")
 	old := publishedPort(t, e, c, "7000")
-	wantAnswer(t, "random port", client, "tcp", at(uplinkAddr, old))
+	nettopo.WantAnswer(t, "random port", client, "tcp", at(nettopo.UplinkAddr, old))
 	e.ok(t, "stop", "-t", "1", c)
 	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", old))
 	if err != nil {
@@ -92,15 +94,15 @@ func TestRandomPortsReplanned(t *testing.T) {
 	if next == old {
 		t.Fatalf("started again on port %d, which the host holds", old)
 	}
-	wantAnswer(t, "new random port", client, "tcp", at(uplinkAddr, next))
+	nettopo.WantAnswer(t, "new random port", client, "tcp", at(nettopo.UplinkAddr, next))
 	other := publishedPort(t, e, c, "7001")
 	e.kill9(t)
 	e.restart(t)
 	if got := publishedPort(t, e, c, "7000"); got != next {
 		t.Errorf("after the daemon's restart port %d, want %d", got, next)
 	}
-	wantAnswer(t, "random port after the daemon's restart", client, "tcp", at(uplinkAddr, next))
-	wantAnswer(t, "-P port after the daemon's restart", client, "tcp", at(uplinkAddr, other))
+	nettopo.WantAnswer(t, "random port after the daemon's restart", client, "tcp", at(nettopo.UplinkAddr, next))
+	nettopo.WantAnswer(t, "-P port after the daemon's restart", client, "tcp", at(nettopo.UplinkAddr, other))
 }
 
 // publishedPort is the host port container c publishes port on, from
