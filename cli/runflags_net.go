@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
@@ -225,10 +226,10 @@ type networkAttachment struct {
 	gwPriority int
 }
 
-var longNetworkSyntax = regexp.MustCompile(`\w+=\w+(,\w+=\w+)*`)
+var longNetworkSyntax = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\w+=\w+(,\w+=\w+)*`) })
 
 func (n *networkValue) Set(v string) error {
-	if !longNetworkSyntax.MatchString(v) {
+	if !longNetworkSyntax().MatchString(v) {
 		n.values = append(n.values, networkAttachment{target: v})
 		return nil
 	}
