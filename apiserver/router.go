@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/corral-dev/corral/api"
 	"github.com/corral-dev/corral/errdefs"
@@ -109,12 +110,12 @@ func (s *Server) match(r *http.Request, path string) (handlerFunc, error) {
 	return nil, errPageNotFound
 }
 
-var versionPrefix = regexp.MustCompile(`^/v([0-9]+(?:\.[0-9]+)*)(/.*)$`)
+var versionPrefix = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^/v([0-9]+(?:\.[0-9]+)*)(/.*)$`) })
 
 // splitVersion takes the /v1.NN prefix off path and checks the version is
 // one the server speaks. An unversioned path is at the current version.
 func splitVersion(path string) (string, string, error) {
-	m := versionPrefix.FindStringSubmatch(path)
+	m := versionPrefix().FindStringSubmatch(path)
 	if m == nil {
 		return path, api.APIVersion, nil
 	}

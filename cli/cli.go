@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 
@@ -66,7 +67,7 @@ func (e statusError) Error() string { return e.msg }
 // the exit code: 0, 1 for a failed command, 125 for a bad flag.
 func Main(args []string, opts Options) int {
 	c := newCLI(opts)
-	root := c.rootCommand()
+	root := c.rootFor(args)
 	root.SetArgs(args)
 	ctx := opts.Context
 	if ctx == nil {
@@ -217,7 +218,14 @@ func (c *cli) stdinFile() (*os.File, bool) {
 	return f, ok && term.IsTerminal(int(f.Fd()))
 }
 
-func (c *cli) rootCommand() *cobra.Command {
+func (c *cli) rootCommand() *cobra.Command { return c.rootFor(nil) }
+
+// rootFor is the command tree for args: when they name a command of the
+// root, by its name or an alias, only that command is built; otherwise
+// (no command, help, an unknown one) the whole tree. One invocation runs
+// one command, and building the flags of all of them was a millisecond
+// or more of every CLI start.
+func (c *cli) rootFor(args []string) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "corral [OPTIONS] COMMAND",
 		Short:         "A container engine",
@@ -233,15 +241,73 @@ func (c *cli) rootCommand() *cobra.Command {
 		"Daemon socket to connect to (default $CORRAL_HOST, $DOCKER_HOST or unix:///run/corral/corral.sock)")
 	root.PersistentFlags().StringVar(&c.globals.DataRoot, "data-root", "",
 		"Use the engine on this state directory (default $CORRAL_ROOT; its daemon listens on DIR/corral.sock, started if absent)")
-	root.AddCommand(c.imageCommand(), c.systemCommand(), c.containerCommand(), c.volumeCommand(), c.networkCommand(),
-		c.pullCommand(), c.pushCommand(), c.imagesCommand(), c.tagCommand(), c.rmiCommand(),
-		c.loadCommand(), c.saveCommand(), c.importCommand(), c.historyCommand(),
-		c.loginCommand(), c.logoutCommand())
-	root.AddCommand(c.containerCommands()...)
-	root.AddCommand(c.engineCommands()...)
-	root.AddCommand(c.secretCommand())
+	top := c.topCommands()
+	if n, ok := lookup(top, commandWord(args)); ok {
+		root.AddCommand(n.build())
+	} else {
+		root.AddCommand(buildAll(top)...)
+	}
 	setup(root, c)
 	return root
+}
+
+// topCommands are the root's commands.
+func (c *cli) topCommands() []named {
+	top := []named{{"image", c.imageCommand}, {"system", c.systemCommand}, {"container", c.containerCommand},
+		{"volume", c.volumeCommand}, {"network", c.networkCommand}, {"pull", c.pullCommand},
+		{"push", c.pushCommand}, {"images", c.imagesCommand}, {"tag", c.tagCommand}, {"rmi", c.rmiCommand},
+		{"load", c.loadCommand}, {"save", c.saveCommand}, {"import", c.importCommand},
+		{"history", c.historyCommand}, {"login", c.loginCommand}, {"logout", c.logoutCommand},
+		{"secret", c.secretCommand}}
+	top = append(top, c.containerCommands()...)
+	return append(top, c.engineCommands()...)
+}
+
+// named is a command's constructor with the command's name and aliases
+// ("rm remove"), known without building it. TestNamedCommands holds the
+// names to what the constructors build.
+type named struct {
+	names string
+	build func() *cobra.Command
+}
+
+func buildAll(ns []named) []*cobra.Command {
+	cmds := make([]*cobra.Command, len(ns))
+	for i, n := range ns {
+		cmds[i] = n.build()
+	}
+	return cmds
+}
+
+// lookup finds the command called word in ns.
+func lookup(ns []named, word string) (named, bool) {
+	for _, n := range ns {
+		if word != "" && slices.Contains(strings.Fields(n.names), word) {
+			return n, true
+		}
+	}
+	return named{}, false
+}
+
+// commandWord is the command args name: their first word after the
+// root's flags (-H/--host and --data-root, with their values). It is ""
+// when there is none or a root flag it does not know comes first (such
+// as --help): then the whole tree answers.
+func commandWord(args []string) string {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "-H" || a == "--host" || a == "--data-root":
+			i++
+		case strings.HasPrefix(a, "--host=") || strings.HasPrefix(a, "--data-root=") ||
+			(strings.HasPrefix(a, "-H") && !strings.HasPrefix(a, "--")):
+		case strings.HasPrefix(a, "-"):
+			return ""
+		default:
+			return a
+		}
+	}
+	return ""
 }
 
 func (c *cli) imageCommand() *cobra.Command {

@@ -6,7 +6,7 @@ import "github.com/spf13/cobra"
 // level ("corral run") and again under "corral container", as docker's are.
 // A cobra command has one parent, so the constructors are called once per
 // place.
-func (c *cli) containerCommands() []*cobra.Command {
+func (c *cli) containerCommands() []named {
 	cmds := append(c.runCommands(), c.manageCommands()...)
 	return append(cmds, c.filesCommands()...)
 }
@@ -20,7 +20,7 @@ func (c *cli) containerCommand() *cobra.Command {
 		Args:  noArgs,
 		RunE:  showHelp,
 	}
-	cmd.AddCommand(c.containerCommands()...)
+	cmd.AddCommand(buildAll(c.containerCommands())...)
 	cmd.AddCommand(c.containerGroupCommands()...)
 	return cmd
 }

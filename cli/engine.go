@@ -46,8 +46,9 @@ func (c *cli) engineAPI(ctx context.Context) (EngineAPI, error) {
 // engineCommands are the commands only at the top level: ps (ls under
 // "container"), inspect of any object, and the engine-wide info, version
 // and events; systemCommands are info and events again under "system".
-func (c *cli) engineCommands() []*cobra.Command {
-	return []*cobra.Command{c.psCommand(), c.inspectAnyCommand(), c.infoCommand(), c.versionCommand(), c.eventsCommand()}
+func (c *cli) engineCommands() []named {
+	return []named{{"ps", c.psCommand}, {"inspect", c.inspectAnyCommand}, {"info", c.infoCommand},
+		{"version", c.versionCommand}, {"events", c.eventsCommand}}
 }
 
 func (c *cli) systemCommands() []*cobra.Command {

@@ -35,8 +35,8 @@ type FilesAPI interface {
 
 // filesCommands are the commands on a container's filesystem (cp, diff,
 // export, commit).
-func (c *cli) filesCommands() []*cobra.Command {
-	return []*cobra.Command{c.cpCommand(), c.diffCommand(), c.exportCommand(), c.commitCommand()}
+func (c *cli) filesCommands() []named {
+	return []named{{"cp", c.cpCommand}, {"diff", c.diffCommand}, {"export", c.exportCommand}, {"commit", c.commitCommand}}
 }
 
 // copyAPI is the engine's client as a CopyAPI.

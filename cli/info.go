@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"text/template"
 
 	units "github.com/docker/go-units"
@@ -166,7 +167,7 @@ func connectFailure(err error) bool {
 }
 
 // placeHolders finds a field in a template: a '.' then a letter.
-var placeHolders = regexp.MustCompile(`\.[a-zA-Z]`)
+var placeHolders = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\.[a-zA-Z]`) })
 
 // needsServerInfo reports whether the format shows anything of the
 // engine: any but a template that runs on the client's fields alone.
@@ -175,7 +176,7 @@ func needsServerInfo(format string, info engineInfo) bool {
 	case "", jsonFormat, "{{json .}}":
 		return true
 	}
-	if !placeHolders.MatchString(format) {
+	if !placeHolders().MatchString(format) {
 		return true
 	}
 	tmpl, err := template.New("").Funcs(templateFuncs).Parse(format)

@@ -58,11 +58,12 @@ func (c *cli) containerAPI(ctx context.Context) (ContainerAPI, error) {
 
 // manageCommands are the commands that list, inspect, change and remove
 // containers that docker has both at the top level and under "container".
-func (c *cli) manageCommands() []*cobra.Command {
-	return []*cobra.Command{
-		c.stopCommand(), c.killCommand(), c.restartCommand(), c.rmCommand(), c.renameCommand(),
-		c.pauseCommand(), c.unpauseCommand(), c.topCommand(), c.portCommand(), c.statsCommand(),
-		c.updateCommand(),
+func (c *cli) manageCommands() []named {
+	return []named{
+		{"stop", c.stopCommand}, {"kill", c.killCommand}, {"restart", c.restartCommand},
+		{"rm remove", c.rmCommand}, {"rename", c.renameCommand}, {"pause", c.pauseCommand},
+		{"unpause", c.unpauseCommand}, {"top", c.topCommand}, {"port", c.portCommand},
+		{"stats", c.statsCommand}, {"update", c.updateCommand},
 	}
 }
 

@@ -58,9 +58,9 @@ func (c *cli) runAPI(ctx context.Context) (ContainerRunAPI, error) {
 
 // runCommands are the commands that run processes and carry their streams
 // (create, run, start, attach, exec, logs, wait).
-func (c *cli) runCommands() []*cobra.Command {
-	return []*cobra.Command{c.createCommand(), c.runCommand(), c.startCommand(), c.attachCommand(),
-		c.execCommand(), c.logsCommand(), c.waitCommand()}
+func (c *cli) runCommands() []named {
+	return []named{{"create", c.createCommand}, {"run", c.runCommand}, {"start", c.startCommand},
+		{"attach", c.attachCommand}, {"exec", c.execCommand}, {"logs", c.logsCommand}, {"wait", c.waitCommand}}
 }
 
 // The values of --pull.

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
@@ -226,10 +227,10 @@ type networkAttachment struct {
 	gwPriority int
 }
 
-var longNetworkSyntax = regexp.MustCompile(`\w+=\w+(,\w+=\w+)*`)
+var longNetworkSyntax = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\w+=\w+(,\w+=\w+)*`) })
 
 func (n *networkValue) Set(v string) error {
-	if !longNetworkSyntax.MatchString(v) {
+	if !longNetworkSyntax().MatchString(v) {
 		n.values = append(n.values, networkAttachment{target: v})
 		return nil
 	}

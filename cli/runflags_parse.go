@@ -11,6 +11,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -161,7 +162,9 @@ func parseTmpfs(specs []string) map[string]string {
 }
 
 // cdiName is a fully qualified CDI device name: vendor.com/class=name.
-var cdiName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*/[a-zA-Z0-9][a-zA-Z0-9_.-]*=[a-zA-Z0-9_.:-]+$`)
+var cdiName = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*/[a-zA-Z0-9][a-zA-Z0-9_.-]*=[a-zA-Z0-9_.:-]+$`)
+})
 
 // parseDevices reads --device HOST[:CONTAINER][:PERMISSIONS] into device
 // mappings ([] when none, as docker sends), and CDI names into one device
@@ -170,7 +173,7 @@ func parseDevices(specs []string) ([]container.DeviceMapping, []container.Device
 	devices := []container.DeviceMapping{}
 	var cdi []string
 	for _, d := range specs {
-		if cdiName.MatchString(d) {
+		if cdiName().MatchString(d) {
 			cdi = append(cdi, d)
 			continue
 		}

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	units "github.com/docker/go-units"
 	"github.com/moby/moby/api/types/container"
@@ -178,7 +179,9 @@ func validateIP(v string) (string, error) {
 	return "", fmt.Errorf("IP address is not correctly formatted: %s", v)
 }
 
-var domainRegexp = regexp.MustCompile(`^(:?(:?[a-zA-Z0-9]|(:?[a-zA-Z0-9][a-zA-Z0-9\-]*[a-zA-Z0-9]))(:?\.(:?[a-zA-Z0-9]|(:?[a-zA-Z0-9][a-zA-Z0-9\-]*[a-zA-Z0-9])))*)\.?\s*$`)
+var domainRegexp = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(:?(:?[a-zA-Z0-9]|(:?[a-zA-Z0-9][a-zA-Z0-9\-]*[a-zA-Z0-9]))(:?\.(:?[a-zA-Z0-9]|(:?[a-zA-Z0-9][a-zA-Z0-9\-]*[a-zA-Z0-9])))*)\.?\s*$`)
+})
 
 func validateDNSSearch(v string) (string, error) {
 	if v = strings.Trim(v, " "); v == "." {
@@ -187,7 +190,7 @@ func validateDNSSearch(v string) (string, error) {
 	if !strings.ContainsFunc(v, func(r rune) bool { return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' }) {
 		return "", fmt.Errorf("%s is not a valid domain", v)
 	}
-	if m := domainRegexp.FindStringSubmatch(v); len(m) > 0 && len(m[1]) < 255 {
+	if m := domainRegexp().FindStringSubmatch(v); len(m) > 0 && len(m[1]) < 255 {
 		return m[1], nil
 	}
 	return "", fmt.Errorf("%s is not a valid domain", v)
@@ -214,10 +217,10 @@ func validateExtraHost(v string) (string, error) {
 	return k + ":" + ip, nil
 }
 
-var deviceCgroupRule = regexp.MustCompile(`^[acb] ([0-9]+|\*):([0-9]+|\*) [rwm]{1,3}$`)
+var deviceCgroupRule = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[acb] ([0-9]+|\*):([0-9]+|\*) [rwm]{1,3}$`) })
 
 func validateDeviceCgroupRule(v string) (string, error) {
-	if deviceCgroupRule.MatchString(v) {
+	if deviceCgroupRule().MatchString(v) {
 		return v, nil
 	}
 	return v, fmt.Errorf("invalid device cgroup format '%s'", v)

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/corral-dev/corral/errdefs"
 )
@@ -14,13 +15,13 @@ const nameChars = `[a-zA-Z0-9][a-zA-Z0-9_.-]`
 
 // namePattern is dockerd's rule: a first character from the first class,
 // then one or more from the second, so one-character names are refused.
-var namePattern = regexp.MustCompile(`^` + nameChars + `+$`)
+var namePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^` + nameChars + `+$`) })
 
 // ValidateName checks a name given by the user ("web" or "/web") and returns
 // it with its leading "/", as records keep it. The error is dockerd's,
 // class InvalidArgument, and quotes the name as given.
 func ValidateName(name string) (string, error) {
-	if !namePattern.MatchString(strings.TrimPrefix(name, "/")) {
+	if !namePattern().MatchString(strings.TrimPrefix(name, "/")) {
 		//lint:ignore ST1005 dockerd's wording.
 		return "", errdefs.InvalidArgument(fmt.Errorf("Invalid container name (%s), only %s are allowed", name, nameChars))
 	}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/corral-dev/corral/errdefs"
 	"github.com/moby/moby/api/types/container"
@@ -46,11 +47,11 @@ func top(ctx context.Context, ps string, pids []int, psArgs string) (container.T
 }
 
 // renamedPID finds "-o name=PID..." in ps arguments.
-var renamedPID = regexp.MustCompile(`\s+(\S*)=\s*(PID\S*)`)
+var renamedPID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\s+(\S*)=\s*(PID\S*)`) })
 
 // validatePSArgs refuses a column other than pid titled PID.
 func validatePSArgs(psArgs string) error {
-	for _, m := range renamedPID.FindAllStringSubmatch(psArgs, -1) {
+	for _, m := range renamedPID().FindAllStringSubmatch(psArgs, -1) {
 		if m[1] != "pid" {
 			return errdefs.InvalidArgument(fmt.Errorf("specifying \"%s=%s\" is not allowed", m[1], m[2]))
 		}

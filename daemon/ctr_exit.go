@@ -50,6 +50,12 @@ func (s *Containers) watch(id string, m *monitor.Client) {
 func (s *Containers) handleExit(id string, st *monitor.ExitStatus) {
 	s.stopHealth(id)
 	s.dns.Stop(id)
+	// The monitor left the container in the runtime (NoDelete); it goes
+	// before the record says exited, so a restart or start finds its ID
+	// free.
+	if err := monitor.DeleteFromRuntime(s.ctx, s.paths.runtime, id); err != nil {
+		s.log.Warn("delete exited container from the runtime", "container", id, "err", err)
+	}
 	s.unmountRootfs(id)
 	s.releaseSecrets(id)
 	exit := ccontainer.Exit{Code: st.ExitCode, OOMKilled: st.OOMKilled, At: st.ExitedAt}

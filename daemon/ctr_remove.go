@@ -78,7 +78,8 @@ func (s *Containers) remove(ctx context.Context, id string) error {
 }
 
 // release frees what a stopped container holds outside its record: its
-// mount, monitor directory, bundle and writable snapshot.
+// mount, monitor directory, bundle, runtime state and cgroup, and
+// writable snapshot.
 func (s *Containers) release(ctx context.Context, c *ccontainer.Container) error {
 	s.unmountRootfs(c.ID)
 	s.releaseSecrets(c.ID)
@@ -91,8 +92,8 @@ func (s *Containers) release(ctx context.Context, c *ccontainer.Container) error
 	if err := os.RemoveAll(s.paths.bundle(c.ID)); err != nil {
 		return fmt.Errorf("remove bundle: %w", err)
 	}
-	if err := os.RemoveAll(s.paths.runtime + "/" + c.ID); err != nil {
-		return fmt.Errorf("remove runtime state: %w", err)
+	if err := monitor.DeleteFromRuntime(ctx, s.paths.runtime, c.ID); err != nil {
+		return err
 	}
 	if c.SnapshotKey != "" {
 		if err := s.snapshots().Remove(ctx, c.SnapshotKey); err != nil && !errdefs.IsNotFound(err) {

@@ -63,6 +63,14 @@ func (s *Containers) startWithDaemon(id string) {
 // restoreRunning reconnects to the monitor of a container that was running.
 func (s *Containers) restoreRunning(ctx context.Context, c *ccontainer.Container) {
 	m, err := monitor.Connect(ctx, s.paths.monitors, c.ID)
+	if errdefs.IsNotFound(err) {
+		// The container exited, and its monitor with it, while the daemon
+		// was away: its exit is recorded.
+		if exit, rerr := monitor.ReadExit(s.paths.monitors, c.ID); rerr == nil {
+			s.handleExit(c.ID, exit)
+			return
+		}
+	}
 	if err == nil {
 		st, serr := m.Status(ctx)
 		switch {

@@ -146,7 +146,7 @@ func (s *Containers) launch(ctx context.Context, c *ccontainer.Container) (*moni
 func (s *Containers) monitorConfig(ctx context.Context, c *ccontainer.Container) (monitor.Config, error) {
 	cfg := monitor.Config{ID: c.ID, StateDir: s.paths.monitors, Bundle: c.BundlePath,
 		RuntimeRoot: s.paths.runtime, Binary: s.binary, OpenStdin: c.Config.OpenStdin,
-		StdinOnce: c.Config.StdinOnce}
+		StdinOnce: c.Config.StdinOnce, NoDelete: true}
 	if cs := c.HostConfig.ConsoleSize; cs[0] > 0 && cs[1] > 0 {
 		cfg.ConsoleSize = [2]uint16{uint16(cs[0]), uint16(cs[1])}
 	}

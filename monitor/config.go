@@ -49,6 +49,11 @@ type Config struct {
 	// when the first attached client ends its input or detaches.
 	OpenStdin bool `json:"openStdin,omitempty"`
 	StdinOnce bool `json:"stdinOnce,omitempty"`
+	// NoDelete leaves the exited container in the runtime, stopped: the
+	// caller deletes it (DeleteFromRuntime) once it has read the exit.
+	// The monitor would otherwise start a runtime process for the delete
+	// before it records the exit, and the exit waits for it.
+	NoDelete bool `json:"noDelete,omitempty"`
 	// ConsoleSize is the pty's initial [height, width], with a terminal.
 	ConsoleSize [2]uint16 `json:"consoleSize,omitempty"`
 	// AttachBuffer bounds the output queued for one attached client that

@@ -14,7 +14,10 @@
 // the pty master with a terminal), writes the output to a json-file log
 // with rotation, records the exit code, exit time and OOM kill in
 // exit.json, and exits once the container exited, the exit is recorded and
-// attached clients have their output. Its start operation releases the
+// attached clients have their output. Before it records the exit it
+// deletes the container from the runtime, unless Config.NoDelete leaves
+// that to the caller (the daemon calls DeleteFromRuntime in its own
+// process, which saves a runtime process at every exit). Its start operation releases the
 // created container itself through the runtime's exec.fifo and exec.done
 // when the bundle has no poststart hooks (else it runs the runtime's
 // start), which saves a runtime process on every start.

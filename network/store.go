@@ -133,13 +133,13 @@ type CreateOptions struct {
 	VLANLink bool
 }
 
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+var validName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`) })
 
 // Create makes a network: a unique name, a subnet that overlaps no other
 // network's (the next free one of the pools when none is asked for), a
 // gateway in it.
 func (s *Store) Create(o CreateOptions) (Network, error) {
-	if !validName.MatchString(o.Name) {
+	if !validName().MatchString(o.Name) {
 		return Network{}, errdefs.InvalidArgument(fmt.Errorf("invalid network name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", o.Name))
 	}
 	if o.Driver == "" {

@@ -316,12 +316,12 @@ func cloned(sec Secret) Secret {
 	return sec
 }
 
-var nameRE = regexp.MustCompile(`^[a-zA-Z0-9]+(?:[a-zA-Z0-9-_.]*[a-zA-Z0-9])?$`)
+var nameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9]+(?:[a-zA-Z0-9-_.]*[a-zA-Z0-9])?$`) })
 
 // ValidateName checks a secret name by swarm's rules: 1 to 64 characters of
 // [a-zA-Z0-9-_.], starting and ending with [a-zA-Z0-9].
 func ValidateName(name string) error {
-	if len(name) > 64 || !nameRE.MatchString(name) {
+	if len(name) > 64 || !nameRE().MatchString(name) {
 		return errdefs.InvalidArgument(fmt.Errorf("invalid secret name %q: only 64 [a-zA-Z0-9-_.] characters allowed, and the start and end character must be [a-zA-Z0-9]", name))
 	}
 	return nil

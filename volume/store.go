@@ -93,14 +93,14 @@ const (
 )
 
 // namePattern is dockerd's rule for local volume names.
-var namePattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
+var namePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`) })
 
 // ValidateName checks a volume name by dockerd's rule, with its message.
 func ValidateName(name string) error {
 	if len(name) == 1 {
 		return errdefs.InvalidArgument(fmt.Errorf("create %s: volume name is too short, names should be at least two alphanumeric characters", name))
 	}
-	if !namePattern.MatchString(name) {
+	if !namePattern().MatchString(name) {
 		return errdefs.InvalidArgument(fmt.Errorf("create %s: %q includes invalid characters for a local volume name, only %q are allowed. If you intended to pass a host directory, use absolute path",
 			name, name, "[a-zA-Z0-9][a-zA-Z0-9_.-]"))
 	}

@@ -69,6 +69,7 @@ int json_valid(const char *s, size_t n);
 struct config {
 	char *id, *state_dir, *bundle, *runtime_root, *binary;
 	int open_stdin, stdin_once;
+	int no_delete; /* the daemon deletes the exited container from the runtime */
 	unsigned short console_h, console_w;
 	long long attach_buffer;
 	char *log_driver, *log_path;

@@ -97,7 +97,7 @@ static int parse_config(const struct jval *o, struct config *c)
 	if (get_str(o, "id", &c->id) < 0 || get_str(o, "stateDir", &c->state_dir) < 0 ||
 	    get_str(o, "bundle", &c->bundle) < 0 || get_str(o, "runtimeRoot", &c->runtime_root) < 0 ||
 	    get_str(o, "binary", &c->binary) < 0 || get_str(o, "debug", &c->debug) < 0 || get_bool(o, "openStdin", &c->open_stdin) < 0 ||
-	    get_bool(o, "stdinOnce", &c->stdin_once) < 0 || get_int(o, "attachBuffer", &c->attach_buffer) < 0 ||
+	    get_bool(o, "stdinOnce", &c->stdin_once) < 0 || get_bool(o, "noDelete", &c->no_delete) < 0 || get_int(o, "attachBuffer", &c->attach_buffer) < 0 ||
 	    console_size(o, c) < 0 || log_config(o, c) < 0)
 		return -1;
 	return 0;

@@ -222,14 +222,17 @@ static void dispatch(struct watch *w, uint32_t ev)
 	}
 }
 
-/* finish ends the container: recorded, clients told (server.go finish). */
+/* finish ends the container: recorded, clients told (server.go finish).
+ * With noDelete the container stays in the runtime, stopped: the daemon
+ * deletes it in its own process, which saves starting a runtime process
+ * at every exit. */
 static void finish(void)
 {
 	struct buf b = {0};
 	const char *const args[] = {"delete", "--force", S.cfg.id, NULL};
 	struct err e;
 	S.oom_killed = oom_kills(S.oom_file) > 0; /* before the cgroup goes */
-	if (rt_output(NULL, 0, NULL, &e, args) < 0)
+	if (!S.cfg.no_delete && rt_output(NULL, 0, NULL, &e, args) < 0)
 		fprintf(stderr, "corral-monitor: delete container %s: %s\n", S.cfg.id, e.msg);
 	log_close();
 	S.state = "exited";

@@ -1,3 +1,5 @@
+//go:debug netdns=go
+
 // Command corral-runc is corral's OCI runtime on its own: runc's command
 // line (runtime/runcli) and the init that runs inside the container's
 // namespaces, and nothing of the engine. Every runtime command is a process
