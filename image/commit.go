@@ -23,12 +23,20 @@ import (
 
 // CommitOptions say what Commit makes of a container.
 type CommitOptions struct {
-	// Parent names the image the container runs (an ID or a name).
+	// Parent names the image the container runs (an ID or a name); ""
+	// is scratch (no layers, the host's platform).
 	Parent string
 	// Upper is the overlay upper dir of the container's writable snapshot:
 	// what it holds becomes the new layer. The container should not write
 	// to it meanwhile (pause it).
 	Upper string
+	// Layer, when not nil, is the new layer's tar instead of Upper's diff
+	// (the builder's COPY and ADD); directories it needs but does not list
+	// take their metadata from the parent's layers.
+	Layer io.Reader
+	// CreatedBy, when set, is the history entry's created_by instead of
+	// ContainerConfig's command.
+	CreatedBy string
 	// Exclude lists paths ("/etc/hosts") whose entries are left out of the
 	// layer: mount points the runtime made (see archive.Leftovers).
 	Exclude []string
@@ -70,11 +78,7 @@ func (s *Store) Commit(ctx context.Context, opts CommitOptions) (Image, error) {
 	}
 	var img Image
 	err = s.withLease(ctx, "commit", func(lease string) error {
-		parent, err := s.Get(ctx, opts.Parent)
-		if err != nil {
-			return err
-		}
-		r, err := s.resolve(ctx, parent.Target)
+		r, parentID, err := s.commitParent(ctx, opts.Parent)
 		if err != nil {
 			return err
 		}
@@ -82,7 +86,7 @@ func (s *Store) Commit(ctx context.Context, opts CommitOptions) (Image, error) {
 		if err != nil {
 			return err
 		}
-		raw, err := commitConfig(r.Config, parent.ID, cfg, opts, layer)
+		raw, err := commitConfig(r.Config, parentID, cfg, opts, layer)
 		if err != nil {
 			return err
 		}
@@ -97,6 +101,22 @@ func (s *Store) Commit(ctx context.Context, opts CommitOptions) (Image, error) {
 		return Image{}, fmt.Errorf("commit: %w", err)
 	}
 	return img, nil
+}
+
+// commitParent resolves the parent image ref; "" is scratch: no layers,
+// the host's platform.
+func (s *Store) commitParent(ctx context.Context, ref string) (resolved, digest.Digest, error) {
+	if ref == "" {
+		p := DefaultPlatform()
+		return resolved{Config: Config{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant,
+			RootFS: ocispec.RootFS{Type: "layers"}}}, "", nil
+	}
+	parent, err := s.Get(ctx, ref)
+	if err != nil {
+		return resolved{}, "", err
+	}
+	r, err := s.resolve(ctx, parent.Target)
+	return r, parent.ID, err
 }
 
 // commitNames is the record name of ref, none for "".
@@ -195,8 +215,14 @@ func (s *Store) diffInto(ctx context.Context, opts CommitOptions, mounts []snaps
 	if err != nil {
 		return "", 0, err
 	}
-	src := diffStream(ctx, opts.Upper, opts.Exclude)
-	defer src.Close()
+	var src io.Reader
+	if opts.Layer != nil {
+		src = opts.Layer
+	} else {
+		rc := diffStream(ctx, opts.Upper, opts.Exclude)
+		defer rc.Close()
+		src = rc
+	}
 	h := digest.SHA256.Digester()
 	tee := io.TeeReader(src, io.MultiWriter(h.Hash(), zw))
 	n, err := archive.Apply(ctx, dir, tee, archive.ApplyOptions{Whiteouts: archive.OverlayWhiteouts, Parents: lowerDirs(mounts)})
@@ -267,12 +293,18 @@ func commitConfig(parent Config, parentID digest.Digest, cfg ContainerConfig, op
 	if opts.ContainerConfig != nil {
 		createdBy = strings.Join(opts.ContainerConfig.Cmd, " ")
 	}
+	if opts.CreatedBy != "" {
+		createdBy = opts.CreatedBy
+	}
 	c := Config{
 		Created: &now, Author: opts.Author, Architecture: parent.Architecture, Variant: parent.Variant,
 		OS: parent.OS, OSVersion: parent.OSVersion, OSFeatures: parent.OSFeatures, Config: cfg,
 		RootFS:    ocispec.RootFS{Type: "layers", DiffIDs: append([]digest.Digest(nil), parent.RootFS.DiffIDs...)},
 		History:   append([]ocispec.History(nil), parent.History...),
-		Container: opts.ContainerID, ContainerConfig: opts.ContainerConfig, Parent: parentID.String(),
+		Container: opts.ContainerID, ContainerConfig: opts.ContainerConfig,
+	}
+	if parentID != "" {
+		c.Parent = parentID.String()
 	}
 	if layer.diffID != "" {
 		c.RootFS.DiffIDs = append(c.RootFS.DiffIDs, layer.diffID)
