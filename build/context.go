@@ -75,7 +75,7 @@ func (s *source) clean(p string) (string, error) {
 	if rel == ".." || strings.HasPrefix(rel, "../") {
 		return "", errdefs.InvalidArgument(fmt.Errorf("forbidden path outside the %s: %s", s.what, p))
 	}
-	return strings.TrimPrefix(path.Clean("/" + rel), "/"), nil
+	return strings.TrimPrefix(path.Clean("/"+rel), "/"), nil
 }
 
 // match answers the paths (relative, slash separated) that the source path

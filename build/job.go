@@ -295,7 +295,7 @@ func asExit(err error, target **ExitError) bool { return errors.As(err, target) 
 type vars map[string]string
 
 func (v vars) Get(k string) (string, bool) { s, ok := v[k]; return s, ok }
-func (v vars) Keys() []string            { return slices.Sorted(maps.Keys(v)) }
+func (v vars) Keys() []string              { return slices.Sorted(maps.Keys(v)) }
 
 // scope is what ${X} sees on s: its ARGs, then its ENV over them.
 func scope(s *state) vars {
