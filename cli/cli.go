@@ -236,7 +236,7 @@ func (c *cli) rootCommand() *cobra.Command {
 	root.AddCommand(c.imageCommand(), c.systemCommand(), c.containerCommand(), c.volumeCommand(), c.networkCommand(),
 		c.pullCommand(), c.pushCommand(), c.imagesCommand(), c.tagCommand(), c.rmiCommand(),
 		c.loadCommand(), c.saveCommand(), c.importCommand(), c.historyCommand(),
-		c.loginCommand(), c.logoutCommand())
+		c.loginCommand(), c.logoutCommand(), c.buildCommand())
 	root.AddCommand(c.containerCommands()...)
 	root.AddCommand(c.engineCommands()...)
 	root.AddCommand(c.secretCommand())
@@ -258,7 +258,8 @@ func (c *cli) imageCommand() *cobra.Command {
 	rm.Use = "rm [OPTIONS] IMAGE [IMAGE...]"
 	rm.Aliases = []string{"rmi", "remove"}
 	cmd.AddCommand(ls, rm, c.pullCommand(), c.pushCommand(), c.tagCommand(), c.inspectCommand(),
-		c.historyCommand(), c.pruneCommand(), c.loadCommand(), c.saveCommand(), c.importCommand())
+		c.historyCommand(), c.pruneCommand(), c.loadCommand(), c.saveCommand(), c.importCommand(),
+		c.buildCommand())
 	return cmd
 }
 

@@ -1,0 +1,41 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+
+	"github.com/corral-dev/corral/api"
+)
+
+// ImageBuild is POST /build with the classic builder (version=1): the
+// context tar buildContext goes up as the body; the answer is the JSON
+// message stream of the build.
+func (c *Client) ImageBuild(ctx context.Context, buildContext io.Reader, opts api.BuildOptions) (io.ReadCloser, error) {
+	q := url.Values{"version": {"1"}, "t": opts.Tags, "rm": {"1"}}
+	set := func(k, v string) {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	set("dockerfile", opts.Dockerfile)
+	set("target", opts.Target)
+	set("platform", opts.Platform)
+	set("networkmode", opts.NetworkMode)
+	for k, b := range map[string]bool{"nocache": opts.NoCache, "pull": opts.Pull, "q": opts.Quiet} {
+		if b {
+			q.Set(k, "1")
+		}
+	}
+	for k, v := range map[string]any{"buildargs": opts.BuildArgs, "labels": opts.Labels} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		q.Set(k, string(b))
+	}
+	return c.stream(ctx, request{method: http.MethodPost, path: "/build", query: q, body: buildContext,
+		header: http.Header{"Content-Type": {"application/x-tar"}}})
+}
