@@ -1,0 +1,165 @@
+package engine_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/corral-dev/corral/testutil"
+)
+
+func TestBuildCorralCLI(t *testing.T) {
+	e := newEngine(t)
+	dir := writeContext(t, map[string]string{
+		"Dockerfile": "FROM busybox\nARG V=default\nCOPY --chown=tester:tester app /srv/app/\n" +
+			"RUN echo \"v=$V\" > /srv/v && echo streamed-output\nENV MODE=prod\nUSER tester\nWORKDIR /srv\nCMD [\"cat\", \"/srv/v\"]\n",
+		"app/main.sh": "echo main|0700", "app/skip.log": "x", ".dockerignore": "**/*.log\n",
+	})
+	tag := strings.ToLower(testutil.UniqueName(t)) + ":1"
+	r := e.corral(t, "", "build", "-t", tag, "--build-arg", "V=given", "--label", "team=core", dir)
+	if r.code != 0 {
+		t.Fatalf("%v", r)
+	}
+	for _, want := range []string{"Step 1/8 : FROM busybox", "Step 4/8 : RUN", "streamed-output", "Successfully tagged " + tag} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("progress lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	out := e.ok(t, "run", "--rm", tag, "sh", "-c", `cat /srv/v; stat -c '%a %U:%G' /srv/app/main.sh; ls /srv/app; id -un; pwd; echo $MODE`)
+	if want := "v=given\n700 tester:tester\nmain.sh\ntester\n/srv\nprod\n"; out != want {
+		t.Errorf("image content %q, want %q", out, want)
+	}
+	if l := e.ok(t, "image", "inspect", "-f", `{{index .Config.Labels "team"}}`, tag); l != "core\n" {
+		t.Errorf("label: %q", l)
+	}
+	iid := filepath.Join(t.TempDir(), "iid")
+	r = e.corral(t, "", "build", "-q", "--iidfile", iid, "--build-arg", "V=given", "--label", "team=core", dir)
+	if r.code != 0 {
+		t.Fatalf("%v", r)
+	}
+	id := strings.TrimSpace(e.ok(t, "image", "inspect", "-f", "{{.Id}}", tag))
+	if got, _ := os.ReadFile(iid); r.stdout != id+"\n" || string(got) != id {
+		t.Errorf("-q printed %q, iidfile %q; the cached build is %s", r.stdout, got, id)
+	}
+	// --no-cache runs everything again.
+	r = e.corral(t, "", "build", "--no-cache", "--build-arg", "V=given", dir)
+	if r.code != 0 || strings.Contains(r.stdout, "Using cache") || !strings.Contains(r.stdout, "streamed-output") {
+		t.Errorf("--no-cache: %v", r)
+	}
+}
+
+// TestBuildCacheRestart: the cache lives with the images, across a daemon
+// restart.
+func TestBuildCacheRestart(t *testing.T) {
+	e := newEngine(t)
+	dir := writeContext(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo once > /once\n"})
+	if r := e.build(t, dir); r.code != 0 {
+		t.Fatalf("%v", r)
+	}
+	e.kill9(t)
+	e.restart(t)
+	r := e.build(t, dir)
+	if r.code != 0 || !strings.Contains(r.stdout, "Using cache") || strings.Contains(r.stdout, "Running in") {
+		t.Errorf("the rebuild after a restart missed the cache: %v", r)
+	}
+}
+
+func TestBuildBadInput(t *testing.T) {
+	e := newEngine(t)
+	outside := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(outside, []byte("host secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, dockerfile, want string
+	}{
+		{"unknown", "FROM busybox\nFROBNICATE x\n", "Dockerfile:2: unknown instruction: FROBNICATE"},
+		{"syntax", "FROM busybox\n\nENV\n", "Dockerfile:3: ENV requires at least one argument"},
+		{"outside", "FROM busybox\nCOPY ../x /x\n", "forbidden path outside the build context: ../x"},
+		{"missing", "FROM busybox\nCOPY nope /x\n", "file not found in build context or excluded by .dockerignore: nope"},
+		{"run fails", "FROM busybox\nRUN echo failing-step-output; exit 3\n", "returned a non-zero code: 3"},
+		{"cycle", "FROM b AS a\nRUN true\nFROM a AS b\nRUN true\n", "circular dependency detected on stage"},
+		{"no base", "FROM not-here-image\n", "base image not-here-image is not here"},
+		{"bad target", "FROM busybox\n", `target stage "zz" could not be found`},
+		{"symlink out", "FROM busybox\nCOPY link /x\n", "file not found in build context"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeContext(t, map[string]string{"Dockerfile": tc.dockerfile})
+			if err := os.Symlink(outside, filepath.Join(dir, "link")); err != nil {
+				t.Fatal(err)
+			}
+			tag := strings.ToLower(testutil.UniqueName(t))
+			args := []string{"-t", tag, dir}
+			if tc.name == "bad target" {
+				args = append([]string{"--target", "zz"}, args...)
+			}
+			r := e.build(t, args...)
+			if r.code == 0 || !strings.Contains(r.stdout+r.stderr, tc.want) {
+				t.Errorf("want a failure saying %q: %v", tc.want, r)
+			}
+			if tc.name == "run fails" && !strings.Contains(r.stdout, "failing-step-output") {
+				t.Errorf("the failing RUN's output is not shown: %v", r)
+			}
+			if e.docker(t, "", "image", "inspect", tag).code == 0 {
+				t.Errorf("a failed build tagged %s", tag)
+			}
+		})
+	}
+}
+
+// TestBuildContextEscape sends a context tar whose entries climb out with
+// "../" and an absolute path: nothing may land outside the context (the
+// entries are confined to it, and so copied into the image's /ctx).
+func TestBuildContextEscape(t *testing.T) {
+	e := newEngine(t)
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	files := map[string]string{"Dockerfile": "FROM busybox\nCOPY . /ctx/\n", "../../escaped": "x",
+		"../escaped": "x", "/escaped-abs": "x", "sub/../../escaped-sub": "x"}
+	for name, data := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(data))
+	}
+	tw.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://corral/v1.47/build?t=escape:1&version=1", &b)
+	req.Header.Set("Content-Type", "application/x-tar")
+	resp, err := e.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	err = filepath.WalkDir(e.dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasPrefix(d.Name(), "escaped") && !strings.Contains(p, "/fs/ctx/") {
+			t.Errorf("a context entry escaped to %s", p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/escaped", "/escaped-abs", "/escaped-sub", "/tmp/escaped"} {
+		if _, err := os.Lstat(p); err == nil {
+			t.Errorf("a context entry escaped to %s", p)
+		}
+	}
+	if strings.Contains(string(body), "errorDetail") {
+		return // refused: fine
+	}
+	out := e.ok(t, "run", "--rm", "escape:1", "find", "/ctx", "-type", "f")
+	for _, l := range strings.Fields(out) {
+		if !strings.HasPrefix(l, "/ctx/") {
+			t.Errorf("odd copied path %s", l)
+		}
+	}
+}
