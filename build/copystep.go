@@ -47,7 +47,7 @@ func (j *job) copy(ctx context.Context, s *state, a copyArgs) error {
 		pr, pw := io.Pipe()
 		go func() { pw.CloseWithError(spec.writeTar(pw)) }()
 		defer pr.Close()
-		return j.b.opts.Images.Commit(ctx, Commit{Parent: s.id, Layer: pr, Config: cloneConfig(s.cfg),
+		return j.b.opts.Images.Commit(ctx, Commit{Parent: s.id, Layer: pr, Config: s.cfg.Clone(),
 			CreatedBy: "/bin/sh -c #(nop) " + a.text})
 	})
 }
@@ -151,7 +151,7 @@ func (j *job) workdir(ctx context.Context, s *state, c *instructions.WorkdirComm
 		if err != nil {
 			return "", err
 		}
-		return j.b.opts.Images.Commit(ctx, Commit{Parent: s.id, Layer: layer, Config: cloneConfig(s.cfg),
+		return j.b.opts.Images.Commit(ctx, Commit{Parent: s.id, Layer: layer, Config: s.cfg.Clone(),
 			CreatedBy: "/bin/sh -c #(nop) " + c.String()})
 	})
 }

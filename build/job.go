@@ -148,7 +148,7 @@ func (j *job) from(ctx context.Context, i int) (state, error) {
 	s := state{args: map[string]string{}}
 	if k := j.df.stageRef(base); k >= 0 {
 		r := j.results[k]
-		s.id, s.cfg = r.id, cloneConfig(r.cfg)
+		s.id, s.cfg = r.id, r.cfg.Clone()
 		return s, nil
 	}
 	if strings.EqualFold(base, "scratch") {
@@ -163,7 +163,7 @@ func (j *job) from(ctx context.Context, i int) (state, error) {
 	}
 	s.id = img.ID
 	if img.Config != nil {
-		s.cfg = cloneConfig(*img.Config)
+		s.cfg = img.Config.Clone()
 	}
 	return s, nil
 }
@@ -240,7 +240,7 @@ func (j *job) finish(ctx context.Context, id string) error {
 			return err
 		}
 		if img.Config != nil {
-			s.cfg = cloneConfig(*img.Config)
+			s.cfg = img.Config.Clone()
 		}
 		if err := j.label(ctx, &s, j.opts.Labels); err != nil {
 			return err

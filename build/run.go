@@ -30,7 +30,7 @@ func (j *job) runStep(ctx context.Context, s *state, c *instructions.RunCommand)
 	argv, _ := json.Marshal(cmd)
 	key := cacheKey(s, "RUN "+string(argv), "network="+network)
 	return j.cached(ctx, s, key, func() (string, error) {
-		return j.b.opts.Runner.Run(ctx, Run{Image: s.id, Config: cloneConfig(s.cfg), Cmd: cmd,
+		return j.b.opts.Runner.Run(ctx, Run{Image: s.id, Config: s.cfg.Clone(), Cmd: cmd,
 			Env: j.runEnv(s), Network: network, CreatedBy: createdBy(s, cmd), Output: j.p,
 			Started: func(id string) { j.p.printf(" ---> Running in %s", shortID(id)) }})
 	})

@@ -96,7 +96,7 @@ func configure(s *state, c instructions.Command) error {
 func (j *job) commitConfig(ctx context.Context, s *state, text string) error {
 	key := cacheKey(s, text, configDigest(s.cfg))
 	return j.cached(ctx, s, key, func() (string, error) {
-		return j.b.opts.Images.Commit(ctx, Commit{Parent: s.id, Config: cloneConfig(s.cfg),
+		return j.b.opts.Images.Commit(ctx, Commit{Parent: s.id, Config: s.cfg.Clone(),
 			CreatedBy: "/bin/sh -c #(nop) " + text})
 	})
 }
@@ -217,19 +217,6 @@ func (j *job) label(ctx context.Context, s *state, labels map[string]string) err
 		parts = append(parts, fmt.Sprintf("%q=%q", k, labels[k]))
 	}
 	return j.commitConfig(ctx, s, "LABEL "+strings.Join(parts, " "))
-}
-
-// cloneConfig copies c's slices and maps.
-func cloneConfig(c image.ContainerConfig) image.ContainerConfig {
-	c.Env, c.Entrypoint, c.Cmd = slices.Clone(c.Env), slices.Clone(c.Entrypoint), slices.Clone(c.Cmd)
-	c.OnBuild, c.Shell = slices.Clone(c.OnBuild), slices.Clone(c.Shell)
-	c.ExposedPorts, c.Volumes, c.Labels = maps.Clone(c.ExposedPorts), maps.Clone(c.Volumes), maps.Clone(c.Labels)
-	if c.Healthcheck != nil {
-		h := *c.Healthcheck
-		h.Test = slices.Clone(h.Test)
-		c.Healthcheck = &h
-	}
-	return c
 }
 
 func joinCmd(cmd []string) string { return strings.Join(cmd, " ") }
