@@ -31,6 +31,12 @@ func TestBuildCorralCLI(t *testing.T) {
 			t.Errorf("progress lacks %q:\n%s", want, r.stdout)
 		}
 	}
+	if d := e.ok(t, "images", "-q", "--filter", "dangling=true"); d != "" {
+		t.Errorf("docker images lists the build's intermediate images: %q", d)
+	}
+	if all := e.ok(t, "images", "-a", "-q"); strings.Count(all, "\n") < 8 {
+		t.Errorf("images -a lacks the intermediate images: %q", all)
+	}
 	out := e.ok(t, "run", "--rm", tag, "sh", "-c", `cat /srv/v; stat -c '%a %U:%G' /srv/app/main.sh; ls /srv/app; id -un; pwd; echo $MODE`)
 	if want := "v=given\n700 tester:tester\nmain.sh\ntester\n/srv\nprod\n"; out != want {
 		t.Errorf("image content %q, want %q", out, want)
