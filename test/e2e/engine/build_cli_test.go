@@ -53,6 +53,21 @@ func TestBuildCorralCLI(t *testing.T) {
 	if got, _ := os.ReadFile(iid); r.stdout != id+"\n" || string(got) != id {
 		t.Errorf("-q printed %q, iidfile %q; the cached build is %s", r.stdout, got, id)
 	}
+	// -f names another Dockerfile; a COPY to an existing directory without
+	// a trailing slash goes into it; --platform of the host is accepted.
+	if err := os.WriteFile(filepath.Join(dir, "other.Dockerfile"), []byte("FROM busybox\nCOPY app/main.sh /bin\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = e.corral(t, "", "build", "-f", "other.Dockerfile", "--platform", "linux/amd64", "-t", tag+"-f", dir)
+	if r.code != 0 {
+		t.Fatalf("%v", r)
+	}
+	if got := e.ok(t, "run", "--rm", tag+"-f", "cat", "/bin/main.sh"); got != "echo main" {
+		t.Errorf("COPY into an existing dir: %q", got)
+	}
+	if r = e.corral(t, "", "build", "--platform", "linux/arm64", dir); r.code == 0 || !strings.Contains(r.stderr, "only the host's platform") {
+		t.Errorf("--platform linux/arm64: %v", r)
+	}
 	// --no-cache runs everything again.
 	r = e.corral(t, "", "build", "--no-cache", "--build-arg", "V=given", dir)
 	if r.code != 0 || strings.Contains(r.stdout, "Using cache") || !strings.Contains(r.stdout, "streamed-output") {
