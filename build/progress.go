@@ -60,10 +60,16 @@ func (p *progress) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// image announces the built image's ID (the CLI's -q and --iidfile read
-// it).
+// image announces the built image's ID (the CLI's --iidfile reads the aux
+// message); a quiet build prints it as its only output, which is where
+// docker build -q takes it from.
 func (p *progress) image(id string) {
 	p.send(message{Aux: &aux{ID: id}})
+	if p.quiet {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		_ = p.enc.Encode(message{Stream: id + "\n"})
+	}
 }
 
 // fail ends the stream with err, after the held output of a quiet build.

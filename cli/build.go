@@ -82,7 +82,11 @@ func (c *cli) build(ctx context.Context, dir string, o buildOptions) error {
 	}
 	defer resp.Close()
 	var id string
-	d := c.display(c.out)
+	out := c.out
+	if o.Quiet {
+		out = io.Discard // the server's output is the ID, printed below
+	}
+	d := c.display(out)
 	d.aux = func(raw json.RawMessage) {
 		var a struct{ ID string }
 		if json.Unmarshal(raw, &a) == nil && a.ID != "" {

@@ -151,6 +151,11 @@ func (e *engine) checkCache(t *testing.T, dir, tag, first string) {
 	if got := strings.TrimSpace(e.ok(t, "image", "inspect", "-f", "{{.Id}}", tag)); got != id {
 		t.Errorf("rebuild gave %s, first build %s", got, id)
 	}
+	iid := filepath.Join(t.TempDir(), "iid")
+	q := e.build(t, "-q", "--iidfile", iid, "--build-arg", "WHO=corral", "--target", "final", dir)
+	if got, _ := os.ReadFile(iid); q.code != 0 || q.stdout != id+"\n" || strings.TrimSpace(string(got)) != id {
+		t.Errorf("docker build -q --iidfile: %v; iidfile %q; want %s", q, got, id)
+	}
 	if err := os.WriteFile(filepath.Join(dir, "two.txt"), []byte("changed"), 0o644); err != nil {
 		t.Fatal(err)
 	}
