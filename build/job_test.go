@@ -22,6 +22,7 @@ type fakeEngine struct {
 	cache  map[string]string
 	runs   [][]string
 	envs   [][]string
+	nets   []string
 	tags   map[string]string
 	mounts string
 }
@@ -64,7 +65,7 @@ func (f *fakeEngine) Mount(context.Context, string) (string, func(), error) {
 }
 
 func (f *fakeEngine) Run(_ context.Context, r Run) (string, error) {
-	f.runs, f.envs = append(f.runs, r.Cmd), append(f.envs, r.Env)
+	f.runs, f.envs, f.nets = append(f.runs, r.Cmd), append(f.envs, r.Env), append(f.nets, r.Network)
 	if strings.Contains(strings.Join(r.Cmd, " "), "exit 3") {
 		return "", &ExitError{Cmd: r.Cmd, Code: 3}
 	}
@@ -153,5 +154,29 @@ func TestBuildFailureTagsNothing(t *testing.T) {
 		if !strings.Contains(out, "errorDetail") || len(f.tags) != 0 {
 			t.Errorf("%+v was accepted:\n%s", bad, out)
 		}
+	}
+}
+
+func TestUnsupportedFlagsAreRefused(t *testing.T) {
+	for _, df := range []string{"FROM busybox\nRUN --mount=type=cache,target=/c true\n",
+		"FROM busybox\nRUN --security=insecure true\n", "FROM busybox\nCOPY --exclude=*.md . /x\n",
+		"FROM busybox\nCOPY --parents a/b /x\n", "FROM busybox\nADD --checksum=sha256:0 f /x\n"} {
+		f := newFake(t)
+		out := buildWith(t, f, map[string]string{"Dockerfile": df, "f": "", "a/b": ""}, api.BuildOptions{})
+		if !strings.Contains(out, "is not supported yet") && !strings.Contains(out, "are not supported yet") {
+			t.Errorf("%q was not refused:\n%s", df, out)
+		}
+		if len(f.runs) != 0 {
+			t.Errorf("%q ran", df)
+		}
+	}
+	f := newFake(t)
+	out := buildWith(t, f, map[string]string{"Dockerfile": "FROM busybox\nRUN --network=host true\n"}, api.BuildOptions{})
+	if strings.Contains(out, "errorDetail") || fmt.Sprint(f.nets) != "[host]" {
+		t.Errorf("RUN --network=host: %v %s", f.nets, out)
+	}
+	buildWith(t, f, map[string]string{"Dockerfile": "FROM busybox\nRUN true\n"}, api.BuildOptions{})
+	if fmt.Sprint(f.nets) != "[host none]" {
+		t.Errorf("RUN's network by default: %v", f.nets)
 	}
 }

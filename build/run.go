@@ -3,7 +3,7 @@ package build
 import (
 	"context"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -16,8 +16,10 @@ import (
 // runStep is RUN: the command in a container on s's image, its changes the
 // next image.
 func (j *job) runStep(ctx context.Context, s *state, c *instructions.RunCommand) error {
-	if len(instructions.GetMounts(c)) > 0 {
-		return errdefs.Wrap(errdefs.ErrNotImplemented, errors.New("RUN --mount is not supported yet"))
+	for _, f := range c.FlagsUsed {
+		if f != "network" {
+			return errdefs.Wrap(errdefs.ErrNotImplemented, fmt.Errorf("RUN --%s is not supported yet", f))
+		}
 	}
 	cmd := runArgv(&s.cfg, c)
 	network := j.opts.NetworkMode
@@ -74,10 +76,12 @@ func (j *job) runEnv(s *state) []string {
 }
 
 // createdBy is the history entry of a RUN, as docker writes it: the
-// build args in effect ("|2 A=1 B=2 ") before the command.
+// build args in effect ("|2 A=1 B=2 ") before the command, the proxy
+// ones left out.
 func createdBy(s *state, cmd []string) string {
 	var b strings.Builder
-	if keys := sortedKeys(s.args); len(keys) > 0 {
+	keys := slices.DeleteFunc(sortedKeys(s.args), func(k string) bool { return slices.Contains(proxyArgs, k) })
+	if len(keys) > 0 {
 		b.WriteString("|" + itoa(len(keys)))
 		for _, k := range keys {
 			b.WriteString(" " + k + "=" + s.args[k])

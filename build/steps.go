@@ -31,8 +31,14 @@ func (j *job) dispatch(ctx context.Context, s *state, c instructions.Command) er
 	case *instructions.RunCommand:
 		return j.runStep(ctx, s, c)
 	case *instructions.CopyCommand:
+		if err := unsupportedCopy(c.Parents, c.ExcludePatterns, ""); err != nil {
+			return err
+		}
 		return j.copy(ctx, s, copyArgs{sd: c.SourcesAndDest, from: c.From, chown: c.Chown, chmod: c.Chmod, text: c.String()})
 	case *instructions.AddCommand:
+		if err := unsupportedCopy(c.KeepGitDir != nil || (c.Unpack != nil && !*c.Unpack), c.ExcludePatterns, c.Checksum); err != nil {
+			return err
+		}
 		return j.copy(ctx, s, copyArgs{sd: c.SourcesAndDest, chown: c.Chown, chmod: c.Chmod, add: true, text: c.String()})
 	case *instructions.ArgCommand:
 		j.arg(s, c)
@@ -44,6 +50,16 @@ func (j *job) dispatch(ctx context.Context, s *state, c instructions.Command) er
 		return err
 	}
 	return j.commitConfig(ctx, s, c.(fmt.Stringer).String())
+}
+
+// unsupportedCopy refuses the COPY/ADD flags whose meaning the builder
+// does not implement (rather than ignore them): --parents, --exclude,
+// --checksum, --keep-git-dir, --unpack=false.
+func unsupportedCopy(other bool, exclude []string, checksum string) error {
+	if other || len(exclude) > 0 || checksum != "" {
+		return errdefs.Wrap(errdefs.ErrNotImplemented, errors.New("--parents, --exclude, --checksum, --keep-git-dir and --unpack are not supported yet"))
+	}
+	return nil
 }
 
 // configure applies an instruction that only changes the config.
