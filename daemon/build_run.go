@@ -46,7 +46,7 @@ func (e *builderEngine) Run(ctx context.Context, r build.Run) (string, error) {
 }
 
 // runAttached starts container id with its output copied to out and
-// answers its exit code.
+// answers its exit code; it gives up when ctx ends (the client left).
 func (e *builderEngine) runAttached(ctx context.Context, id string, out io.Writer) (int, error) {
 	ready, done := make(chan struct{}), make(chan error, 1)
 	go func() {
@@ -68,7 +68,12 @@ func (e *builderEngine) runAttached(ctx context.Context, id string, out io.Write
 	if err := e.ctrs.ContainerStart(ctx, id); err != nil {
 		return 0, fmt.Errorf("start RUN container: %w", err)
 	}
-	res := <-wait
+	var res container.WaitResponse
+	select {
+	case res = <-wait:
+	case <-ctx.Done(): // the client left: Run's deferred remove kills it
+		return 0, fmt.Errorf("RUN: %w", ctx.Err())
+	}
 	<-done
 	if res.Error != nil && res.Error.Message != "" {
 		return 0, fmt.Errorf("RUN container: %s", res.Error.Message)

@@ -7,9 +7,11 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/corral-dev/corral/testutil"
 )
@@ -182,5 +184,48 @@ func TestBuildContextEscape(t *testing.T) {
 		if !strings.HasPrefix(l, "/ctx/") {
 			t.Errorf("odd copied path %s", l)
 		}
+	}
+}
+
+// TestBuildClientLeaves: a client that goes away mid-RUN ends the build:
+// its container is removed, nothing is tagged.
+func TestBuildClientLeaves(t *testing.T) {
+	e := newEngine(t)
+	dir := writeContext(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo started; sleep 60\n"})
+	bg := exec.Command("docker", "build", "-t", "left:1", dir)
+	bg.Env = append(os.Environ(), append(e.env, "DOCKER_BUILDKIT=0")...)
+	out, err := bg.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bg.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	var seen strings.Builder
+	for !strings.Contains(seen.String(), "started") {
+		n, err := out.Read(buf)
+		if err != nil {
+			t.Fatalf("build output ended before the RUN started: %q, %v", seen.String(), err)
+		}
+		seen.Write(buf[:n])
+	}
+	_ = bg.Process.Kill()
+	_ = bg.Wait()
+	start := time.Now()
+	deadline := start.Add(8 * time.Second)
+	for {
+		left := e.ok(t, "ps", "-a", "-q")
+		if left == "" {
+			t.Logf("RUN container gone %v after its client", time.Since(start))
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the RUN container outlived its client: %q", left)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if e.docker(t, "", "image", "inspect", "left:1").code == 0 {
+		t.Error("an abandoned build was tagged")
 	}
 }
