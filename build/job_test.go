@@ -108,7 +108,7 @@ func strp(s string) *string { return &s }
 func TestBuildSemantics(t *testing.T) {
 	f := newFake(t)
 	df := "FROM busybox\nARG A\nARG B=b\nENV E=${A}-${B}\nSHELL [\"/bin/bash\", \"-c\"]\nRUN echo $E\n" +
-		"RUN <<EOF\necho heredoc\nEOF\nENTRYPOINT [\"/e\"]\nUSER u\n"
+		"RUN <<-EOF\n\techo heredoc\nEOF\nENTRYPOINT [\"/e\"]\nUSER u\n"
 	out := buildWith(t, f, map[string]string{"Dockerfile": df},
 		api.BuildOptions{Tags: []string{"x:1"}, BuildArgs: map[string]*string{"A": strp("a"), "HTTP_PROXY": strp("p"), "UNUSED": strp("u")}})
 	if strings.Contains(out, "errorDetail") {

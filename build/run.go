@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
 	"github.com/corral-dev/corral/errdefs"
 	"github.com/corral-dev/corral/image"
@@ -47,7 +48,11 @@ func runArgv(cfg *image.ContainerConfig, c *instructions.RunCommand) []string {
 	script := strings.Join(c.CmdLine, " ")
 	if len(c.Files) == 1 && strings.HasPrefix(strings.TrimSpace(script), "<<") && !strings.Contains(strings.TrimSpace(script), " ") {
 		// RUN <<EOF: the heredoc is the script itself
-		return append(shellOf(cfg), c.Files[0].Data)
+		data := c.Files[0].Data
+		if c.Files[0].Chomp {
+			data = parser.ChompHeredocContent(data)
+		}
+		return append(shellOf(cfg), data)
 	}
 	for _, f := range c.Files {
 		script += "\n" + f.Data + f.Name
