@@ -37,7 +37,7 @@ func (c *cli) buildCommand() *cobra.Command {
 		Use:         "build [OPTIONS] PATH | -",
 		Short:       "Build an image from a Dockerfile",
 		Args:        rangeArgs(1, 1),
-		Annotations: map[string]string{"aliases": "corral image build, corral build, corral builder build"},
+		Annotations: map[string]string{"aliases": "corral build"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.build(cmd.Context(), args[0], o)
 		},

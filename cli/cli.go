@@ -258,8 +258,7 @@ func (c *cli) imageCommand() *cobra.Command {
 	rm.Use = "rm [OPTIONS] IMAGE [IMAGE...]"
 	rm.Aliases = []string{"rmi", "remove"}
 	cmd.AddCommand(ls, rm, c.pullCommand(), c.pushCommand(), c.tagCommand(), c.inspectCommand(),
-		c.historyCommand(), c.pruneCommand(), c.loadCommand(), c.saveCommand(), c.importCommand(),
-		c.buildCommand())
+		c.historyCommand(), c.pruneCommand(), c.loadCommand(), c.saveCommand(), c.importCommand())
 	return cmd
 }
 
