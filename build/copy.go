@@ -45,21 +45,8 @@ type entry struct {
 
 // walk calls fn with the entries of the copy, in a stable order.
 func (c *copySpec) walk(fn func(entry) error) error {
-	for _, in := range c.inline {
-		data := in.Data
-		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: strings.TrimPrefix(path.Join(c.dest, in.Path), "/"),
-			Mode: 0o644, Size: int64(len(data)), Uid: c.uid, Gid: c.gid, Format: tar.FormatPAX}
-		if !c.dirDest {
-			hdr.Name = strings.TrimPrefix(c.dest, "/")
-		}
-		if c.mode != nil {
-			hdr.Mode = *c.mode
-		}
-		if err := fn(entry{hdr: hdr, open: func() (io.ReadCloser, error) {
-			return io.NopCloser(strings.NewReader(data)), nil
-		}}); err != nil {
-			return err
-		}
+	if err := c.walkInline(fn); err != nil {
+		return err
 	}
 	for _, rel := range c.srcs {
 		hp, err := securejoin.SecureJoin(c.src.dir, rel)
@@ -83,6 +70,28 @@ func (c *copySpec) walk(fn func(entry) error) error {
 			err = c.emit(hp, fi, name, fn)
 		}
 		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// walkInline emits the heredoc files (COPY <<EOF /dest), mode 0644 unless
+// --chmod.
+func (c *copySpec) walkInline(fn func(entry) error) error {
+	for _, in := range c.inline {
+		data := in.Data
+		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: strings.TrimPrefix(path.Join(c.dest, in.Path), "/"),
+			Mode: 0o644, Size: int64(len(data)), Uid: c.uid, Gid: c.gid, Format: tar.FormatPAX}
+		if !c.dirDest {
+			hdr.Name = strings.TrimPrefix(c.dest, "/")
+		}
+		if c.mode != nil {
+			hdr.Mode = *c.mode
+		}
+		if err := fn(entry{hdr: hdr, open: func() (io.ReadCloser, error) {
+			return io.NopCloser(strings.NewReader(data)), nil
+		}}); err != nil {
 			return err
 		}
 	}

@@ -23,6 +23,7 @@ type fakeEngine struct {
 	runs   [][]string
 	envs   [][]string
 	nets   []string
+	layers []string
 	tags   map[string]string
 	mounts string
 }
@@ -54,6 +55,7 @@ func (f *fakeEngine) Commit(_ context.Context, c Commit) (string, error) {
 	var layer []byte
 	if c.Layer != nil {
 		layer, _ = io.ReadAll(c.Layer)
+		f.layers = append(f.layers, string(layer))
 	}
 	return f.add(c.Parent, c.Config, string(layer)), nil
 }
@@ -178,5 +180,32 @@ func TestUnsupportedFlagsAreRefused(t *testing.T) {
 	buildWith(t, f, map[string]string{"Dockerfile": "FROM busybox\nRUN true\n"}, api.BuildOptions{})
 	if fmt.Sprint(f.nets) != "[host none]" {
 		t.Errorf("RUN's network by default: %v", f.nets)
+	}
+}
+
+func TestCopyHeredocAndFiles(t *testing.T) {
+	f := newFake(t)
+	df := "FROM busybox\nCOPY --chmod=0600 <<EOF /etc/motd\ninline-content\nEOF\nCOPY a.txt b.txt /dst/\n"
+	out := buildWith(t, f, map[string]string{"Dockerfile": df, "a.txt": "AAA", "b.txt": "BBB"}, api.BuildOptions{})
+	if strings.Contains(out, "errorDetail") || len(f.layers) != 2 {
+		t.Fatalf("%d layers:\n%s", len(f.layers), out)
+	}
+	entries := func(layer string) map[string]string {
+		m := map[string]string{}
+		tr := tar.NewReader(strings.NewReader(layer))
+		for {
+			h, err := tr.Next()
+			if err != nil {
+				return m
+			}
+			b, _ := io.ReadAll(tr)
+			m[h.Name] = fmt.Sprintf("%o %d:%d %s", h.Mode, h.Uid, h.Gid, b)
+		}
+	}
+	if got := fmt.Sprint(entries(f.layers[0])); got != "map[etc/motd:600 0:0 inline-content\n]" {
+		t.Errorf("heredoc layer: %s", got)
+	}
+	if got := fmt.Sprint(entries(f.layers[1])); got != "map[dst/a.txt:644 0:0 AAA dst/b.txt:644 0:0 BBB]" {
+		t.Errorf("copy layer: %s", got)
 	}
 }
