@@ -29,8 +29,14 @@ func (d *Daemon) Builder() *build.Builder {
 }
 
 // tempDir is where build contexts are unpacked; what a crash left there is
-// removed first.
+// removed first, the image views it had mounted unmounted before.
 func (e *builderEngine) tempDir() string {
+	if mnts, err := filepath.Glob(filepath.Join(e.dir, "mnt-*")); err == nil {
+		for _, m := range mnts {
+			_ = snapshot.UnmountAll(m)
+			_ = e.images.store.Snapshotter().Remove(context.Background(), "build-view-"+filepath.Base(m))
+		}
+	}
 	_ = os.RemoveAll(e.dir)
 	_ = os.MkdirAll(e.dir, 0o700)
 	return e.dir
