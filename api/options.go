@@ -171,6 +171,12 @@ type EventsOptions struct {
 }
 
 // BuildOptions are POST /build (the classic builder, version=1).
+// BuildSecretsHeader carries BuildOptions.Secrets on POST /build: base64
+// of the JSON object {id: base64 value}. Docker's classic protocol has no
+// secret channel (docker 28 offers --secret only with BuildKit), so this
+// header is corral's own.
+const BuildSecretsHeader = "X-Corral-Build-Secrets"
+
 type BuildOptions struct {
 	Tags       []string
 	Dockerfile string
@@ -190,4 +196,8 @@ type BuildOptions struct {
 	// RegistryConfig is the X-Registry-Config header: base64 JSON of the
 	// registry credentials by host.
 	RegistryConfig string
+	// Secrets are the values of RUN --mount=type=secret by id (corral
+	// build --secret; the classic protocol has none, so they travel in the
+	// X-Corral-Build-Secrets header). Never logged nor stored.
+	Secrets map[string][]byte `json:"-"`
 }

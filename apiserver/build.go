@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -53,6 +54,9 @@ func buildOptions(r *http.Request) (api.BuildOptions, error) {
 	if opts.ForceRemove {
 		opts.Remove = true
 	}
+	if err := buildSecrets(r, &opts); err != nil {
+		return api.BuildOptions{}, err
+	}
 	for _, p := range []struct {
 		key string
 		v   any
@@ -62,6 +66,23 @@ func buildOptions(r *http.Request) (api.BuildOptions, error) {
 		}
 	}
 	return opts, nil
+}
+
+// buildSecrets reads the secrets of RUN --mount=type=secret from
+// api.BuildSecretsHeader.
+func buildSecrets(r *http.Request, opts *api.BuildOptions) error {
+	v := r.Header.Get(api.BuildSecretsHeader)
+	if v == "" {
+		return nil
+	}
+	raw, err := base64.StdEncoding.DecodeString(v)
+	if err == nil {
+		err = json.Unmarshal(raw, &opts.Secrets)
+	}
+	if err != nil {
+		return errdefs.InvalidArgument(fmt.Errorf("invalid %s header: %w", api.BuildSecretsHeader, err))
+	}
+	return nil
 }
 
 // jsonParam decodes a query parameter holding JSON; absent, empty or

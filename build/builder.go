@@ -8,6 +8,8 @@ import (
 	"os"
 	"path"
 
+	"github.com/moby/moby/api/types/mount"
+
 	"github.com/corral-dev/corral/api"
 	"github.com/corral-dev/corral/errdefs"
 	"github.com/corral-dev/corral/image"
@@ -60,9 +62,12 @@ type Run struct {
 	Config image.ContainerConfig
 	// Cmd is the command, the shell already prepended for the shell form;
 	// Env its environment (the config's and the build args).
-	Cmd       []string
-	Env       []string
-	Network   string
+	Cmd     []string
+	Env     []string
+	Network string
+	// Mounts are RUN --mount's, sources on the host; their targets are
+	// left out of the commit.
+	Mounts    []mount.Mount
 	CreatedBy string
 	Output    io.Writer
 	// Started, if not nil, is told the container's ID once it exists.
@@ -87,11 +92,15 @@ type Options struct {
 	Cache  Cache
 	// TempDir holds the unpacked build contexts ("" is os.TempDir()).
 	TempDir string
+	// CacheMounts holds the dirs of RUN --mount=type=cache, kept across
+	// builds ("" refuses cache mounts).
+	CacheMounts string
 }
 
 // Builder builds images from Dockerfiles.
 type Builder struct {
-	opts Options
+	opts  Options
+	locks cacheLocks
 }
 
 // New answers a Builder on the engine parts of opts.
@@ -133,6 +142,7 @@ func (b *Builder) build(ctx context.Context, r io.Reader, opts api.BuildOptions,
 		return err
 	}
 	j := newJob(b, df, bctx, opts, p)
+	defer j.closeSecrets()
 	id, err := j.run(ctx)
 	if err != nil {
 		return err

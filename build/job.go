@@ -37,6 +37,7 @@ type job struct {
 	used    map[string]bool   // build args some ARG declared
 	step    int
 	total   int
+	secrets string // the tmpfs of secret files, once mounted
 }
 
 // state is where a stage is: the image its last step made ("" while

@@ -18,10 +18,19 @@ import (
 // next image.
 func (j *job) runStep(ctx context.Context, s *state, c *instructions.RunCommand) error {
 	for _, f := range c.FlagsUsed {
-		if f != "network" {
+		if f != "network" && f != "mount" {
 			return errdefs.Wrap(errdefs.ErrNotImplemented, fmt.Errorf("RUN --%s is not supported yet", f))
 		}
 	}
+	ms, err := j.parseMounts(s, c)
+	if err != nil {
+		return err
+	}
+	rm, err := j.prepareMounts(ctx, s, ms)
+	if err != nil {
+		return err
+	}
+	defer rm.done()
 	cmd := runArgv(&s.cfg, c)
 	network := j.opts.NetworkMode
 	if n := instructions.GetNetwork(c); n != "" {
@@ -31,10 +40,10 @@ func (j *job) runStep(ctx context.Context, s *state, c *instructions.RunCommand)
 		network = "none"
 	}
 	argv, _ := json.Marshal(cmd)
-	key := cacheKey(s, "RUN "+string(argv), "network="+network)
+	key := cacheKey(s, "RUN "+string(argv), "network="+network+"\x00"+strings.Join(slices.Sorted(slices.Values(rm.key)), "\x00"))
 	return j.cached(ctx, s, key, func() (string, error) {
 		return j.b.opts.Runner.Run(ctx, Run{Image: s.id, Config: s.cfg.Clone(), Cmd: cmd,
-			Env: j.runEnv(s), Network: network, CreatedBy: createdBy(s, cmd), Output: j.p,
+			Env: j.runEnv(s), Network: network, Mounts: rm.mounts, CreatedBy: createdBy(s, cmd), Output: j.p,
 			Started: func(id string) { j.p.printf(" ---> Running in %s", shortID(id)) }})
 	})
 }

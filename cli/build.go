@@ -28,6 +28,7 @@ type BuildAPI interface {
 type buildOptions struct {
 	api.BuildOptions
 	buildArgs, labels []string
+	secrets           []string
 	iidfile           string
 }
 
@@ -54,6 +55,7 @@ func (c *cli) buildCommand() *cobra.Command {
 	f.StringVar(&o.NetworkMode, "network", "", "Set the networking mode for the RUN instructions during build (default none)")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "Suppress the build output and print image ID on success")
 	f.StringVar(&o.iidfile, "iidfile", "", "Write the image ID to the file")
+	f.Var((*listFlag)(&o.secrets), "secret", `Secret to expose to RUN --mount=type=secret ("id=mysecret[,src=/local/secret]" or "id=X,env=VAR")`)
 	return cmd
 }
 
@@ -114,6 +116,10 @@ func (o *buildOptions) parse() error {
 			v = env
 		}
 		o.BuildArgs[k] = &v
+	}
+	sourceDateEpoch(o.BuildArgs)
+	if err := o.parseSecrets(); err != nil {
+		return err
 	}
 	o.Labels = map[string]string{}
 	for _, l := range o.labels {

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -36,6 +37,13 @@ func (c *Client) ImageBuild(ctx context.Context, buildContext io.Reader, opts ap
 		}
 		q.Set(k, string(b))
 	}
-	return c.stream(ctx, request{method: http.MethodPost, path: "/build", query: q, body: buildContext,
-		header: http.Header{"Content-Type": {"application/x-tar"}}})
+	h := http.Header{"Content-Type": {"application/x-tar"}}
+	if len(opts.Secrets) > 0 {
+		b, err := json.Marshal(opts.Secrets)
+		if err != nil {
+			return nil, err
+		}
+		h.Set(api.BuildSecretsHeader, base64.StdEncoding.EncodeToString(b))
+	}
+	return c.stream(ctx, request{method: http.MethodPost, path: "/build", query: q, body: buildContext, header: h})
 }

@@ -25,7 +25,14 @@ type builderEngine struct {
 // Builder answers the Dockerfile builder of POST /build.
 func (d *Daemon) Builder() *build.Builder {
 	e := &builderEngine{images: d.images, ctrs: d.ctrs, dir: filepath.Join(d.root, "build")}
-	return build.New(build.Options{Images: e, Mounts: e, Runner: e, Cache: e, TempDir: e.tempDir()})
+	return build.New(build.Options{Images: e, Mounts: e, Runner: e, Cache: e, TempDir: e.tempDir(),
+		CacheMounts: d.cacheMountsDir()})
+}
+
+// cacheMountsDir holds the dirs of RUN --mount=type=cache, kept across
+// builds and restarts until builder prune.
+func (d *Daemon) cacheMountsDir() string {
+	return filepath.Join(d.root, "buildmounts")
 }
 
 // tempDir is where build contexts are unpacked; what a crash left there is
@@ -35,6 +42,13 @@ func (e *builderEngine) tempDir() string {
 		for _, m := range mnts {
 			_ = snapshot.UnmountAll(m)
 			_ = e.images.store.Snapshotter().Remove(context.Background(), "build-view-"+filepath.Base(m))
+		}
+	}
+	for _, pat := range []string{"secrets-*", "rw-*/m"} { // RUN --mount tmpfs and overlays
+		if mnts, err := filepath.Glob(filepath.Join(e.dir, pat)); err == nil {
+			for _, m := range mnts {
+				_ = snapshot.UnmountAll(m)
+			}
 		}
 	}
 	_ = os.RemoveAll(e.dir)

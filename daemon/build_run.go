@@ -23,7 +23,7 @@ import (
 func (e *builderEngine) Run(ctx context.Context, r build.Run) (string, error) {
 	cfg := &container.Config{Image: r.Image, Cmd: r.Cmd, Entrypoint: []string{}, Env: r.Env,
 		User: r.Config.User, WorkingDir: r.Config.WorkingDir, AttachStdout: true, AttachStderr: true}
-	hc := &container.HostConfig{NetworkMode: container.NetworkMode(r.Network)}
+	hc := &container.HostConfig{NetworkMode: container.NetworkMode(r.Network), Mounts: r.Mounts}
 	created, err := e.ctrs.ContainerCreate(ctx, api.ContainerCreateOptions{Config: cfg, HostConfig: hc})
 	if err != nil {
 		return "", fmt.Errorf("RUN container: %w", err)
@@ -91,7 +91,11 @@ func (e *builderEngine) commitRun(ctx context.Context, id string, r build.Run) (
 	if err != nil {
 		return "", err
 	}
-	left, err := archive.Leftovers(upper, lowers, mountPoints)
+	stubs := slices.Clone(mountPoints)
+	for _, m := range r.Mounts {
+		stubs = append(stubs, m.Target)
+	}
+	left, err := archive.Leftovers(upper, lowers, stubs)
 	if err != nil {
 		return "", err
 	}
