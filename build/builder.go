@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path"
+	"strconv"
+	"time"
 
 	"github.com/moby/moby/api/types/mount"
 
@@ -52,6 +54,8 @@ type Commit struct {
 	Layer     io.Reader
 	Config    image.ContainerConfig
 	CreatedBy string
+	// Epoch is SOURCE_DATE_EPOCH: the image's times, layer times clamped.
+	Epoch *time.Time
 }
 
 // Run is a RUN step.
@@ -70,6 +74,8 @@ type Run struct {
 	Mounts    []mount.Mount
 	CreatedBy string
 	Output    io.Writer
+	// Epoch is SOURCE_DATE_EPOCH, as for Commit.
+	Epoch *time.Time
 	// Started, if not nil, is told the container's ID once it exists.
 	Started func(id string)
 }
@@ -143,6 +149,9 @@ func (b *Builder) build(ctx context.Context, r io.Reader, opts api.BuildOptions,
 	}
 	j := newJob(b, df, bctx, opts, p)
 	defer j.closeSecrets()
+	if j.epoch, err = sourceDateEpoch(opts.BuildArgs); err != nil {
+		return err
+	}
 	id, err := j.run(ctx)
 	if err != nil {
 		return err
@@ -191,4 +200,19 @@ func readDockerfile(bctx *source, name string) (*Dockerfile, error) {
 		return nil, errdefs.InvalidArgument(fmt.Errorf("cannot locate specified Dockerfile: %s", name))
 	}
 	return nil, fmt.Errorf("read %s: %w", name, err)
+}
+
+// sourceDateEpoch is the build arg SOURCE_DATE_EPOCH (unix seconds), nil
+// if unset.
+func sourceDateEpoch(args map[string]*string) (*time.Time, error) {
+	v, ok := args["SOURCE_DATE_EPOCH"]
+	if !ok || v == nil || *v == "" {
+		return nil, nil
+	}
+	n, err := strconv.ParseInt(*v, 10, 64)
+	if err != nil || n < 0 {
+		return nil, errdefs.InvalidArgument(fmt.Errorf("invalid SOURCE_DATE_EPOCH %q: want unix seconds", *v))
+	}
+	t := time.Unix(n, 0).UTC()
+	return &t, nil
 }

@@ -39,7 +39,7 @@ func (j *job) copy(ctx context.Context, s *state, a copyArgs) error {
 	if err != nil {
 		return err
 	}
-	key := cacheKey(s, a.text, sum)
+	key := j.key(s, a.text, sum)
 	return j.cached(ctx, s, key, func() (string, error) {
 		if err := j.resolveDest(ctx, s, spec, a); err != nil {
 			return "", err
@@ -47,7 +47,7 @@ func (j *job) copy(ctx context.Context, s *state, a copyArgs) error {
 		pr, pw := io.Pipe()
 		go func() { pw.CloseWithError(spec.writeTar(pw)) }()
 		defer pr.Close()
-		return j.b.opts.Images.Commit(ctx, Commit{Parent: s.id, Layer: pr, Config: s.cfg.Clone(),
+		return j.b.opts.Images.Commit(ctx, Commit{Parent: s.id, Epoch: j.epoch, Layer: pr, Config: s.cfg.Clone(),
 			CreatedBy: "/bin/sh -c #(nop) " + a.text})
 	})
 }
@@ -145,13 +145,13 @@ func (j *job) workdir(ctx context.Context, s *state, c *instructions.WorkdirComm
 		dir = path.Join("/", s.cfg.WorkingDir, dir)
 	}
 	s.cfg.WorkingDir = path.Clean(dir)
-	key := cacheKey(s, c.String(), configDigest(s.cfg))
+	key := j.key(s, c.String(), configDigest(s.cfg))
 	return j.cached(ctx, s, key, func() (string, error) {
 		layer, err := j.workdirLayer(ctx, s)
 		if err != nil {
 			return "", err
 		}
-		return j.b.opts.Images.Commit(ctx, Commit{Parent: s.id, Layer: layer, Config: s.cfg.Clone(),
+		return j.b.opts.Images.Commit(ctx, Commit{Parent: s.id, Epoch: j.epoch, Layer: layer, Config: s.cfg.Clone(),
 			CreatedBy: "/bin/sh -c #(nop) " + c.String()})
 	})
 }

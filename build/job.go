@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
@@ -37,7 +38,8 @@ type job struct {
 	used    map[string]bool   // build args some ARG declared
 	step    int
 	total   int
-	secrets string // the tmpfs of secret files, once mounted
+	secrets string     // the tmpfs of secret files, once mounted
+	epoch   *time.Time // SOURCE_DATE_EPOCH
 }
 
 // state is where a stage is: the image its last step made ("" while
@@ -232,6 +234,15 @@ func cacheKey(s *state, text, extra string) string {
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
+// key is cacheKey with the build's SOURCE_DATE_EPOCH, which changes
+// what a step makes.
+func (j *job) key(s *state, text, extra string) string {
+	if j.epoch != nil {
+		extra += fmt.Sprintf("\x00epoch=%d", j.epoch.Unix())
+	}
+	return cacheKey(s, text, extra)
+}
+
 // finish labels, announces and tags the image id.
 func (j *job) finish(ctx context.Context, id string) error {
 	if len(j.opts.Labels) > 0 {
@@ -264,7 +275,7 @@ func (j *job) finish(ctx context.Context, id string) error {
 func (j *job) warnUnused() {
 	var unused []string
 	for k := range j.opts.BuildArgs {
-		if !j.used[k] && !slices.Contains(proxyArgs, k) {
+		if !j.used[k] && !slices.Contains(proxyArgs, k) && k != "SOURCE_DATE_EPOCH" {
 			unused = append(unused, k)
 		}
 	}

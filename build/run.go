@@ -40,9 +40,9 @@ func (j *job) runStep(ctx context.Context, s *state, c *instructions.RunCommand)
 		network = "none"
 	}
 	argv, _ := json.Marshal(cmd)
-	key := cacheKey(s, "RUN "+string(argv), "network="+network+"\x00"+strings.Join(slices.Sorted(slices.Values(rm.key)), "\x00"))
+	key := j.key(s, "RUN "+string(argv), "network="+network+"\x00"+strings.Join(slices.Sorted(slices.Values(rm.key)), "\x00"))
 	return j.cached(ctx, s, key, func() (string, error) {
-		return j.b.opts.Runner.Run(ctx, Run{Image: s.id, Config: s.cfg.Clone(), Cmd: cmd,
+		return j.b.opts.Runner.Run(ctx, Run{Image: s.id, Epoch: j.epoch, Config: s.cfg.Clone(), Cmd: cmd,
 			Env: j.runEnv(s), Network: network, Mounts: rm.mounts, CreatedBy: createdBy(s, cmd), Output: j.p,
 			Started: func(id string) { j.p.printf(" ---> Running in %s", shortID(id)) }})
 	})
@@ -81,7 +81,7 @@ func (j *job) runEnv(s *state) []string {
 	for _, k := range sortedKeys(s.args) {
 		add(k, s.args[k])
 	}
-	for _, k := range proxyArgs {
+	for _, k := range append(slices.Clone(proxyArgs), "SOURCE_DATE_EPOCH") {
 		if v, ok := j.opts.BuildArgs[k]; ok && v != nil {
 			add(k, *v)
 		}

@@ -110,9 +110,9 @@ func configure(s *state, c instructions.Command) error {
 
 // commitConfig makes the image of a config-only step on s.
 func (j *job) commitConfig(ctx context.Context, s *state, text string) error {
-	key := cacheKey(s, text, configDigest(s.cfg))
+	key := j.key(s, text, configDigest(s.cfg))
 	return j.cached(ctx, s, key, func() (string, error) {
-		return j.b.opts.Images.Commit(ctx, Commit{Parent: s.id, Config: s.cfg.Clone(),
+		return j.b.opts.Images.Commit(ctx, Commit{Parent: s.id, Epoch: j.epoch, Config: s.cfg.Clone(),
 			CreatedBy: "/bin/sh -c #(nop) " + text})
 	})
 }

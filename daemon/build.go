@@ -66,7 +66,7 @@ func (e *builderEngine) Image(ctx context.Context, ref string) (cimage.InspectRe
 
 func (e *builderEngine) Commit(ctx context.Context, c build.Commit) (string, error) {
 	img, err := e.images.store.Commit(ctx, cimage.CommitOptions{Parent: c.Parent, Layer: emptyIfNil(c.Layer),
-		Config: c.Config, CreatedBy: c.CreatedBy})
+		Config: c.Config, CreatedBy: c.CreatedBy, SourceDateEpoch: c.Epoch})
 	if err != nil {
 		return "", err
 	}

@@ -100,7 +100,8 @@ func (e *builderEngine) commitRun(ctx context.Context, id string, r build.Run) (
 		return "", err
 	}
 	img, err := e.images.store.Commit(ctx, cimage.CommitOptions{Parent: r.Image, Upper: upper,
-		Exclude: slices.Sorted(maps.Keys(left)), Config: r.Config, CreatedBy: r.CreatedBy, ContainerID: id})
+		Exclude: slices.Sorted(maps.Keys(left)), Config: r.Config, CreatedBy: r.CreatedBy, ContainerID: id,
+		SourceDateEpoch: r.Epoch})
 	if err != nil {
 		return "", err
 	}

@@ -51,6 +51,10 @@ type CommitOptions struct {
 	ContainerConfig *ContainerConfig
 	Author          string
 	Comment         string
+	// SourceDateEpoch, when set, makes the image reproducible: its
+	// created and history times are the epoch, layer file times after it
+	// are clamped to it, and no container ID is recorded.
+	SourceDateEpoch *time.Time
 	// Ref names the new image ("repo[:tag]", tag latest by default); ""
 	// leaves it dangling.
 	Ref string
@@ -218,8 +222,13 @@ func (s *Store) diffInto(ctx context.Context, opts CommitOptions, mounts []snaps
 	var src io.Reader
 	if opts.Layer != nil {
 		src = opts.Layer
+		if opts.SourceDateEpoch != nil {
+			rc := clampStream(opts.Layer, *opts.SourceDateEpoch)
+			defer rc.Close()
+			src = rc
+		}
 	} else {
-		rc := diffStream(ctx, opts.Upper, opts.Exclude)
+		rc := diffStream(ctx, opts.Upper, opts.Exclude, opts.SourceDateEpoch)
 		defer rc.Close()
 		src = rc
 	}
@@ -241,29 +250,38 @@ func (s *Store) diffInto(ctx context.Context, opts CommitOptions, mounts []snaps
 
 // diffStream is the tar of the upper dir upper (archive.Diff) without the
 // entries of exclude.
-func diffStream(ctx context.Context, upper string, exclude []string) io.ReadCloser {
+func diffStream(ctx context.Context, upper string, exclude []string, epoch *time.Time) io.ReadCloser {
 	pr, pw := io.Pipe()
+	opts := archive.DiffOptions{SourceDateEpoch: epoch}
 	go func() {
 		if len(exclude) == 0 {
-			pw.CloseWithError(archive.Diff(ctx, upper, pw, archive.DiffOptions{}))
+			pw.CloseWithError(archive.Diff(ctx, upper, pw, opts))
 			return
 		}
 		fr, fw := io.Pipe()
-		go func() { fw.CloseWithError(archive.Diff(ctx, upper, fw, archive.DiffOptions{})) }()
+		go func() { fw.CloseWithError(archive.Diff(ctx, upper, fw, opts)) }()
 		drop := make(map[string]bool, len(exclude))
 		for _, p := range exclude {
 			drop[path.Clean("/"+p)] = true
 		}
-		err := filterTar(fr, pw, drop)
+		err := filterTar(fr, pw, drop, nil)
 		fr.Close() // ends Diff if the filter stopped early
 		pw.CloseWithError(err)
 	}()
 	return pr
 }
 
+// clampStream is the tar r with modification times after epoch clamped
+// to it (whole seconds), access and change times dropped.
+func clampStream(r io.Reader, epoch time.Time) io.ReadCloser {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(filterTar(r, pw, nil, &epoch)) }()
+	return pr
+}
+
 // filterTar copies the tar r to w without the entries named in drop
-// (cleaned, absolute).
-func filterTar(r io.Reader, w io.Writer, drop map[string]bool) error {
+// (cleaned, absolute), times clamped to epoch if not nil.
+func filterTar(r io.Reader, w io.Writer, drop map[string]bool, epoch *time.Time) error {
 	tr, tw := tar.NewReader(r), tar.NewWriter(w)
 	for {
 		hdr, err := tr.Next()
@@ -276,6 +294,9 @@ func filterTar(r io.Reader, w io.Writer, drop map[string]bool) error {
 		if drop[path.Clean("/"+hdr.Name)] {
 			continue
 		}
+		if epoch != nil {
+			clampHeader(hdr, *epoch)
+		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return err
 		}
@@ -285,10 +306,22 @@ func filterTar(r io.Reader, w io.Writer, drop map[string]bool) error {
 	}
 }
 
+func clampHeader(hdr *tar.Header, epoch time.Time) {
+	if hdr.ModTime.After(epoch) {
+		hdr.ModTime = epoch
+	}
+	hdr.ModTime = hdr.ModTime.Truncate(time.Second)
+	hdr.AccessTime, hdr.ChangeTime = time.Time{}, time.Time{}
+}
+
 // commitConfig is the new image's config: the parent's, with cfg, one more
 // layer (unless none) and a history entry.
 func commitConfig(parent Config, parentID digest.Digest, cfg ContainerConfig, opts CommitOptions, layer committedLayer) ([]byte, error) {
 	now := time.Now().UTC()
+	if opts.SourceDateEpoch != nil {
+		now = opts.SourceDateEpoch.UTC()
+		opts.ContainerID = ""
+	}
 	var createdBy string
 	if opts.ContainerConfig != nil {
 		createdBy = strings.Join(opts.ContainerConfig.Cmd, " ")
