@@ -160,8 +160,7 @@ func TestBuildFailureTagsNothing(t *testing.T) {
 }
 
 func TestUnsupportedFlagsAreRefused(t *testing.T) {
-	for _, df := range []string{"FROM busybox\nRUN --mount=type=cache,target=/c true\n",
-		"FROM busybox\nRUN --security=insecure true\n", "FROM busybox\nCOPY --exclude=*.md . /x\n",
+	for _, df := range []string{"FROM busybox\nRUN --security=insecure true\n", "FROM busybox\nCOPY --exclude=*.md . /x\n",
 		"FROM busybox\nCOPY --parents a/b /x\n", "FROM busybox\nADD --checksum=sha256:0 f /x\n"} {
 		f := newFake(t)
 		out := buildWith(t, f, map[string]string{"Dockerfile": df, "f": "", "a/b": ""}, api.BuildOptions{})
