@@ -201,3 +201,10 @@ type BuildOptions struct {
 	// X-Corral-Build-Secrets header). Never logged nor stored.
 	Secrets map[string][]byte `json:"-"`
 }
+
+// BuildPruneOptions are POST /build/prune's: all (every entry, not only
+// those no image keeps) and filters.
+type BuildPruneOptions struct {
+	All     bool
+	Filters Filters
+}

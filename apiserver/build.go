@@ -14,10 +14,24 @@ import (
 )
 
 // buildPrune is POST /build/prune (docker system prune, docker builder
-// prune): the classic builder keeps no cache of its own (its cache is
-// intermediate images, which image prune removes), so nothing is freed.
-func (s *Server) buildPrune(w http.ResponseWriter, _ *http.Request) error {
-	writeJSON(w, http.StatusOK, build.CachePruneReport{CachesDeleted: []string{}})
+// prune): all, filters.
+func (s *Server) buildPrune(w http.ResponseWriter, r *http.Request) error {
+	if s.cfg.Builder == nil {
+		writeJSON(w, http.StatusOK, build.CachePruneReport{CachesDeleted: []string{}})
+		return nil
+	}
+	f, err := filtersOf(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	rep, err := s.cfg.Builder.BuildPrune(r.Context(), api.BuildPruneOptions{All: boolValue(r.URL.Query(), "all"), Filters: f})
+	if err != nil {
+		return err
+	}
+	if rep.CachesDeleted == nil {
+		rep.CachesDeleted = []string{}
+	}
+	writeJSON(w, http.StatusOK, rep)
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/moby/moby/api/types/mount"
@@ -107,6 +108,9 @@ type Options struct {
 type Builder struct {
 	opts  Options
 	locks cacheLocks
+	// active is held shared by each build, exclusively by a prune of the
+	// cache mounts.
+	active sync.RWMutex
 }
 
 // New answers a Builder on the engine parts of opts.
@@ -122,6 +126,8 @@ func (b *Builder) Build(ctx context.Context, r io.Reader, opts api.BuildOptions)
 	pr, pw := io.Pipe()
 	go func() {
 		p := newProgress(pw, opts.Quiet)
+		b.active.RLock()
+		defer b.active.RUnlock()
 		if err := b.build(ctx, r, opts, p); err != nil {
 			p.fail(err)
 		}

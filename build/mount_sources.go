@@ -99,6 +99,9 @@ func (j *job) makeCacheDir(ctx context.Context, dir string, m *instructions.Moun
 	if err := os.Rename(tmp, dir); err != nil && !errors.Is(err, os.ErrExist) && !isNotEmpty(err) {
 		return fmt.Errorf("cache mount %s: %w", m.CacheID, err)
 	}
+	if err := os.WriteFile(dir+".id", []byte(m.CacheID), 0o600); err != nil {
+		return fmt.Errorf("cache mount %s: %w", m.CacheID, err)
+	}
 	return nil
 }
 
@@ -296,4 +299,12 @@ func copyFile(src, dst string, mode os.FileMode) (string, error) {
 		err = cerr
 	}
 	return dst, err
+}
+
+func inode(fi os.FileInfo) (uint64, bool) {
+	st, ok := fi.Sys().(*unix.Stat_t)
+	if !ok {
+		return 0, false
+	}
+	return st.Ino, true
 }

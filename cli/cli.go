@@ -236,7 +236,7 @@ func (c *cli) rootCommand() *cobra.Command {
 	root.AddCommand(c.imageCommand(), c.systemCommand(), c.containerCommand(), c.volumeCommand(), c.networkCommand(),
 		c.pullCommand(), c.pushCommand(), c.imagesCommand(), c.tagCommand(), c.rmiCommand(),
 		c.loadCommand(), c.saveCommand(), c.importCommand(), c.historyCommand(),
-		c.loginCommand(), c.logoutCommand(), c.buildCommand())
+		c.loginCommand(), c.logoutCommand(), c.buildCommand(), c.builderCommand())
 	root.AddCommand(c.containerCommands()...)
 	root.AddCommand(c.engineCommands()...)
 	root.AddCommand(c.secretCommand())

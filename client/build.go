@@ -9,6 +9,7 @@ import (
 	"net/url"
 
 	"github.com/corral-dev/corral/api"
+	"github.com/moby/moby/api/types/build"
 )
 
 // ImageBuild is POST /build with the classic builder (version=1): the
@@ -46,4 +47,16 @@ func (c *Client) ImageBuild(ctx context.Context, buildContext io.Reader, opts ap
 		h.Set(api.BuildSecretsHeader, base64.StdEncoding.EncodeToString(b))
 	}
 	return c.stream(ctx, request{method: http.MethodPost, path: "/build", query: q, body: buildContext, header: h})
+}
+
+// BuildCachePrune is POST /build/prune: frees the build cache (all: every
+// entry, not only those no image keeps).
+func (c *Client) BuildCachePrune(ctx context.Context, all bool) (build.CachePruneReport, error) {
+	q := url.Values{}
+	if all {
+		q.Set("all", "1")
+	}
+	var out build.CachePruneReport
+	err := c.callJSON(ctx, request{method: http.MethodPost, path: "/build/prune", query: q}, &out)
+	return out, err
 }

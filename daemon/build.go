@@ -22,11 +22,15 @@ type builderEngine struct {
 	dir    string // scratch space: contexts and mounts
 }
 
-// Builder answers the Dockerfile builder of POST /build.
-func (d *Daemon) Builder() *build.Builder {
-	e := &builderEngine{images: d.images, ctrs: d.ctrs, dir: filepath.Join(d.root, "build")}
-	return build.New(build.Options{Images: e, Mounts: e, Runner: e, Cache: e, TempDir: e.tempDir(),
-		CacheMounts: d.cacheMountsDir()})
+// Builder answers the Dockerfile builder of POST /build (one per daemon:
+// it guards its cache mounts).
+func (d *Daemon) Builder() *Builds {
+	d.builderOnce.Do(func() {
+		e := &builderEngine{images: d.images, ctrs: d.ctrs, dir: filepath.Join(d.root, "build")}
+		d.builder = &Builds{images: d.images, Builder: build.New(build.Options{Images: e, Mounts: e,
+			Runner: e, Cache: e, TempDir: e.tempDir(), CacheMounts: d.cacheMountsDir()})}
+	})
+	return d.builder
 }
 
 // cacheMountsDir holds the dirs of RUN --mount=type=cache, kept across
