@@ -145,7 +145,7 @@ func (b *Builder) build(ctx context.Context, r io.Reader, opts api.BuildOptions,
 		return fmt.Errorf("build context dir: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	bctx, err := readContext(ctx, r, dir)
+	bctx, err := readContext(ctx, r, dir, opts.Dockerfile)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package build
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -13,7 +12,6 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/patternmatcher"
-	"github.com/moby/patternmatcher/ignorefile"
 
 	"github.com/corral-dev/corral/archive"
 	"github.com/corral-dev/corral/errdefs"
@@ -29,33 +27,27 @@ type source struct {
 
 // readContext unpacks the context tar r (plain or compressed) into dir
 // with the archive package's safe extraction (entries cannot land outside
-// dir), then reads its .dockerignore.
-func readContext(ctx context.Context, r io.Reader, dir string) (*source, error) {
+// dir), without what its .dockerignore excludes (the API may send a
+// context the client did not filter): files after .dockerignore in the
+// tar are never written, those before it are removed after.
+func readContext(ctx context.Context, r io.Reader, dir, dockerfile string) (*source, error) {
 	rc, _, err := archive.Decompress(r)
 	if err != nil {
 		return nil, errdefs.InvalidArgument(fmt.Errorf("read build context: %w", err))
 	}
 	defer rc.Close()
-	if _, err := archive.Apply(ctx, dir, rc, archive.ApplyOptions{Whiteouts: archive.RemoveWhiteouts}); err != nil {
+	src := &source{dir: dir, what: "build context"}
+	f := &ignoreFilter{src: src, keep: map[string]bool{".dockerignore": true, cleanName(dockerfile): true}}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(f.copy(rc, pw)) }()
+	defer pr.Close()
+	if _, err := archive.Apply(ctx, dir, pr, archive.ApplyOptions{Whiteouts: archive.RemoveWhiteouts}); err != nil {
 		return nil, errdefs.InvalidArgument(fmt.Errorf("read build context: %w", err))
 	}
-	src := &source{dir: dir, what: "build context"}
-	f, err := os.Open(filepath.Join(dir, ".dockerignore"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return src, nil
+	if f.err != nil {
+		return nil, f.err
 	}
-	if err != nil {
-		return nil, fmt.Errorf("read .dockerignore: %w", err)
-	}
-	defer f.Close()
-	pats, err := ignorefile.ReadAll(f)
-	if err == nil {
-		src.ignore, err = patternmatcher.New(pats)
-	}
-	if err != nil {
-		return nil, errdefs.InvalidArgument(fmt.Errorf(".dockerignore: %w", err))
-	}
-	return src, nil
+	return src, f.removeEarly()
 }
 
 // excluded says whether the context path rel ("a/b", slash separated,
