@@ -8,6 +8,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/moby/moby/api/types/build"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 )
@@ -207,4 +208,23 @@ type BuildOptions struct {
 type BuildPruneOptions struct {
 	All     bool
 	Filters Filters
+}
+
+// BuildCacheUsage sums build cache records as docker shows them: a shared
+// record's size belongs to the images that keep it, an unused one's is
+// reclaimable.
+func BuildCacheUsage(recs []build.CacheRecord) *build.DiskUsage {
+	du := &build.DiskUsage{Items: recs, TotalCount: int64(len(recs))}
+	for _, r := range recs {
+		if r.InUse {
+			du.ActiveCount++
+		}
+		if !r.Shared {
+			du.TotalSize += r.Size
+			if !r.InUse {
+				du.Reclaimable += r.Size
+			}
+		}
+	}
+	return du
 }

@@ -194,27 +194,9 @@ func (c *Client) DiskUsage(ctx context.Context) (system.DiskUsage, error) {
 		}
 	}
 	if du.BuildCacheUsage == nil && len(du.BuildCache) > 0 {
-		du.BuildCacheUsage = buildCacheUsage(du.BuildCache)
+		du.BuildCacheUsage = api.BuildCacheUsage(du.BuildCache)
 	}
 	return du.DiskUsage, nil
-}
-
-// buildCacheUsage sums the records of the pre-1.52 form as docker does:
-// shared records' size belongs to images.
-func buildCacheUsage(recs []build.CacheRecord) *build.DiskUsage {
-	du := &build.DiskUsage{Items: recs, TotalCount: int64(len(recs))}
-	for _, r := range recs {
-		if r.InUse {
-			du.ActiveCount++
-		}
-		if !r.Shared {
-			du.TotalSize += r.Size
-			if !r.InUse {
-				du.Reclaimable += r.Size
-			}
-		}
-	}
-	return du
 }
 
 // RegistryLogin is POST /auth: the daemon checks the credentials.

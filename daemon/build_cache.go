@@ -48,36 +48,20 @@ func (b *Builds) diskUsage(ctx context.Context) (*build.DiskUsage, error) {
 	if err != nil {
 		return nil, err
 	}
-	du := &build.DiskUsage{Items: []build.CacheRecord{}}
+	recs := []build.CacheRecord{}
 	for _, e := range entries {
-		r := build.CacheRecord{ID: shortKey(e.Key), Type: "regular", Description: e.Image.ID,
-			Shared: e.Shared, InUse: e.InUse, Size: e.Size, CreatedAt: time.Unix(e.Image.Created, 0), UsageCount: 1}
-		addRecord(du, r)
+		recs = append(recs, build.CacheRecord{ID: shortKey(e.Key), Type: "regular", Description: e.Image.ID,
+			Shared: e.Shared, InUse: e.InUse, Size: e.Size, CreatedAt: time.Unix(e.Image.Created, 0), UsageCount: 1})
 	}
 	mounts, err := b.CacheMounts()
 	if err != nil {
 		return nil, err
 	}
 	for _, m := range mounts {
-		addRecord(du, build.CacheRecord{ID: shortKey(m.Dir), Type: "exec.cachemount",
+		recs = append(recs, build.CacheRecord{ID: shortKey(m.Dir), Type: "exec.cachemount",
 			Description: "cached mount " + m.ID, Size: m.Size, CreatedAt: m.Created, UsageCount: 1})
 	}
-	return du, nil
-}
-
-// addRecord counts r in du: reclaimable unless shared or in use.
-func addRecord(du *build.DiskUsage, r build.CacheRecord) {
-	du.Items = append(du.Items, r)
-	du.TotalCount++
-	if r.InUse {
-		du.ActiveCount++
-	}
-	if !r.Shared {
-		du.TotalSize += r.Size
-		if !r.InUse {
-			du.Reclaimable += r.Size
-		}
-	}
+	return api.BuildCacheUsage(recs), nil
 }
 
 // shortKey is a cache key or path as a record ID: its last 12 hex digits.

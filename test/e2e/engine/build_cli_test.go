@@ -3,9 +3,6 @@ package engine_test
 import (
 	"archive/tar"
 	"bytes"
-	"context"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -152,17 +149,8 @@ func TestBuildContextEscape(t *testing.T) {
 		tw.Write([]byte(data))
 	}
 	tw.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://corral/v1.47/build?t=escape:1&version=1", &b)
-	req.Header.Set("Content-Type", "application/x-tar")
-	resp, err := e.http.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	err = filepath.WalkDir(e.dir, func(p string, d os.DirEntry, err error) error {
+	body := e.postBuild(t, "escape:1", &b)
+	err := filepath.WalkDir(e.dir, func(p string, d os.DirEntry, err error) error {
 		if err == nil && strings.HasPrefix(d.Name(), "escaped") && !strings.Contains(p, "/fs/ctx/") {
 			t.Errorf("a context entry escaped to %s", p)
 		}
@@ -176,7 +164,7 @@ func TestBuildContextEscape(t *testing.T) {
 			t.Errorf("a context entry escaped to %s", p)
 		}
 	}
-	if strings.Contains(string(body), "errorDetail") {
+	if strings.Contains(body, "errorDetail") {
 		return // refused: fine
 	}
 	out := e.ok(t, "run", "--rm", "escape:1", "find", "/ctx", "-type", "f")

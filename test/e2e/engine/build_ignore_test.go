@@ -6,6 +6,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -25,21 +26,29 @@ func TestBuildDaemonAppliesDockerignore(t *testing.T) {
 		tw.Write([]byte(f[1]))
 	}
 	tw.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://corral/v1.47/build?t=ignored:1&version=1", &b)
-	req.Header.Set("Content-Type", "application/x-tar")
-	resp, err := e.http.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(string(body), "Successfully tagged") {
+	body := e.postBuild(t, "ignored:1", &b)
+	if !strings.Contains(body, "Successfully tagged") {
 		t.Fatalf("build: %s", body)
 	}
 	out := e.ok(t, "run", "--rm", "ignored:1", "sh", "-c", "cat /listed; echo --; ls -A /copied")
 	if want := ".dockerignore\nDockerfile\nkeep\n--\n.dockerignore\nDockerfile\nkeep\n"; out != want {
 		t.Errorf("context seen by the build:\n%q\nwant\n%q", out, want)
 	}
+}
+
+// postBuild sends the context tar ctxTar to POST /build as is, tagged tag,
+// and answers the response's JSON stream.
+func (e *engine) postBuild(t *testing.T, tag string, ctxTar io.Reader) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://corral/v1.47/build?version=1&t="+url.QueryEscape(tag), ctxTar)
+	req.Header.Set("Content-Type", "application/x-tar")
+	resp, err := e.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
 }
