@@ -23,6 +23,7 @@ RUN --mount=type=secret,id=tok,target=/s,mode=0440,uid=1000 stat -c '%a %u' /s >
 RUN --mount=type=bind,source=data,target=/ctx cat /ctx/f > /bindout && ! touch /ctx/g 2>/dev/null
 RUN --mount=type=bind,source=data,target=/ctx,rw touch /ctx/g && cat /ctx/f > /rwout
 RUN --mount=type=bind,from=busybox,source=/bin,target=/bb test -x /bb/busybox && echo ok > /fromimg
+RUN --mount=type=cache,target=/m,id=m1,mode=0700,uid=1000,gid=2 --mount=type=cache,target=/seed,from=busybox,source=/etc,ro stat -c '%a %u:%g' /m > /m.stat && test -f /seed/passwd && ! touch /seed/x 2>/dev/null
 RUN --mount=type=tmpfs,target=/scratchy echo t > /scratchy/t && grep -q " /scratchy tmpfs " /proc/mounts && echo ok > /tmpfs
 `
 
@@ -51,8 +52,8 @@ func TestBuildRunMounts(t *testing.T) {
 	}
 	build(dir)
 	out := e.ok(t, "run", "--rm", tag, "sh", "-c",
-		`cat /seen /tok.mode /s.stat /bindout; echo; cat /rwout; echo; cat /fromimg /tmpfs; for p in /cache /scratchy /ctx /bb /s /run/secrets; do [ -e $p ] && echo left $p; done; true`)
-	want := "1\n400\n440 1000\nfrom-context\nfrom-context\nok\nok\n"
+		`cat /seen /tok.mode /s.stat /bindout; echo; cat /rwout; echo; cat /fromimg /tmpfs /m.stat; for p in /cache /scratchy /ctx /bb /s /run/secrets /m /seed; do [ -e $p ] && echo left $p; done; true`)
+	want := "1\n400\n440 1000\nfrom-context\nfrom-context\nok\nok\n700 1000:2\n"
 	if out != want {
 		t.Errorf("image content:\n%q\nwant\n%q", out, want)
 	}
