@@ -50,6 +50,7 @@ var rules = []rule{
 		"content/...", "snapshot/...", "archive/...", "registry/...", "build/...",
 		"volume/...", "network/...", "secret/...", "spec/...", "monitor/...",
 		"health/...")},
+	{pkg: "build/...", internal: with("api/...", "image/...", "archive/...", "build/*")},
 	{pkg: "image/...", internal: with("content/...", "snapshot/...", "archive/...",
 		"registry/...", "image/*")},
 	{pkg: "monitor/...", internal: with("runtime", "monitor/*")},

@@ -8,6 +8,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/moby/moby/api/types/build"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 )
@@ -171,6 +172,12 @@ type EventsOptions struct {
 }
 
 // BuildOptions are POST /build (the classic builder, version=1).
+// BuildSecretsHeader carries BuildOptions.Secrets on POST /build: base64
+// of the JSON object {id: base64 value}. Docker's classic protocol has no
+// secret channel (docker 28 offers --secret only with BuildKit), so this
+// header is corral's own.
+const BuildSecretsHeader = "X-Corral-Build-Secrets"
+
 type BuildOptions struct {
 	Tags       []string
 	Dockerfile string
@@ -190,4 +197,34 @@ type BuildOptions struct {
 	// RegistryConfig is the X-Registry-Config header: base64 JSON of the
 	// registry credentials by host.
 	RegistryConfig string
+	// Secrets are the values of RUN --mount=type=secret by id (corral
+	// build --secret; the classic protocol has none, so they travel in the
+	// X-Corral-Build-Secrets header). Never logged nor stored.
+	Secrets map[string][]byte `json:"-"`
+}
+
+// BuildPruneOptions are POST /build/prune's: all (every entry, not only
+// those no image keeps) and filters.
+type BuildPruneOptions struct {
+	All     bool
+	Filters Filters
+}
+
+// BuildCacheUsage sums build cache records as docker shows them: a shared
+// record's size belongs to the images that keep it, an unused one's is
+// reclaimable.
+func BuildCacheUsage(recs []build.CacheRecord) *build.DiskUsage {
+	du := &build.DiskUsage{Items: recs, TotalCount: int64(len(recs))}
+	for _, r := range recs {
+		if r.InUse {
+			du.ActiveCount++
+		}
+		if !r.Shared {
+			du.TotalSize += r.Size
+			if !r.InUse {
+				du.Reclaimable += r.Size
+			}
+		}
+	}
+	return du
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 
+	"github.com/moby/moby/api/types/build"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/image"
@@ -71,6 +72,8 @@ type Registry interface {
 // message stream ({"stream":...}, {"aux":{"ID":...}}).
 type Builder interface {
 	Build(ctx context.Context, buildContext io.Reader, opts api.BuildOptions) (io.ReadCloser, error)
+	// BuildPrune is POST /build/prune: frees the build cache.
+	BuildPrune(ctx context.Context, opts api.BuildPruneOptions) (build.CachePruneReport, error)
 }
 
 // Containers is the container lifecycle. Start of a running container and

@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -13,10 +14,24 @@ import (
 )
 
 // buildPrune is POST /build/prune (docker system prune, docker builder
-// prune): the classic builder keeps no cache of its own (its cache is
-// intermediate images, which image prune removes), so nothing is freed.
-func (s *Server) buildPrune(w http.ResponseWriter, _ *http.Request) error {
-	writeJSON(w, http.StatusOK, build.CachePruneReport{CachesDeleted: []string{}})
+// prune): all, filters.
+func (s *Server) buildPrune(w http.ResponseWriter, r *http.Request) error {
+	if s.cfg.Builder == nil {
+		writeJSON(w, http.StatusOK, build.CachePruneReport{CachesDeleted: []string{}})
+		return nil
+	}
+	f, err := filtersOf(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	rep, err := s.cfg.Builder.BuildPrune(r.Context(), api.BuildPruneOptions{All: boolValue(r.URL.Query(), "all"), Filters: f})
+	if err != nil {
+		return err
+	}
+	if rep.CachesDeleted == nil {
+		rep.CachesDeleted = []string{}
+	}
+	writeJSON(w, http.StatusOK, rep)
 	return nil
 }
 
@@ -53,6 +68,9 @@ func buildOptions(r *http.Request) (api.BuildOptions, error) {
 	if opts.ForceRemove {
 		opts.Remove = true
 	}
+	if err := buildSecrets(r, &opts); err != nil {
+		return api.BuildOptions{}, err
+	}
 	for _, p := range []struct {
 		key string
 		v   any
@@ -62,6 +80,23 @@ func buildOptions(r *http.Request) (api.BuildOptions, error) {
 		}
 	}
 	return opts, nil
+}
+
+// buildSecrets reads the secrets of RUN --mount=type=secret from
+// api.BuildSecretsHeader.
+func buildSecrets(r *http.Request, opts *api.BuildOptions) error {
+	v := r.Header.Get(api.BuildSecretsHeader)
+	if v == "" {
+		return nil
+	}
+	raw, err := base64.StdEncoding.DecodeString(v)
+	if err == nil {
+		err = json.Unmarshal(raw, &opts.Secrets)
+	}
+	if err != nil {
+		return errdefs.InvalidArgument(fmt.Errorf("invalid %s header: %w", api.BuildSecretsHeader, err))
+	}
+	return nil
 }
 
 // jsonParam decodes a query parameter holding JSON; absent, empty or

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/moby/moby/api/types/build"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/image"
@@ -149,6 +150,10 @@ func (f *fake) RegistryLogin(_ context.Context, auth registry.AuthConfig) (regis
 func (f *fake) Build(_ context.Context, ctxTar io.Reader, o api.BuildOptions) (io.ReadCloser, error) {
 	f.readBody(ctxTar)
 	return f.streamOf(), f.record("Build t=%q file=%s args=%s labels=%v rm=%v nocache=%v", o.Tags, o.Dockerfile, js(o.BuildArgs), o.Labels, o.Remove, o.NoCache)
+}
+
+func (f *fake) BuildPrune(_ context.Context, o api.BuildPruneOptions) (build.CachePruneReport, error) {
+	return build.CachePruneReport{}, f.record("BuildPrune all=%v", o.All)
 }
 
 func (f *fake) ContainerCreate(_ context.Context, o api.ContainerCreateOptions) (container.CreateResponse, error) {

@@ -73,7 +73,7 @@ func TestRouteParsing(t *testing.T) {
 		{"POST", "/build?dockerfile=Dockerfile&t=x&t=y:2&version=1&buildargs=" + q(`{"A":"1"}`) + "&labels=" + q(`{"l":"v"}`) + "&nocache=1",
 			"", nil, 200, `Build t=["x" "y:2"] file=Dockerfile args={"A":"1"} labels=map[l:v] rm=true nocache=true`},
 		{"POST", "/build?version=2", "", nil, 501, ""},
-		{"POST", "/build/prune?all=1", "", nil, 200, ""},
+		{"POST", "/build/prune?all=1", "", nil, 200, "BuildPrune all=true"},
 		{"POST", "/containers/create?name=web", `{"Image":"busybox","Cmd":["true"],"HostConfig":{"NetworkMode":"default"}}`, nil, 201,
 			`ContainerCreate name=web platform= image=busybox cmd=["true"] host=true`},
 		{"POST", "/containers/abc/start", "", nil, 204, "ContainerStart abc"},

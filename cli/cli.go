@@ -258,7 +258,7 @@ func (c *cli) topCommands() []named {
 		{"push", c.pushCommand}, {"images", c.imagesCommand}, {"tag", c.tagCommand}, {"rmi", c.rmiCommand},
 		{"load", c.loadCommand}, {"save", c.saveCommand}, {"import", c.importCommand},
 		{"history", c.historyCommand}, {"login", c.loginCommand}, {"logout", c.logoutCommand},
-		{"secret", c.secretCommand}}
+		{"secret", c.secretCommand}, {"build", c.buildCommand}, {"builder", c.builderCommand}}
 	top = append(top, c.containerCommands()...)
 	return append(top, c.engineCommands()...)
 }

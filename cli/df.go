@@ -7,6 +7,7 @@ import (
 
 	"github.com/distribution/reference"
 	units "github.com/docker/go-units"
+	"github.com/moby/moby/api/types/build"
 	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/volume"
 	"github.com/spf13/cobra"
@@ -80,7 +81,7 @@ func (c *cli) df(ctx context.Context, o dfOptions) error {
 			size: images.TotalSize, reclaimable: reclaimableImages(images), percent: true},
 		&dfRow{kind: "Containers"},
 		volumesRow(du.VolumeUsage),
-		&dfRow{kind: "Build Cache"},
+		buildCacheRow(du.BuildCacheUsage),
 	}
 	return listFormat{format: format, header: dfHeader}.write(c.out, rows)
 }
@@ -159,4 +160,12 @@ func (r *dfRow) Reclaimable() string {
 		return fmt.Sprintf("%s (%v%%)", units.HumanSize(float64(r.reclaimable)), r.reclaimable*100/r.size)
 	}
 	return units.HumanSize(float64(r.reclaimable))
+}
+
+func buildCacheRow(bu *build.DiskUsage) *dfRow {
+	r := &dfRow{kind: "Build Cache"}
+	if bu != nil {
+		r.count, r.active, r.size, r.reclaimable = int(bu.TotalCount), int(bu.ActiveCount), bu.TotalSize, bu.Reclaimable
+	}
+	return r
 }

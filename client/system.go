@@ -193,6 +193,9 @@ func (c *Client) DiskUsage(ctx context.Context) (system.DiskUsage, error) {
 			}
 		}
 	}
+	if du.BuildCacheUsage == nil && len(du.BuildCache) > 0 {
+		du.BuildCacheUsage = api.BuildCacheUsage(du.BuildCache)
+	}
 	return du.DiskUsage, nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
@@ -45,6 +46,9 @@ type Daemon struct {
 	secrets *Secrets
 	vols    *Volumes
 	nets    *Networks
+
+	builderOnce sync.Once
+	builder     *Builds
 }
 
 // New opens the engine on cfg.DataRoot: it locks the data root (failing
@@ -230,7 +234,8 @@ func (d *Daemon) DiskUsage(ctx context.Context) (system.DiskUsage, error) {
 	du.ContainerUsage = cu
 	du.VolumeUsage = d.vols.diskUsage()
 	countImageUsers(du.ImageUsage, list)
-	return du, nil
+	du.BuildCacheUsage, err = d.Builder().diskUsage(ctx)
+	return du, err
 }
 
 // countImageUsers sets each image's container count, and the images in use.

@@ -169,7 +169,7 @@ func commitOptions(opts api.ContainerCommitOptions, c *ccontainer.Container, upp
 	if opts.Config != nil {
 		cfg = imageConfig(opts.Config)
 	}
-	cfg = cloneConfig(cfg)
+	cfg = cfg.Clone()
 	if err := cimage.ApplyChanges(&cfg, opts.Changes); err != nil {
 		return cimage.CommitOptions{}, err
 	}
@@ -202,21 +202,7 @@ func imageConfig(c *container.Config) cimage.ContainerConfig {
 		out.Healthcheck = &cimage.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout,
 			StartPeriod: h.StartPeriod, StartInterval: h.StartInterval, Retries: h.Retries}
 	}
-	return cloneConfig(out)
-}
-
-// cloneConfig copies the slices and maps of c, so that changing the copy
-// leaves c as it is.
-func cloneConfig(c cimage.ContainerConfig) cimage.ContainerConfig {
-	c.Env, c.Entrypoint, c.Cmd = slices.Clone(c.Env), slices.Clone(c.Entrypoint), slices.Clone(c.Cmd)
-	c.OnBuild, c.Shell = slices.Clone(c.OnBuild), slices.Clone(c.Shell)
-	c.ExposedPorts, c.Volumes, c.Labels = maps.Clone(c.ExposedPorts), maps.Clone(c.Volumes), maps.Clone(c.Labels)
-	if c.Healthcheck != nil {
-		h := *c.Healthcheck
-		h.Test = slices.Clone(h.Test)
-		c.Healthcheck = &h
-	}
-	return c
+	return out.Clone()
 }
 
 // mergeConfig completes the commit's config cfg from the container's, as

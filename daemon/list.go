@@ -38,7 +38,16 @@ func (i *Images) ImageList(ctx context.Context, opts api.ImageListOptions) ([]im
 		return nil, err
 	}
 	out := []image.Summary{}
+	parents := map[string]bool{}
 	for _, s := range sums {
+		parents[s.ParentID] = true
+	}
+	for _, s := range sums {
+		// An untagged parent of another image is a build's intermediate
+		// step: only -a lists it, as with docker.
+		if !opts.All && len(s.RepoTags) == 0 && parents[s.ID] {
+			continue
+		}
 		if lf.keep(s) {
 			out = append(out, summary(s))
 		}

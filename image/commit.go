@@ -23,12 +23,20 @@ import (
 
 // CommitOptions say what Commit makes of a container.
 type CommitOptions struct {
-	// Parent names the image the container runs (an ID or a name).
+	// Parent names the image the container runs (an ID or a name); ""
+	// is scratch (no layers, the host's platform).
 	Parent string
 	// Upper is the overlay upper dir of the container's writable snapshot:
 	// what it holds becomes the new layer. The container should not write
 	// to it meanwhile (pause it).
 	Upper string
+	// Layer, when not nil, is the new layer's tar instead of Upper's diff
+	// (the builder's COPY and ADD); directories it needs but does not list
+	// take their metadata from the parent's layers.
+	Layer io.Reader
+	// CreatedBy, when set, is the history entry's created_by instead of
+	// ContainerConfig's command.
+	CreatedBy string
 	// Exclude lists paths ("/etc/hosts") whose entries are left out of the
 	// layer: mount points the runtime made (see archive.Leftovers).
 	Exclude []string
@@ -43,6 +51,10 @@ type CommitOptions struct {
 	ContainerConfig *ContainerConfig
 	Author          string
 	Comment         string
+	// SourceDateEpoch, when set, makes the image reproducible: its
+	// created and history times are the epoch, layer file times after it
+	// are clamped to it, and no container ID is recorded.
+	SourceDateEpoch *time.Time
 	// Ref names the new image ("repo[:tag]", tag latest by default); ""
 	// leaves it dangling.
 	Ref string
@@ -70,11 +82,7 @@ func (s *Store) Commit(ctx context.Context, opts CommitOptions) (Image, error) {
 	}
 	var img Image
 	err = s.withLease(ctx, "commit", func(lease string) error {
-		parent, err := s.Get(ctx, opts.Parent)
-		if err != nil {
-			return err
-		}
-		r, err := s.resolve(ctx, parent.Target)
+		r, parentID, err := s.commitParent(ctx, opts.Parent)
 		if err != nil {
 			return err
 		}
@@ -82,7 +90,7 @@ func (s *Store) Commit(ctx context.Context, opts CommitOptions) (Image, error) {
 		if err != nil {
 			return err
 		}
-		raw, err := commitConfig(r.Config, parent.ID, cfg, opts, layer)
+		raw, err := commitConfig(r.Config, parentID, cfg, opts, layer)
 		if err != nil {
 			return err
 		}
@@ -97,6 +105,22 @@ func (s *Store) Commit(ctx context.Context, opts CommitOptions) (Image, error) {
 		return Image{}, fmt.Errorf("commit: %w", err)
 	}
 	return img, nil
+}
+
+// commitParent resolves the parent image ref; "" is scratch: no layers,
+// the host's platform.
+func (s *Store) commitParent(ctx context.Context, ref string) (resolved, digest.Digest, error) {
+	if ref == "" {
+		p := DefaultPlatform()
+		return resolved{Config: Config{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant,
+			RootFS: ocispec.RootFS{Type: "layers"}}}, "", nil
+	}
+	parent, err := s.Get(ctx, ref)
+	if err != nil {
+		return resolved{}, "", err
+	}
+	r, err := s.resolve(ctx, parent.Target)
+	return r, parent.ID, err
 }
 
 // commitNames is the record name of ref, none for "".
@@ -195,8 +219,19 @@ func (s *Store) diffInto(ctx context.Context, opts CommitOptions, mounts []snaps
 	if err != nil {
 		return "", 0, err
 	}
-	src := diffStream(ctx, opts.Upper, opts.Exclude)
-	defer src.Close()
+	var src io.Reader
+	if opts.Layer != nil {
+		src = opts.Layer
+		if opts.SourceDateEpoch != nil {
+			rc := clampStream(opts.Layer, *opts.SourceDateEpoch)
+			defer rc.Close()
+			src = rc
+		}
+	} else {
+		rc := diffStream(ctx, opts.Upper, opts.Exclude, opts.SourceDateEpoch)
+		defer rc.Close()
+		src = rc
+	}
 	h := digest.SHA256.Digester()
 	tee := io.TeeReader(src, io.MultiWriter(h.Hash(), zw))
 	n, err := archive.Apply(ctx, dir, tee, archive.ApplyOptions{Whiteouts: archive.OverlayWhiteouts, Parents: lowerDirs(mounts)})
@@ -215,29 +250,38 @@ func (s *Store) diffInto(ctx context.Context, opts CommitOptions, mounts []snaps
 
 // diffStream is the tar of the upper dir upper (archive.Diff) without the
 // entries of exclude.
-func diffStream(ctx context.Context, upper string, exclude []string) io.ReadCloser {
+func diffStream(ctx context.Context, upper string, exclude []string, epoch *time.Time) io.ReadCloser {
 	pr, pw := io.Pipe()
+	opts := archive.DiffOptions{SourceDateEpoch: epoch}
 	go func() {
 		if len(exclude) == 0 {
-			pw.CloseWithError(archive.Diff(ctx, upper, pw, archive.DiffOptions{}))
+			pw.CloseWithError(archive.Diff(ctx, upper, pw, opts))
 			return
 		}
 		fr, fw := io.Pipe()
-		go func() { fw.CloseWithError(archive.Diff(ctx, upper, fw, archive.DiffOptions{})) }()
+		go func() { fw.CloseWithError(archive.Diff(ctx, upper, fw, opts)) }()
 		drop := make(map[string]bool, len(exclude))
 		for _, p := range exclude {
 			drop[path.Clean("/"+p)] = true
 		}
-		err := filterTar(fr, pw, drop)
+		err := filterTar(fr, pw, drop, nil)
 		fr.Close() // ends Diff if the filter stopped early
 		pw.CloseWithError(err)
 	}()
 	return pr
 }
 
+// clampStream is the tar r with modification times after epoch clamped
+// to it (whole seconds), access and change times dropped.
+func clampStream(r io.Reader, epoch time.Time) io.ReadCloser {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(filterTar(r, pw, nil, &epoch)) }()
+	return pr
+}
+
 // filterTar copies the tar r to w without the entries named in drop
-// (cleaned, absolute).
-func filterTar(r io.Reader, w io.Writer, drop map[string]bool) error {
+// (cleaned, absolute), times clamped to epoch if not nil.
+func filterTar(r io.Reader, w io.Writer, drop map[string]bool, epoch *time.Time) error {
 	tr, tw := tar.NewReader(r), tar.NewWriter(w)
 	for {
 		hdr, err := tr.Next()
@@ -250,6 +294,9 @@ func filterTar(r io.Reader, w io.Writer, drop map[string]bool) error {
 		if drop[path.Clean("/"+hdr.Name)] {
 			continue
 		}
+		if epoch != nil {
+			clampHeader(hdr, *epoch)
+		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return err
 		}
@@ -259,20 +306,38 @@ func filterTar(r io.Reader, w io.Writer, drop map[string]bool) error {
 	}
 }
 
+func clampHeader(hdr *tar.Header, epoch time.Time) {
+	if hdr.ModTime.After(epoch) {
+		hdr.ModTime = epoch
+	}
+	hdr.ModTime = hdr.ModTime.Truncate(time.Second)
+	hdr.AccessTime, hdr.ChangeTime = time.Time{}, time.Time{}
+}
+
 // commitConfig is the new image's config: the parent's, with cfg, one more
 // layer (unless none) and a history entry.
 func commitConfig(parent Config, parentID digest.Digest, cfg ContainerConfig, opts CommitOptions, layer committedLayer) ([]byte, error) {
 	now := time.Now().UTC()
+	if opts.SourceDateEpoch != nil {
+		now = opts.SourceDateEpoch.UTC()
+		opts.ContainerID = ""
+	}
 	var createdBy string
 	if opts.ContainerConfig != nil {
 		createdBy = strings.Join(opts.ContainerConfig.Cmd, " ")
+	}
+	if opts.CreatedBy != "" {
+		createdBy = opts.CreatedBy
 	}
 	c := Config{
 		Created: &now, Author: opts.Author, Architecture: parent.Architecture, Variant: parent.Variant,
 		OS: parent.OS, OSVersion: parent.OSVersion, OSFeatures: parent.OSFeatures, Config: cfg,
 		RootFS:    ocispec.RootFS{Type: "layers", DiffIDs: append([]digest.Digest(nil), parent.RootFS.DiffIDs...)},
 		History:   append([]ocispec.History(nil), parent.History...),
-		Container: opts.ContainerID, ContainerConfig: opts.ContainerConfig, Parent: parentID.String(),
+		Container: opts.ContainerID, ContainerConfig: opts.ContainerConfig,
+	}
+	if parentID != "" {
+		c.Parent = parentID.String()
 	}
 	if layer.diffID != "" {
 		c.RootFS.DiffIDs = append(c.RootFS.DiffIDs, layer.diffID)

@@ -23,6 +23,7 @@ import (
 //	diffs/<diff id>                 size of a layer's uncompressed tar (8 bytes, big endian)
 //	leases/<id>/meta                lease (JSON); leases/<id>/content/<digest>, leases/<id>/snapshots/<key>
 //	meta/gc                         "pending" when a removal left garbage for the next collection
+//	buildcache/<key>                image ID a build step with that cache key made (see build)
 var (
 	bucketImages  = []byte("images")
 	bucketSources = []byte("sources")
@@ -32,6 +33,7 @@ var (
 	bucketMeta    = []byte("meta")
 	bucketContent = []byte("content")
 	bucketSnaps   = []byte("snapshots")
+	bucketBuild   = []byte("buildcache")
 	keyLeaseMeta  = []byte("meta")
 	keyGCPending  = []byte("gc")
 )
@@ -54,7 +56,7 @@ func newDB(path string) (*db, error) {
 	}
 	d := &db{path: path}
 	err := d.update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketImages, bucketSources, bucketLayers, bucketDiffs, bucketLeases, bucketMeta} {
+		for _, b := range [][]byte{bucketImages, bucketSources, bucketLayers, bucketDiffs, bucketLeases, bucketMeta, bucketBuild} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

@@ -200,7 +200,7 @@ func (s *Store) summary(ctx context.Context, imgs []Image, img Image) (Summary, 
 	}
 	tags, digests, _ := names(imgs, img.ID)
 	sum := Summary{ID: img.ID.String(), RepoTags: tags, RepoDigests: digests, Size: size, SharedSize: -1,
-		Labels: r.Config.Config.Labels, Containers: -1, Target: img.Target}
+		Labels: r.Config.Config.Labels, Containers: -1, Target: img.Target, ParentID: r.Config.Parent}
 	if r.Config.Created != nil {
 		sum.Created = r.Config.Created.Unix()
 	}

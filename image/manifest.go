@@ -3,6 +3,8 @@ package image
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -153,6 +155,20 @@ type Config struct {
 	Container       string           `json:"container,omitempty"`
 	ContainerConfig *ContainerConfig `json:"container_config,omitempty"`
 	Parent          string           `json:"parent,omitempty"`
+}
+
+// Clone copies c with its slices and maps, so that changing the copy
+// leaves c as it is.
+func (c ContainerConfig) Clone() ContainerConfig {
+	c.Env, c.Entrypoint, c.Cmd = slices.Clone(c.Env), slices.Clone(c.Entrypoint), slices.Clone(c.Cmd)
+	c.OnBuild, c.Shell = slices.Clone(c.OnBuild), slices.Clone(c.Shell)
+	c.ExposedPorts, c.Volumes, c.Labels = maps.Clone(c.ExposedPorts), maps.Clone(c.Volumes), maps.Clone(c.Labels)
+	if c.Healthcheck != nil {
+		h := *c.Healthcheck
+		h.Test = slices.Clone(h.Test)
+		c.Healthcheck = &h
+	}
+	return c
 }
 
 // ContainerConfig is the part of an image config that containers inherit,

@@ -162,7 +162,7 @@ func runDaemon(cfg daemon.Config) (err error) {
 	}
 	defer closeAll(listeners)
 	srv := apiserver.New(apiserver.Config{
-		System: d, Images: d.Images(), ImageTransfer: d.Images(), Registry: d.Images(),
+		System: d, Images: d.Images(), ImageTransfer: d.Images(), Registry: d.Images(), Builder: d.Builder(),
 		Containers: d.Containers(), ContainerViews: d.Containers(), ContainerIO: d.Containers(),
 		Exec: d.Containers(), ContainerFiles: d.Containers(), ContainerAdmin: d.Containers(),
 		Secrets: d.Secrets(), Volumes: d.Volumes(), Networks: d.Networks(), Version: version, Logger: log,
