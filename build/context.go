@@ -36,7 +36,7 @@ func readContext(ctx context.Context, r io.Reader, dir string) (*source, error) 
 		return nil, errdefs.InvalidArgument(fmt.Errorf("read build context: %w", err))
 	}
 	defer rc.Close()
-	if _, err := archive.Apply(ctx, dir, rc, archive.ApplyOptions{Whiteouts: archive.RemoveWhiteouts}); err != nil {
+	if _, err := archive.Apply(ctx, dir, rc, archive.ApplyOptions{Whiteouts: archive.RemoveWhiteouts, Unterminated: true}); err != nil {
 		return nil, errdefs.InvalidArgument(fmt.Errorf("read build context: %w", err))
 	}
 	src := &source{dir: dir, what: "build context"}
