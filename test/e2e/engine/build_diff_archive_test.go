@@ -146,8 +146,7 @@ func addParents(tree map[string]fileEntry, name string) {
 func entryOf(h *tar.Header, r io.Reader) (fileEntry, error) {
 	e := fileEntry{Type: h.Typeflag, Mode: h.Mode & 0o7777, UID: h.Uid, GID: h.Gid}
 	switch h.Typeflag {
-	case tar.TypeReg, tar.TypeRegA:
-		e.Type = tar.TypeReg
+	case tar.TypeReg:
 		sum := sha256.New()
 		n, err := io.Copy(sum, r)
 		if err != nil {

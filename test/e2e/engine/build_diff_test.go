@@ -3,10 +3,11 @@ package engine_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -264,17 +265,9 @@ func (p *buildPodman) buildArchive(t *testing.T, dir, dockerfile, tag string, ar
 // paths podman adds on its own.
 func compareTrees(t *testing.T, ours, theirs map[string]fileEntry) {
 	t.Helper()
-	var paths []string
-	for p := range ours {
-		paths = append(paths, p)
-	}
-	for p := range theirs {
-		if _, ok := ours[p]; !ok {
-			paths = append(paths, p)
-		}
-	}
-	sort.Strings(paths)
-	for _, p := range paths {
+	all := maps.Clone(ours)
+	maps.Copy(all, theirs)
+	for _, p := range slices.Sorted(maps.Keys(all)) {
 		if podmanOnly(p) {
 			continue
 		}
