@@ -188,6 +188,18 @@ USER root
 RUN echo "$FROM_BASE $CHILD" > /w/env && chown 1000 /w/env
 STOPSIGNAL SIGQUIT
 `, lazyWorkdirs: []string{"w"}},
+	// .dockerignore lists itself: the docker CLI appends the name of the
+	// Dockerfile it adds to the context (-f outside it) to the file.
+	{name: "ignore-chown", dockerfile: `FROM busybox AS src
+RUN mkdir -p /s/d && echo s > /s/d/f && chown -R 9:9 /s && chmod 700 /s/d
+
+FROM busybox
+COPY . /ctx
+COPY --from=src --chown=3:4 /s /owned-from
+COPY --chown=5 keep/ /etc/
+COPY --from=src /s/d/ /tmp/into-existing/
+`, files: map[string]string{".dockerignore": ".dockerignore\n*.log\n!keep.log\nsecret/\n**/*.tmp\n", "a.log": "no", "keep.log": "yes",
+		"secret/k": "no", "deep/x.tmp": "no", "deep/y": "Y", "keep/kept.conf": "K"}},
 }
 
 func must(t *testing.T, err error) {
