@@ -60,6 +60,12 @@ type ApplyOptions struct {
 	// layer holds without reading it twice. It must not keep hdr past the
 	// call nor change it.
 	Observe func(hdr *tar.Header)
+	// Unterminated accepts a tar that ends after a whole entry without
+	// the end-of-archive marker, as Go's tar reader does: the docker CLI
+	// sends such a build context when -f names a Dockerfile outside it
+	// (its tar rewriter closes the stream before the tar writer). A cut
+	// inside an entry is still an error.
+	Unterminated bool
 }
 
 // Apply extracts the uncompressed layer tar r into the existing directory
@@ -88,7 +94,7 @@ func Apply(ctx context.Context, root string, r io.Reader, opts ApplyOptions) (in
 	if err := a.run(); err != nil {
 		return s.n, err
 	}
-	if !s.complete() {
+	if !s.complete() && !opts.Unterminated {
 		return s.n, errdefs.InvalidArgument(errors.New("read layer tar: truncated (no end-of-archive marker)"))
 	}
 	if err := a.finish(); err != nil {

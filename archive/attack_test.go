@@ -398,3 +398,22 @@ func TestTruncated(t *testing.T) {
 		})
 	}
 }
+
+// TestUnterminated: with Unterminated, a tar without its end-of-archive
+// marker applies whole, but a cut inside an entry is still an error.
+func TestUnterminated(t *testing.T) {
+	data := mkTar(t, dirE("d/", 0o755), fileE("d/f", strings.Repeat("x", 10000), 0o644), fileE("g", "y", 0o644))
+	opts := plain
+	opts.Unterminated = true
+	a := newArena(t)
+	if _, err := Apply(context.Background(), a.root, bytes.NewReader(data[:len(data)-1024]), opts); err != nil {
+		t.Fatalf("Apply without the trailer: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(a.root, "g")); err != nil || string(b) != "y" {
+		t.Errorf("g: %q, %v", b, err)
+	}
+	a = newArena(t)
+	if _, err := Apply(context.Background(), a.root, bytes.NewReader(data[:512*2+5000]), opts); !errdefs.IsInvalidArgument(err) {
+		t.Errorf("Apply cut mid-data: %v, want InvalidArgument", err)
+	}
+}

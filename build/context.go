@@ -41,7 +41,7 @@ func readContext(ctx context.Context, r io.Reader, dir, dockerfile string) (*sou
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(f.copy(rc, pw)) }()
 	defer pr.Close()
-	if _, err := archive.Apply(ctx, dir, pr, archive.ApplyOptions{Whiteouts: archive.RemoveWhiteouts}); err != nil {
+	if _, err := archive.Apply(ctx, dir, pr, archive.ApplyOptions{Whiteouts: archive.RemoveWhiteouts, Unterminated: true}); err != nil {
 		return nil, errdefs.InvalidArgument(fmt.Errorf("read build context: %w", err))
 	}
 	if f.err != nil {

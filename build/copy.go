@@ -30,8 +30,16 @@ type copySpec struct {
 	// slash, several sources, wildcards).
 	dirDest  bool
 	uid, gid int
-	mode     *int64 // --chmod, or nil
-	unpack   bool   // ADD: local tar archives are unpacked into dest
+	// keepOwner keeps the source files' owners (COPY --from without
+	// --chown, as docker and buildah do) instead of uid:gid.
+	keepOwner bool
+	// newDirs are the directories (absolute, top first) the copy
+	// creates on the way to its files when --chown is given: they are
+	// owned by uid:gid, as docker and buildah make them. Without
+	// --chown, extraction makes them 0755 root's as docker does.
+	newDirs []string
+	mode    *int64 // --chmod, or nil
+	unpack  bool   // ADD: local tar archives are unpacked into dest
 	// inline are heredoc files (COPY <<EOF /dest).
 	inline []instructions.SourceContent
 }
@@ -45,6 +53,11 @@ type entry struct {
 
 // walk calls fn with the entries of the copy, in a stable order.
 func (c *copySpec) walk(fn func(entry) error) error {
+	for _, d := range c.newDirs {
+		if err := fn(entry{hdr: dirHeader(d, c.uid, c.gid)}); err != nil {
+			return err
+		}
+	}
 	if err := c.walkInline(fn); err != nil {
 		return err
 	}
@@ -108,7 +121,7 @@ func (c *copySpec) walkDir(hp, rel string, fn func(entry) error) error {
 		sub, _ := filepath.Rel(hp, p)
 		sub = filepath.ToSlash(sub)
 		if sub == "." {
-			return nil // dest keeps its metadata, or is made like a parent
+			return nil // dest keeps its metadata, or is one of newDirs
 		}
 		if c.src.excluded(path.Join(rel, sub)) {
 			if d.IsDir() {
@@ -144,7 +157,10 @@ func (c *copySpec) emit(hp string, fi os.FileInfo, name string, fn func(entry) e
 	if fi.IsDir() {
 		hdr.Name += "/"
 	}
-	hdr.Uid, hdr.Gid, hdr.Uname, hdr.Gname = c.uid, c.gid, "", ""
+	if !c.keepOwner {
+		hdr.Uid, hdr.Gid = c.uid, c.gid
+	}
+	hdr.Uname, hdr.Gname = "", ""
 	hdr.AccessTime, hdr.ChangeTime, hdr.Format = fi.ModTime(), fi.ModTime(), tar.FormatPAX
 	if c.mode != nil && hdr.Typeflag != tar.TypeSymlink {
 		hdr.Mode = hdr.Mode&^0o7777 | *c.mode
@@ -267,13 +283,13 @@ func (c *copySpec) sourceDigest() (string, error) {
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// dirTar is a layer tar holding the directory dir (mode 0755, root's).
-func dirTar(dir string) (io.Reader, error) {
+// dirsTar is a layer tar holding the directories dirs (absolute, top
+// first), mode 0755, owned by uid:gid.
+func dirsTar(dirs []string, uid, gid int) (io.Reader, error) {
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)
-	name := strings.TrimPrefix(path.Clean(dir), "/")
-	if name != "" {
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name + "/", Mode: 0o755, Format: tar.FormatPAX}); err != nil {
+	for _, d := range dirs {
+		if err := tw.WriteHeader(dirHeader(d, uid, gid)); err != nil {
 			return nil, err
 		}
 	}
@@ -281,4 +297,26 @@ func dirTar(dir string) (io.Reader, error) {
 		return nil, err
 	}
 	return &b, nil
+}
+
+func dirHeader(dir string, uid, gid int) *tar.Header {
+	return &tar.Header{Typeflag: tar.TypeDir, Name: strings.TrimPrefix(path.Clean(dir), "/") + "/", Mode: 0o755,
+		Uid: uid, Gid: gid, Format: tar.FormatPAX}
+}
+
+// missingDirs are the components of the absolute dir (top first) that
+// the root filesystem root lacks; all of them when root is "" (scratch).
+func missingDirs(root, dir string) []string {
+	var missing []string
+	for d := path.Clean(dir); d != "/" && d != "."; d = path.Dir(d) {
+		if root != "" {
+			if hp, err := securejoin.SecureJoin(root, d); err == nil {
+				if _, err := os.Lstat(hp); err == nil {
+					break
+				}
+			}
+		}
+		missing = append([]string{d}, missing...)
+	}
+	return missing
 }

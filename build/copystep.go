@@ -80,7 +80,8 @@ func (j *job) copySource(ctx context.Context, from string) (*source, func(), err
 
 // copySpec resolves the sources, owner and mode of a copy.
 func (j *job) copySpec(s *state, src *source, a copyArgs) (*copySpec, error) {
-	spec := &copySpec{src: src, unpack: a.add, inline: a.sd.SourceContents, uid: -1, gid: -1}
+	spec := &copySpec{src: src, unpack: a.add, inline: a.sd.SourceContents, uid: -1, gid: -1,
+		keepOwner: a.from != "" && a.chown == ""}
 	wild := false
 	for _, p := range a.sd.SourcePaths {
 		if a.add && isURL(p) {
@@ -114,8 +115,11 @@ func (j *job) copySpec(s *state, src *source, a copyArgs) (*copySpec, error) {
 // directory already.
 func (j *job) resolveDest(ctx context.Context, s *state, spec *copySpec, a copyArgs) error {
 	spec.uid, spec.gid = 0, 0
-	needRoot := !spec.dirDest || (a.chown != "" && !numericOwner(a.chown))
+	needRoot := !spec.dirDest || a.chown != ""
 	if !needRoot || s.id == "" {
+		if a.chown != "" {
+			spec.newDirs = missingDirs("", spec.target())
+		}
 		return spec.setOwner(a.chown, "")
 	}
 	root, release, err := j.b.opts.Mounts.Mount(ctx, s.id)
@@ -123,14 +127,29 @@ func (j *job) resolveDest(ctx context.Context, s *state, spec *copySpec, a copyA
 		return err
 	}
 	defer release()
-	if !spec.dirDest {
-		if hp, err := securejoin.SecureJoin(root, spec.dest); err == nil {
-			if fi, err := os.Stat(hp); err == nil && fi.IsDir() {
-				spec.dirDest = true
-			}
+	if hp, err := securejoin.SecureJoin(root, spec.dest); err == nil {
+		if fi, err := os.Stat(hp); err == nil && fi.IsDir() {
+			spec.dirDest = true
 		}
 	}
+	if a.chown != "" {
+		spec.newDirs = missingDirs(root, spec.target())
+	}
 	return spec.setOwner(a.chown, root)
+}
+
+// target is the directory the copy's files go into: dest itself when it
+// is a directory or a directory is copied to it, else dest's parent.
+func (c *copySpec) target() string {
+	if c.dirDest {
+		return c.dest
+	}
+	for _, rel := range c.srcs {
+		if fi, err := c.src.lstat(rel); err == nil && fi.IsDir() {
+			return c.dest
+		}
+	}
+	return path.Dir(c.dest)
 }
 
 func isURL(p string) bool {
@@ -156,20 +175,26 @@ func (j *job) workdir(ctx context.Context, s *state, c *instructions.WorkdirComm
 	})
 }
 
-// workdirLayer is a layer holding the working dir, or nil when the image
-// has it.
+// workdirLayer is a layer holding the parts of the working dir the image
+// lacks, owned by the USER in force (as BuildKit and buildah make them),
+// or nil when the image has it.
 func (j *job) workdirLayer(ctx context.Context, s *state) (io.Reader, error) {
+	root := ""
 	if s.id != "" {
-		root, release, err := j.b.opts.Mounts.Mount(ctx, s.id)
+		dir, release, err := j.b.opts.Mounts.Mount(ctx, s.id)
 		if err != nil {
 			return nil, err
 		}
 		defer release()
-		if hp, err := securejoin.SecureJoin(root, s.cfg.WorkingDir); err == nil {
-			if fi, err := os.Stat(hp); err == nil && fi.IsDir() {
-				return nil, nil
-			}
-		}
+		root = dir
 	}
-	return dirTar(s.cfg.WorkingDir)
+	missing := missingDirs(root, s.cfg.WorkingDir)
+	if len(missing) == 0 {
+		return nil, nil
+	}
+	owner := &copySpec{}
+	if err := owner.setOwner(s.cfg.User, root); err != nil {
+		return nil, fmt.Errorf("WORKDIR %s: %w", s.cfg.WorkingDir, err)
+	}
+	return dirsTar(missing, owner.uid, owner.gid)
 }

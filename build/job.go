@@ -155,6 +155,7 @@ func (j *job) from(ctx context.Context, i int) (state, error) {
 		return s, nil
 	}
 	if strings.EqualFold(base, "scratch") {
+		s.cfg.Env = withDefaultPath(s.cfg.Env)
 		return s, nil
 	}
 	img, err := j.b.opts.Images.Image(ctx, base)
@@ -168,7 +169,22 @@ func (j *job) from(ctx context.Context, i int) (state, error) {
 	if img.Config != nil {
 		s.cfg = img.Config.Clone()
 	}
+	s.cfg.Env = withDefaultPath(s.cfg.Env)
 	return s, nil
+}
+
+// defaultPath is the PATH docker's builder and buildah give a stage whose
+// base image sets none.
+const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// withDefaultPath is env with defaultPath added when it has no PATH.
+func withDefaultPath(env []string) []string {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "PATH=") {
+			return env
+		}
+	}
+	return append(env, defaultPath)
 }
 
 // triggers runs the ONBUILD instructions the base image holds, and clears

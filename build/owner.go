@@ -12,17 +12,6 @@ import (
 	"github.com/corral-dev/corral/errdefs"
 )
 
-// numericOwner says whether chown ("uid[:gid]") needs no name lookup.
-func numericOwner(chown string) bool {
-	u, g, _ := strings.Cut(chown, ":")
-	_, err := strconv.Atoi(u)
-	if g == "" {
-		return err == nil
-	}
-	_, gerr := strconv.Atoi(g)
-	return err == nil && gerr == nil
-}
-
 // setOwner sets the copy's owner from --chown ("user[:group]", names or
 // IDs; "" is root), names looked up in the passwd and group files of the
 // root filesystem root. A user alone gives its primary group (its ID for
