@@ -3,6 +3,7 @@ package oci_test
 import (
 	"bufio"
 	"encoding/json"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -271,11 +272,20 @@ func assertNoCgroup(t *testing.T, id string) {
 			}
 		}
 	}
+	// Under an unmounted controller's directory (a plain directory of the
+	// cgroup tmpfs), look for this container's own entries only: other
+	// engines on a shared host (podman's crun) leave theirs there.
 	for _, ctrl := range []string{"net_cls", "net_prio"} {
-		if entries, err := os.ReadDir(filepath.Join("/sys/fs/cgroup", ctrl)); err == nil && len(entries) > 0 &&
-			cgroupMount(readFile(t, "/proc/self/mountinfo"), "cgroup", ctrl) == "" {
-			t.Errorf("/sys/fs/cgroup/%s (not mounted) has %d entries", ctrl, len(entries))
+		root := filepath.Join("/sys/fs/cgroup", ctrl)
+		if cgroupMount(readFile(t, "/proc/self/mountinfo"), "cgroup", ctrl) != "" {
+			continue
 		}
+		_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err == nil && strings.Contains(d.Name(), id) {
+				t.Errorf("%s (not mounted) has the container's %s", root, path)
+			}
+			return nil
+		})
 	}
 }
 
