@@ -15,9 +15,10 @@
 # See bench/README.md.
 #
 # Environment:
-#   DURATION    seconds of each wrk run (default 5)
-#   ROUNDS      timed wrk runs per target and file (default 3)
-#   CONNS       wrk connections for the small file (default 16)
+#   DURATION    seconds of each wrk run (default 3)
+#   ROUNDS      timed wrk runs per target and file (default 8)
+#   CONNS       wrk connections for the small file (default 8: below
+#               busybox httpd's listen backlog of 9, see overflows)
 #   LARGE_MB    size of the large file in MiB (default 64)
 #   N, WARMUP   timed and untimed `run --rm` per engine (default 20, 2)
 #   HOLD        seconds to keep the sitting up before wrk, for profiling
@@ -28,6 +29,7 @@ set -euo pipefail
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/engine.sh"
 
 readonly CLIENT_NS=bench-client HOST_ADDR=10.254.0.1 CLIENT_ADDR=10.254.0.2
+readonly DIRECT_GW=10.252.0.1 DIRECT_CTR=10.252.0.2
 readonly TARGETS="direct corral podman docker"
 # The host port each engine publishes the web server on.
 declare -rA HOST_PORT=([corral]=18080 [podman]=18081 [docker]=18082)
@@ -64,22 +66,44 @@ server() {
 
 # start_servers starts the web server on every engine's default network
 # with port 80 published, and sets ADDR (target -> host:port) for each
-# target; direct is docker's container at its own address (docker's
-# bridge has no firewall here, corral's lets in only published ports).
+# target; direct is corral's own container (the same server process as
+# corral's -p) reached at an address of its own on the sitting's direct
+# bridge (see direct_link).
 start_servers() {
-	local label id ip
-	declare -gA ADDR=()
+	local label id
+	declare -gA ADDR=() SERVER_PID=()
 	for label in "${LABELS[@]}"; do
 		engine_cmd "$label"
 		id=$(on_engine "$label" "${CMD[@]}" run -d -p "${HOST_PORT[$label]}:80" \
 			--cgroup-parent "$(cgroup_parent "$label")" busybox sh -c "$(server)" 2>>"$SCRATCH/out.$label") ||
 			die "$label: cannot start the web server: $(tail -n 3 "$SCRATCH/out.$label")"
 		ADDR[$label]=$HOST_ADDR:${HOST_PORT[$label]}
-		[[ $label == docker ]] || continue
-		ip=$(ecmd docker inspect -f '{{.NetworkSettings.IPAddress}}' "$id")
-		ADDR[direct]=$ip:80
+		SERVER_PID[$label]=$(ecmd "$label" inspect -f '{{.State.Pid}}' "$id")
+		[[ $label != corral ]] || direct_link "${SERVER_PID[corral]}"
 	done
+	ADDR[direct]=$DIRECT_CTR:80
 	for label in $TARGETS; do wait_http "$label"; done
+}
+
+# direct_link gives the container whose process is $1 a second interface,
+# eth1 with DIRECT_CTR, on a bridge of the sitting's own (bench-direct,
+# DIRECT_GW), and routes what it sends from DIRECT_CTR back through it
+# (a source rule: its replies on corral0, to the -p connections, keep
+# their route). The client reaches DIRECT_CTR as it reaches a published
+# port, routed by the sitting onto a bridge and a veth, without the
+# DNAT; corral's forward chain does not filter a bridge not its own.
+direct_link() {
+	local pid=$1
+	[[ $pid =~ ^[0-9]+$ ]] || die "corral: no pid for the web server's container ($pid)"
+	ip link add bench-direct type bridge
+	ip addr add "$DIRECT_GW/24" dev bench-direct
+	ip link set bench-direct up
+	ip link add bench-dv type veth peer name eth1 netns "$pid"
+	ip link set bench-dv master bench-direct up
+	nsenter -t "$pid" -n ip addr add "$DIRECT_CTR/24" dev eth1
+	nsenter -t "$pid" -n ip link set eth1 up
+	nsenter -t "$pid" -n ip rule add from "$DIRECT_CTR" lookup 100
+	nsenter -t "$pid" -n ip route add default via "$DIRECT_GW" dev eth1 table 100
 }
 
 # wait_http waits up to 10 s for target $1 to serve the small file.
@@ -147,26 +171,46 @@ wrk_rounds() {
 # median prints the median of the numbers in file $1.
 median() { sort -n "$1" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-# wrk_table prints the median rate per target of file $1 and the ratios to
-# direct; $2 is the title, $3 the unit's divisor and $4 its name.
+# spread prints "min max" of the numbers in file $1 divided by $2, one
+# decimal.
+spread() {
+	sort -n "$1" | awk -v d="$2" 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.1f %.1f\n", lo / d, hi / d }'
+}
+
+# round_ratios prints "min median max" of target $2's rate over direct's in
+# the same round, file $1 (the lines of the rates files are rounds), or
+# nothing when a round failed for either.
+round_ratios() {
+	local a=$SCRATCH/wrk-$1.rates.$2 b=$SCRATCH/wrk-$1.rates.direct
+	[[ -s $a && -s $b && $(wc -l <"$a") == "$(wc -l <"$b")" ]] || return 0
+	paste "$a" "$b" | awk '{ print $1 / $2 }' | sort -n |
+		awk '{ v[NR] = $1 } END { printf "%.2f %.2f %.2f\n", v[1], v[int((NR + 1) / 2)], v[NR] }'
+}
+
+# wrk_table prints the median, min and max rate per target of file $1, the
+# ratios of the medians to direct and the spread of the ratios to direct
+# round by round; $2 is the title, $3 the unit's divisor and $4 its name.
 wrk_table() {
-	local file=$1 title=$2 div=$3 unit=$4 target f
+	local file=$1 title=$2 div=$3 unit=$4 target f lo hi r
 	local -A MED=()
 	printf '\n%s (%d runs of %d s per target, round robin)\n' "$title" "$ROUNDS" "$DURATION"
-	printf '%-7s %-22s %5s %6s %14s %10s\n' target address runs failed "median $unit" 'vs direct'
+	printf '%-7s %-18s %4s %6s %14s %9s %9s %9s %16s\n' target address runs failed "median $unit" min max \
+		'vs direct' 'per round min-max'
 	for target in $TARGETS; do
 		[[ ! -s $SCRATCH/wrk-$file.rates.$target ]] || MED[$target]=$(median "$SCRATCH/wrk-$file.rates.$target")
 	done
 	for target in $TARGETS; do
 		f=$(fails_of "wrk-$file" "$target")
 		if [[ -z ${MED[$target]:-} ]]; then
-			printf '%-7s %-22s %5d %6s %14s\n' "$target" "${ADDR[$target]}" 0 "${f:-0}" 'all failed'
+			printf '%-7s %-18s %4d %6s %14s\n' "$target" "${ADDR[$target]}" 0 "${f:-0}" 'all failed'
 			continue
 		fi
-		printf '%-7s %-22s %5d %6s %14s %10s\n' "$target" "${ADDR[$target]}" \
+		read -r lo hi < <(spread "$SCRATCH/wrk-$file.rates.$target" "$div")
+		r=$(round_ratios "$file" "$target" | awk '{ printf "%.2f-%.2f", $1, $3 }')
+		printf '%-7s %-18s %4d %6s %14s %9s %9s %9s %16s\n' "$target" "${ADDR[$target]}" \
 			"$(wc -l <"$SCRATCH/wrk-$file.rates.$target")" "${f:-0}" \
-			"$(awk -v v="${MED[$target]}" -v d="$div" 'BEGIN { printf "%.1f", v / d }')" \
-			"$(ratio "${MED[$target]}" "${MED[direct]:-}")"
+			"$(awk -v v="${MED[$target]}" -v d="$div" 'BEGIN { printf "%.1f", v / d }')" "$lo" "$hi" \
+			"$(ratio "${MED[$target]}" "${MED[direct]:-}")" "${r:--}"
 	done
 	floor "corral -p ($title)" "${MED[corral]:-}" 0.95 direct "${MED[direct]:-}"
 }
@@ -182,6 +226,22 @@ floor() {
 	awk -v w="$what" -v v="$v" -v f="$factor" -v p="$peer" -v pv="$pv" 'BEGIN {
 		r = v / pv
 		printf "target %s >= %sx %s: %s (%.3fx)\n", w, f, p, (r >= f ? "met" : "MISSED"), r }'
+}
+
+# overflows prints, for each engine's web server, the SYNs its network
+# namespace dropped because httpd's accept queue (busybox listens with a
+# backlog of 9) was full: each costs its connection a 1 s SYN
+# retransmission, so a figure taken with drops measures the scheduler.
+overflows() {
+	local label n
+	printf '\nSYNs dropped, accept queue full (TcpExtListenOverflows of the server'"'"'s namespace; direct shares corral'"'"'s):'
+	for label in "${LABELS[@]}"; do
+		n=$(awk '$1 == "TcpExt:" && !h { for (i = 2; i <= NF; i++) k[i] = $i; h = 1; next }
+			$1 == "TcpExt:" { for (i = 2; i <= NF; i++) if (k[i] == "ListenOverflows") print $i }' \
+			"/proc/${SERVER_PID[$label]}/net/netstat" 2>/dev/null) || true
+		printf ' %s %s' "$label" "${n:-?}"
+	done
+	printf '\n'
 }
 
 # hold, with HOLD set, keeps the sitting up with its servers for HOLD
@@ -209,7 +269,9 @@ ports_inner() {
 	log "wrk: ${DURATION}s runs, 1 warm-up + $ROUNDS timed per target and file, from namespace $CLIENT_NS"
 	wrk_rounds small
 	wrk_rounds large
+	overflows >"$SCRATCH/overflows"
 	for label in "${LABELS[@]}"; do remove_all "$label"; done
+	cat "$SCRATCH/overflows"
 	wrk_table small "new connections/s, 100-byte file, $CONNS connections" 1 'conn/s'
 	wrk_table large "throughput, $LARGE_MB MiB file, 2 connections" $((1 << 20)) 'MiB/s'
 	run_table | sed 's/--network none busybox true/busybox true on the default network/'
@@ -219,7 +281,7 @@ ports_inner() {
 ports_main() {
 	check_engines
 	command -v wrk >/dev/null || die "need wrk (apt-get install wrk)"
-	export DURATION=${DURATION:-5} ROUNDS=${ROUNDS:-3} CONNS=${CONNS:-16} LARGE_MB=${LARGE_MB:-64} \
+	export DURATION=${DURATION:-3} ROUNDS=${ROUNDS:-8} CONNS=${CONNS:-8} LARGE_MB=${LARGE_MB:-64} \
 		N=${N:-20} WARMUP=${WARMUP:-2} GAP=${GAP:-0.1} SEED=${SEED:-$$}
 	export DOCKERD_NET="--bip=10.253.0.1/24 --userland-proxy=true"
 	sitting "${BASH_SOURCE[0]}"
