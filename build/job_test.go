@@ -251,3 +251,15 @@ func TestCopyHeredocAndFiles(t *testing.T) {
 		t.Errorf("copy layer: %s", got)
 	}
 }
+
+// RUN <<EOF with a shebang runs the script as a file; its content is in
+// the cache key.
+func TestRunHeredocShebang(t *testing.T) {
+	f := newFake(t)
+	df := "FROM busybox\nRUN <<EOF\n#!/bin/awk -f\nBEGIN { print 1 }\nEOF\n"
+	buildWith(t, f, map[string]string{"Dockerfile": df}, api.BuildOptions{})
+	buildWith(t, f, map[string]string{"Dockerfile": strings.Replace(df, "1", "2", 1)}, api.BuildOptions{})
+	if want := "[[/dev/pipes/EOF] [/dev/pipes/EOF]]"; fmt.Sprint(f.runs) != want {
+		t.Errorf("RUN commands %q, want %s", f.runs, want)
+	}
+}
