@@ -163,7 +163,7 @@ func (j *job) stepf(text string) {
 }
 
 // from is the state stage i starts in: an earlier stage's, scratch's or
-// an image's (which must be here: the builder does not pull).
+// an image's (pulled first with --pull, else it must be here).
 func (j *job) from(ctx context.Context, i int) (state, error) {
 	base := j.baseName(i)
 	s := state{args: map[string]string{}}
@@ -175,6 +175,11 @@ func (j *job) from(ctx context.Context, i int) (state, error) {
 	if strings.EqualFold(base, "scratch") {
 		s.cfg.Env = withDefaultPath(s.cfg.Env)
 		return s, nil
+	}
+	if j.opts.Pull {
+		if err := j.pull(ctx, base); err != nil {
+			return state{}, err
+		}
 	}
 	img, err := j.b.opts.Images.Image(ctx, base)
 	if err != nil {
@@ -189,6 +194,18 @@ func (j *job) from(ctx context.Context, i int) (state, error) {
 	}
 	s.cfg.Env = withDefaultPath(s.cfg.Env)
 	return s, nil
+}
+
+// pull fetches base from its registry for --pull, as docker build does
+// for every FROM image: a pull that fails fails the build.
+func (j *job) pull(ctx context.Context, base string) error {
+	if j.b.opts.Puller == nil {
+		return errdefs.Wrap(errdefs.ErrNotImplemented, fmt.Errorf("--pull: this builder cannot pull images (base image %s)", base))
+	}
+	if err := j.b.opts.Puller.Pull(ctx, base, j.opts.RegistryConfig, j.p); err != nil {
+		return fmt.Errorf("pull base image %s (--pull): %w", base, err)
+	}
+	return nil
 }
 
 // defaultPath is the PATH docker's builder and buildah give a stage whose

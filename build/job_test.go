@@ -263,3 +263,12 @@ func TestRunHeredocShebang(t *testing.T) {
 		t.Errorf("RUN commands %q, want %s", f.runs, want)
 	}
 }
+
+// --pull with no Puller says so, naming the image, and runs nothing.
+func TestPullWithoutPuller(t *testing.T) {
+	f := newFake(t)
+	out := buildWith(t, f, map[string]string{"Dockerfile": "FROM busybox\nRUN true\n"}, api.BuildOptions{Pull: true, Tags: []string{"x:1"}})
+	if !strings.Contains(out, "cannot pull images (base image busybox)") || len(f.runs) != 0 || len(f.tags) != 0 {
+		t.Errorf("runs %v tags %v:\n%s", f.runs, f.tags, out)
+	}
+}
