@@ -47,6 +47,14 @@ type Cache interface {
 	CachePut(ctx context.Context, key, id string) error
 }
 
+// Puller fetches an image from its registry into the store (build
+// --pull).
+type Puller interface {
+	// Pull pulls ref with the credentials of regConfig (the
+	// X-Registry-Config header, "" for none), writing progress lines to out.
+	Pull(ctx context.Context, ref, regConfig string, out io.Writer) error
+}
+
 // Commit is a step that makes an image without running anything.
 type Commit struct {
 	// Parent is the image the step starts from; "" is scratch.
@@ -97,6 +105,9 @@ type Options struct {
 	Mounts Mounter
 	Runner Runner
 	Cache  Cache
+	// Puller pulls the FROM images of a build with --pull; nil refuses
+	// --pull.
+	Puller Puller
 	// TempDir holds the unpacked build contexts ("" is os.TempDir()).
 	TempDir string
 	// CacheMounts holds the dirs of RUN --mount=type=cache, kept across

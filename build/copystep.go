@@ -60,7 +60,7 @@ func (j *job) copySource(ctx context.Context, from string) (*source, func(), err
 	}
 	id, what := "", "stage "+from
 	if k := j.df.stageRef(from); k >= 0 {
-		id = j.results[k].id
+		id = j.result(k).id
 	} else {
 		img, err := j.b.opts.Images.Image(ctx, from)
 		if err != nil {

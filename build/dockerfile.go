@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -114,17 +115,28 @@ func (p *planner) visit(i int) error {
 	return nil
 }
 
-// deps are the stages stage i uses: its base and its COPY --from sources.
-func (p *planner) deps(i int) []int {
+// deps are the stages stage i uses: its base, its COPY --from sources
+// and its RUN --mount from= sources.
+func (p *planner) deps(i int) []int { return p.d.deps(i, p.base) }
+
+func (d *Dockerfile) deps(i int, base func(int) string) []int {
 	var out []int
-	refs := []string{p.base(i)}
-	for _, c := range p.d.Stages[i].Commands {
-		if cp, ok := c.(*instructions.CopyCommand); ok && cp.From != "" {
-			refs = append(refs, cp.From)
+	refs := []string{base(i)}
+	for _, c := range d.Stages[i].Commands {
+		switch c := c.(type) {
+		case *instructions.CopyCommand:
+			refs = append(refs, c.From)
+		case *instructions.RunCommand:
+			for _, m := range instructions.GetMounts(c) {
+				refs = append(refs, m.From)
+			}
 		}
 	}
 	for _, r := range refs {
-		if j := p.d.stageRef(r); j >= 0 {
+		if r == "" {
+			continue
+		}
+		if j := d.stageRef(r); j >= 0 && !slices.Contains(out, j) {
 			out = append(out, j)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -27,19 +28,25 @@ var proxyArgs = []string{"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy
 // job is one build: the Dockerfile, its context, and the stages built so
 // far.
 type job struct {
-	b       *Builder
-	df      *Dockerfile
-	bctx    *source
-	opts    api.BuildOptions
-	p       *progress
-	lex     *shell.Lex
-	meta    map[string]string // ARGs before the first FROM
-	results map[int]state     // stages built
-	used    map[string]bool   // build args some ARG declared
-	step    int
-	total   int
-	secrets string     // the tmpfs of secret files, once mounted
-	epoch   *time.Time // SOURCE_DATE_EPOCH
+	b     *Builder
+	df    *Dockerfile
+	bctx  *source
+	opts  api.BuildOptions
+	p     *progress
+	lex   *shell.Lex
+	meta  map[string]string // ARGs before the first FROM
+	sh    *shared           // what the stages building at once share
+	step  int               // the last step number printed (per stage)
+	total int
+	epoch *time.Time // SOURCE_DATE_EPOCH
+}
+
+// shared is the part of a job its stages, building at once, share.
+type shared struct {
+	mu      sync.Mutex
+	results map[int]state   // stages built
+	used    map[string]bool // build args some ARG declared
+	secrets string          // the tmpfs of secret files, once mounted
 }
 
 // state is where a stage is: the image its last step made ("" while
@@ -53,7 +60,21 @@ type state struct {
 
 func newJob(b *Builder, df *Dockerfile, bctx *source, opts api.BuildOptions, p *progress) *job {
 	return &job{b: b, df: df, bctx: bctx, opts: opts, p: p, lex: shell.NewLex(df.Escape),
-		meta: map[string]string{}, results: map[int]state{}, used: map[string]bool{}}
+		meta: map[string]string{}, sh: &shared{results: map[int]state{}, used: map[string]bool{}}}
+}
+
+// result is the state stage k ended in.
+func (j *job) result(k int) state {
+	j.sh.mu.Lock()
+	defer j.sh.mu.Unlock()
+	return j.sh.results[k]
+}
+
+// use records that an ARG declared the build arg k.
+func (j *job) use(k string) {
+	j.sh.mu.Lock()
+	defer j.sh.mu.Unlock()
+	j.sh.used[k] = true
 }
 
 // run builds the stages the target needs and answers the last one's image.
@@ -68,13 +89,10 @@ func (j *job) run(ctx context.Context) (string, error) {
 	for _, i := range plan {
 		j.total += 1 + len(j.df.Stages[i].Commands)
 	}
-	var last state
-	for _, i := range plan {
-		if last, err = j.runStage(ctx, i); err != nil {
-			return "", err
-		}
-		j.results[i] = last
+	if err := j.runStages(ctx, plan); err != nil {
+		return "", err
 	}
+	last := j.result(plan[len(plan)-1])
 	if last.id == "" {
 		return "", errdefs.InvalidArgument(errors.New("no image was generated: is the Dockerfile empty?"))
 	}
@@ -86,7 +104,7 @@ func (j *job) run(ctx context.Context) (string, error) {
 func (j *job) metaArgs() error {
 	for _, a := range j.df.MetaArgs {
 		for _, kv := range a.Args {
-			j.used[kv.Key] = true
+			j.use(kv.Key)
 			if v, ok := j.opts.BuildArgs[kv.Key]; ok && v != nil {
 				j.meta[kv.Key] = *v
 				continue
@@ -145,18 +163,23 @@ func (j *job) stepf(text string) {
 }
 
 // from is the state stage i starts in: an earlier stage's, scratch's or
-// an image's (which must be here: the builder does not pull).
+// an image's (pulled first with --pull, else it must be here).
 func (j *job) from(ctx context.Context, i int) (state, error) {
 	base := j.baseName(i)
 	s := state{args: map[string]string{}}
 	if k := j.df.stageRef(base); k >= 0 {
-		r := j.results[k]
+		r := j.result(k)
 		s.id, s.cfg = r.id, r.cfg.Clone()
 		return s, nil
 	}
 	if strings.EqualFold(base, "scratch") {
 		s.cfg.Env = withDefaultPath(s.cfg.Env)
 		return s, nil
+	}
+	if j.opts.Pull {
+		if err := j.pull(ctx, base); err != nil {
+			return state{}, err
+		}
 	}
 	img, err := j.b.opts.Images.Image(ctx, base)
 	if err != nil {
@@ -171,6 +194,18 @@ func (j *job) from(ctx context.Context, i int) (state, error) {
 	}
 	s.cfg.Env = withDefaultPath(s.cfg.Env)
 	return s, nil
+}
+
+// pull fetches base from its registry for --pull, as docker build does
+// for every FROM image: a pull that fails fails the build.
+func (j *job) pull(ctx context.Context, base string) error {
+	if j.b.opts.Puller == nil {
+		return errdefs.Wrap(errdefs.ErrNotImplemented, fmt.Errorf("--pull: this builder cannot pull images (base image %s)", base))
+	}
+	if err := j.b.opts.Puller.Pull(ctx, base, j.opts.RegistryConfig, j.p); err != nil {
+		return fmt.Errorf("pull base image %s (--pull): %w", base, err)
+	}
+	return nil
 }
 
 // defaultPath is the PATH docker's builder and buildah give a stage whose
@@ -291,7 +326,7 @@ func (j *job) finish(ctx context.Context, id string) error {
 func (j *job) warnUnused() {
 	var unused []string
 	for k := range j.opts.BuildArgs {
-		if !j.used[k] && !slices.Contains(proxyArgs, k) && k != "SOURCE_DATE_EPOCH" {
+		if !j.sh.used[k] && !slices.Contains(proxyArgs, k) && k != "SOURCE_DATE_EPOCH" {
 			unused = append(unused, k)
 		}
 	}

@@ -6,10 +6,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/corral-dev/corral/api"
 	"github.com/corral-dev/corral/errdefs"
@@ -18,6 +21,8 @@ import (
 
 // fakeEngine keeps images as configs in memory; RUN records its command.
 type fakeEngine struct {
+	mu     sync.Mutex // stages build at once
+	meet   sync.WaitGroup
 	images map[string]image.ContainerConfig
 	cache  map[string]string
 	runs   [][]string
@@ -34,6 +39,8 @@ func newFake(t *testing.T) *fakeEngine {
 }
 
 func (f *fakeEngine) Image(_ context.Context, ref string) (image.InspectResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if ref == "busybox" {
 		ref = "sha256:base"
 	}
@@ -52,6 +59,8 @@ func (f *fakeEngine) add(parent string, cfg image.ContainerConfig, extra string)
 }
 
 func (f *fakeEngine) Commit(_ context.Context, c Commit) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	var layer []byte
 	if c.Layer != nil {
 		layer, _ = io.ReadAll(c.Layer)
@@ -60,13 +69,26 @@ func (f *fakeEngine) Commit(_ context.Context, c Commit) (string, error) {
 	return f.add(c.Parent, c.Config, string(layer)), nil
 }
 
-func (f *fakeEngine) Tag(_ context.Context, id, ref string) error { f.tags[ref] = id; return nil }
+func (f *fakeEngine) Tag(_ context.Context, id, ref string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.tags[ref] = id
+	return nil
+}
 
 func (f *fakeEngine) Mount(context.Context, string) (string, func(), error) {
 	return f.mounts, func() {}, nil
 }
 
-func (f *fakeEngine) Run(_ context.Context, r Run) (string, error) {
+func (f *fakeEngine) Run(ctx context.Context, r Run) (string, error) {
+	if strings.Contains(strings.Join(r.Cmd, " "), "meet") { // wait for the other stage's
+		f.meet.Done()
+		if err := waitGroup(ctx, &f.meet); err != nil {
+			return "", err
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.runs, f.envs, f.nets = append(f.runs, r.Cmd), append(f.envs, r.Env), append(f.nets, r.Network)
 	if strings.Contains(strings.Join(r.Cmd, " "), "exit 3") {
 		return "", &ExitError{Cmd: r.Cmd, Code: 3}
@@ -75,11 +97,32 @@ func (f *fakeEngine) Run(_ context.Context, r Run) (string, error) {
 }
 
 func (f *fakeEngine) CacheGet(_ context.Context, key string) (string, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	id, ok := f.cache[key]
 	return id, ok, nil
 }
 
-func (f *fakeEngine) CachePut(_ context.Context, key, id string) error { f.cache[key] = id; return nil }
+func (f *fakeEngine) CachePut(_ context.Context, key, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cache[key] = id
+	return nil
+}
+
+// waitGroup waits for wg, failing after 5 s or when ctx ends.
+func waitGroup(ctx context.Context, wg *sync.WaitGroup) error {
+	ch := make(chan struct{})
+	go func() { wg.Wait(); close(ch) }()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(5 * time.Second):
+		return errors.New("the other stage never ran at the same time")
+	}
+}
 
 // contextTar is a build context tar of files.
 func contextTar(files map[string]string) io.Reader {
@@ -206,5 +249,26 @@ func TestCopyHeredocAndFiles(t *testing.T) {
 	}
 	if got := fmt.Sprint(entries(f.layers[1])); got != "map[dst/a.txt:644 0:0 AAA dst/b.txt:644 0:0 BBB]" {
 		t.Errorf("copy layer: %s", got)
+	}
+}
+
+// RUN <<EOF with a shebang runs the script as a file; its content is in
+// the cache key.
+func TestRunHeredocShebang(t *testing.T) {
+	f := newFake(t)
+	df := "FROM busybox\nRUN <<EOF\n#!/bin/awk -f\nBEGIN { print 1 }\nEOF\n"
+	buildWith(t, f, map[string]string{"Dockerfile": df}, api.BuildOptions{})
+	buildWith(t, f, map[string]string{"Dockerfile": strings.Replace(df, "1", "2", 1)}, api.BuildOptions{})
+	if want := "[[/dev/pipes/EOF] [/dev/pipes/EOF]]"; fmt.Sprint(f.runs) != want {
+		t.Errorf("RUN commands %q, want %s", f.runs, want)
+	}
+}
+
+// --pull with no Puller says so, naming the image, and runs nothing.
+func TestPullWithoutPuller(t *testing.T) {
+	f := newFake(t)
+	out := buildWith(t, f, map[string]string{"Dockerfile": "FROM busybox\nRUN true\n"}, api.BuildOptions{Pull: true, Tags: []string{"x:1"}})
+	if !strings.Contains(out, "cannot pull images (base image busybox)") || len(f.runs) != 0 || len(f.tags) != 0 {
+		t.Errorf("runs %v tags %v:\n%s", f.runs, f.tags, out)
 	}
 }

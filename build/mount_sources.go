@@ -172,8 +172,10 @@ func (j *job) secretMount(rm *runMounts, m *instructions.Mount) error {
 // secretDir is the build's tmpfs for secret files, mounted on first use
 // and unmounted when the build ends (job.close).
 func (j *job) secretDir() (string, error) {
-	if j.secrets != "" {
-		return j.secrets, nil
+	j.sh.mu.Lock()
+	defer j.sh.mu.Unlock()
+	if j.sh.secrets != "" {
+		return j.sh.secrets, nil
 	}
 	dir, err := os.MkdirTemp(j.b.opts.TempDir, "secrets-")
 	if err != nil {
@@ -183,18 +185,20 @@ func (j *job) secretDir() (string, error) {
 		os.Remove(dir)
 		return "", fmt.Errorf("secrets tmpfs: %w", err)
 	}
-	j.secrets = dir
+	j.sh.secrets = dir
 	return dir, nil
 }
 
 // closeSecrets unmounts the secrets tmpfs, its files gone with it.
 func (j *job) closeSecrets() {
-	if j.secrets == "" {
+	j.sh.mu.Lock()
+	defer j.sh.mu.Unlock()
+	if j.sh.secrets == "" {
 		return
 	}
-	_ = unix.Unmount(j.secrets, unix.MNT_DETACH)
-	_ = os.Remove(j.secrets)
-	j.secrets = ""
+	_ = unix.Unmount(j.sh.secrets, unix.MNT_DETACH)
+	_ = os.Remove(j.sh.secrets)
+	j.sh.secrets = ""
 }
 
 // bindMount is type=bind: source of the context, a stage or an image,
@@ -248,7 +252,7 @@ func (j *job) bindKey(ctx context.Context, src *source, rel string, m *instructi
 		}
 		what = sum
 	} else if k := j.df.stageRef(m.From); k >= 0 {
-		what = j.results[k].id
+		what = j.result(k).id
 	} else {
 		img, err := j.b.opts.Images.Image(ctx, m.From)
 		if err != nil {

@@ -33,6 +33,7 @@ type progress struct {
 	enc   *json.Encoder
 	quiet bool
 	held  bytes.Buffer
+	to    func(message) // a stage's lane, where it sends instead of enc
 }
 
 func newProgress(w io.Writer, quiet bool) *progress {
@@ -40,6 +41,10 @@ func newProgress(w io.Writer, quiet bool) *progress {
 }
 
 func (p *progress) send(m message) {
+	if p.to != nil {
+		p.to(m)
+		return
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.quiet && m.Stream != "" {

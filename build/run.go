@@ -2,13 +2,18 @@ package build
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/moby/api/types/mount"
 
 	"github.com/corral-dev/corral/errdefs"
 	"github.com/corral-dev/corral/image"
@@ -32,6 +37,11 @@ func (j *job) runStep(ctx context.Context, s *state, c *instructions.RunCommand)
 	}
 	defer rm.done()
 	cmd := runArgv(&s.cfg, c)
+	if name, data, ok := soleHeredoc(c); ok && strings.HasPrefix(data, "#!") {
+		if cmd, err = j.scriptMount(rm, name, data); err != nil {
+			return err
+		}
+	}
 	network := j.opts.NetworkMode
 	if n := instructions.GetNetwork(c); n != "" {
 		network = string(n)
@@ -54,19 +64,55 @@ func runArgv(cfg *image.ContainerConfig, c *instructions.RunCommand) []string {
 	if !c.PrependShell {
 		return slices.Clone(c.CmdLine)
 	}
-	script := strings.Join(c.CmdLine, " ")
-	if len(c.Files) == 1 && strings.HasPrefix(strings.TrimSpace(script), "<<") && !strings.Contains(strings.TrimSpace(script), " ") {
-		// RUN <<EOF: the heredoc is the script itself
-		data := c.Files[0].Data
-		if c.Files[0].Chomp {
-			data = parser.ChompHeredocContent(data)
-		}
+	if _, data, ok := soleHeredoc(c); ok {
 		return append(shellOf(cfg), data)
 	}
+	script := strings.Join(c.CmdLine, " ")
 	for _, f := range c.Files {
 		script += "\n" + f.Data + f.Name
 	}
 	return append(shellOf(cfg), script)
+}
+
+// soleHeredoc answers the name and the content of the heredoc that is the
+// whole of a shell-form RUN (RUN <<EOF), chomped for <<-.
+func soleHeredoc(c *instructions.RunCommand) (name, data string, ok bool) {
+	script := strings.TrimSpace(strings.Join(c.CmdLine, " "))
+	if !c.PrependShell || len(c.Files) != 1 || !strings.HasPrefix(script, "<<") || strings.Contains(script, " ") {
+		return "", "", false
+	}
+	data = c.Files[0].Data
+	if c.Files[0].Chomp {
+		data = parser.ChompHeredocContent(data)
+	}
+	return c.Files[0].Name, data, true
+}
+
+// scriptDir is where RUN <<EOF scripts are bound in the container.
+const scriptDir = "/dev/pipes"
+
+// scriptMount makes a RUN <<EOF script that starts with #! a file run
+// as the command, so the kernel honours its interpreter, as BuildKit
+// does: mode 0755, bound read-only at /dev/pipes/NAME (not in the
+// commit), its content in the cache key. It answers the argv.
+func (j *job) scriptMount(rm *runMounts, name, data string) ([]string, error) {
+	dir, err := os.MkdirTemp(j.b.opts.TempDir, "heredoc-")
+	if err != nil {
+		return nil, fmt.Errorf("heredoc script: %w", err)
+	}
+	rm.release = append(rm.release, func() { os.RemoveAll(dir) })
+	file := filepath.Join(dir, "script")
+	if err := os.WriteFile(file, []byte(data), 0o755); err != nil {
+		return nil, fmt.Errorf("heredoc script: %w", err)
+	}
+	if err := os.Chmod(file, 0o755); err != nil { // not the umask's
+		return nil, fmt.Errorf("heredoc script: %w", err)
+	}
+	target := path.Join(scriptDir, path.Base("/"+name))
+	sum := sha256.Sum256([]byte(data))
+	rm.add(mount.Mount{Type: mount.TypeBind, Source: file, Target: target, ReadOnly: true},
+		fmt.Sprintf("heredoc %s %x", target, sum))
+	return []string{target}, nil
 }
 
 // runEnv is RUN's environment: the config's, then the ARGs in scope and

@@ -128,7 +128,7 @@ func configDigest(cfg image.ContainerConfig) string {
 // default, else the meta arg's.
 func (j *job) arg(s *state, c *instructions.ArgCommand) {
 	for _, kv := range c.Args {
-		j.used[kv.Key] = true
+		j.use(kv.Key)
 		switch v, ok := j.opts.BuildArgs[kv.Key]; {
 		case ok && v != nil:
 			s.args[kv.Key] = *v

@@ -3,12 +3,16 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
+	"github.com/distribution/reference"
+	"github.com/moby/moby/api/types/events"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/corral-dev/corral/build"
+	"github.com/corral-dev/corral/errdefs"
 	cimage "github.com/corral-dev/corral/image"
 	"github.com/corral-dev/corral/snapshot"
 )
@@ -28,7 +32,7 @@ func (d *Daemon) Builder() *Builds {
 	d.builderOnce.Do(func() {
 		e := &builderEngine{images: d.images, ctrs: d.ctrs, dir: filepath.Join(d.root, "build")}
 		d.builder = &Builds{images: d.images, Builder: build.New(build.Options{Images: e, Mounts: e,
-			Runner: e, Cache: e, TempDir: e.tempDir(), CacheMounts: d.cacheMountsDir()})}
+			Runner: e, Cache: e, Puller: e, TempDir: e.tempDir(), CacheMounts: d.cacheMountsDir()})}
 	})
 	return d.builder
 }
@@ -124,4 +128,32 @@ func (e *builderEngine) Mount(ctx context.Context, id string) (string, func(), e
 		return "", nil, fmt.Errorf("mount image %s: %w", id, err)
 	}
 	return dir, release, nil
+}
+
+// Pull is build --pull: the image pull of POST /images/create with the
+// credentials the X-Registry-Config header holds for ref's registry.
+func (e *builderEngine) Pull(ctx context.Context, ref, regConfig string, out io.Writer) error {
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return errdefs.InvalidArgument(err)
+	}
+	named = reference.TagNameOnly(named)
+	auth, err := authFor(regConfig, reference.Domain(named))
+	if err != nil {
+		return err
+	}
+	name := reference.FamiliarString(named)
+	prev, _ := e.images.store.Get(ctx, named.String())
+	fmt.Fprintf(out, "Pulling %s\n", name)
+	img, err := e.images.store.Pull(withAuth(ctx, auth), named.String(), cimage.PullOptions{})
+	if err != nil {
+		return manifestNotFound(named, err)
+	}
+	e.images.events.image(events.ActionPull, name, reference.FamiliarName(named))
+	status := "Downloaded newer image"
+	if prev.ID == img.ID {
+		status = "Image is up to date"
+	}
+	fmt.Fprintf(out, "Digest: %s\nStatus: %s for %s\n", img.Manifest, status, name)
+	return nil
 }

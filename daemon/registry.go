@@ -48,6 +48,32 @@ func decodeAuth(s string) (registry.AuthConfig, error) {
 	return auth, nil
 }
 
+// authFor answers the credentials an X-Registry-Config value (base64 of
+// JSON, registry address → AuthConfig, as the docker CLI sends with a
+// build) holds for the registry domain; none if it holds none.
+func authFor(header, domain string) (registry.AuthConfig, error) {
+	if header == "" {
+		return registry.AuthConfig{}, nil
+	}
+	raw, err := base64.URLEncoding.DecodeString(header)
+	if err != nil {
+		if raw, err = base64.StdEncoding.DecodeString(header); err != nil {
+			return registry.AuthConfig{}, errdefs.InvalidArgument(errors.New("invalid X-Registry-Config header: must be base64"))
+		}
+	}
+	var byHost map[string]registry.AuthConfig
+	if err := json.Unmarshal(raw, &byHost); err != nil {
+		return registry.AuthConfig{}, errdefs.InvalidArgument(fmt.Errorf("invalid X-Registry-Config header: %w", err))
+	}
+	for k, a := range byHost {
+		host, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(k, "https://"), "http://"), "/")
+		if host == domain || (domain == "docker.io" && (host == "index.docker.io" || host == "registry-1.docker.io")) {
+			return a, nil
+		}
+	}
+	return registry.AuthConfig{}, nil
+}
+
 // registries is the image store's registry: every call goes through a
 // registry client holding the credentials its context carries (one client
 // per set of credentials, so that cached tokens are reused).

@@ -129,7 +129,8 @@ type CachePruneReport struct {
 
 // CachePrune deletes the build cache entries whose image no tagged or
 // used image needs (with all, every entry), and those images themselves
-// when untagged and unused; then collects the layers they held.
+// when no tagged or used image descends from them; then collects the
+// layers they held.
 func (s *Store) CachePrune(ctx context.Context, all bool, inUse func(id string) bool) (CachePruneReport, error) {
 	var rep CachePruneReport
 	entries, err := s.CacheEntries(ctx, inUse)
@@ -179,7 +180,8 @@ func (s *Store) CachePrune(ctx context.Context, all bool, inUse func(id string) 
 
 // pruneSet picks the keys and images a cache prune removes: entries not
 // listed (their image gone), unshared ones, and with all every entry; the
-// images of the removed entries that nothing keeps.
+// images of the removed entries that nothing keeps (with all too: a
+// tagged or used image's ancestors stay, or its history would break).
 func pruneSet(entries []CacheEntry, records [][2]string, all bool) (keys, images []string) {
 	live := map[string]CacheEntry{}
 	for _, e := range entries {
@@ -192,7 +194,8 @@ func pruneSet(entries []CacheEntry, records [][2]string, all bool) (keys, images
 			continue
 		}
 		keys = append(keys, kv[0])
-		if ok && len(e.Image.RepoTags) == 0 && !e.InUse && !seen[e.Image.ID] {
+		if ok && !e.Shared && !seen[e.Image.ID] { // shared: tagged, used, or an ancestor of one
+
 			seen[e.Image.ID] = true
 			images = append(images, e.Image.ID)
 		}

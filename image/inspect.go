@@ -209,7 +209,8 @@ func (s *Store) summary(ctx context.Context, imgs []Image, img Image) (Summary, 
 
 // History lists the steps that built the image ref names, newest first, as
 // `docker image history` does: the top one carries the image ID and tags,
-// the others "<missing>"; steps that made a layer carry its size.
+// so do those where an ancestor still here ends, the others "<missing>";
+// steps that made a layer carry its size.
 func (s *Store) History(ctx context.Context, ref string) ([]HistoryItem, error) {
 	imgs, err := s.List(ctx)
 	if err != nil {
@@ -250,7 +251,28 @@ func (s *Store) History(ctx context.Context, ref string) ([]HistoryItem, error) 
 		out[0].ID = img.ID.String()
 		out[0].Tags, _, _ = names(imgs, img.ID)
 	}
+	s.ancestorIDs(ctx, imgs, r.Config.Parent, out)
 	return out, nil
+}
+
+// ancestorIDs names in out (newest first) the steps where the image's
+// ancestors still here end, from parent up, as docker's history does for
+// images built here; the others stay "<missing>".
+func (s *Store) ancestorIDs(ctx context.Context, imgs []Image, parent string, out []HistoryItem) {
+	for parent != "" {
+		p, err := lookup(imgs, parent)
+		if err != nil {
+			return
+		}
+		r, err := s.resolve(ctx, p.Target)
+		if err != nil || len(r.Config.History) == 0 || len(r.Config.History) > len(out) {
+			return
+		}
+		it := &out[len(out)-len(r.Config.History)]
+		it.ID = p.ID.String()
+		it.Tags, _, _ = names(imgs, p.ID)
+		parent = r.Config.Parent
+	}
 }
 
 // DiskUsage is what `docker system df` reports for images, measured on

@@ -58,4 +58,13 @@ func TestBuildPrune(t *testing.T) {
 	if got := e.ok(t, "run", "--rm", tag, "cat", "/k"); got != "kept\n" {
 		t.Errorf("the tagged image after prune -a: %q", got)
 	}
+	// -a keeps a tagged image's untagged step images: its history names
+	// them all (busybox's one step included), as before.
+	multi := writeContext(t, map[string]string{"Dockerfile": "FROM busybox\nENV A=1\nRUN echo m > /m\nLABEL x=y\n"})
+	e.corralOK(t, "", "build", "-q", "-t", tag+"-multi", multi)
+	before := e.ok(t, "history", "-q", tag+"-multi")
+	e.corralOK(t, "", "builder", "prune", "-a", "-f")
+	if after := e.ok(t, "history", "-q", tag+"-multi"); after != before || strings.Contains(before, "<missing>") {
+		t.Errorf("history after prune -a:\n%s\nbefore:\n%s", after, before)
+	}
 }
