@@ -172,16 +172,22 @@ func TestEventsOOM(t *testing.T) {
 	c := newCtr(t, r)
 	dir := c.hostDir("/out")
 	c.spec.Linux.Resources.Memory = &specs.LinuxMemory{Limit: i64p(32 << 20)}
-	c.args("sh", "-c", "while [ ! -e /out/go ]; do sleep 0.05; done; dd if=/dev/zero of=/dev/null bs=67108864 count=1; echo dd=$? > /out/dd.new; mv /out/dd.new /out/dd; sleep 1000")
+	// dd runs out of memory again every 0.2 s until the test says stop:
+	// events counts the OOM kills that come after it has read the
+	// cgroup's count, and under emulation (the cgroup v2 VM) its start may
+	// take longer than any fixed wait.
+	c.args("sh", "-c", "while [ ! -e /out/go ]; do sleep 0.05; done; "+
+		"while [ ! -e /out/stop ]; do dd if=/dev/zero of=/dev/null bs=67108864 count=1; echo dd=$? > /out/dd.new; mv /out/dd.new /out/dd; sleep 0.2; done; sleep 1000")
 	c.start()
 	ev := r.startBG(nil, "events", "--interval", "1h", c.id)
+	defer writeFile(t, filepath.Join(dir, "stop"), "")
 	sleepMs(300) // let events register for OOM notifications
 	writeFile(t, filepath.Join(dir, "go"), "")
 	waitFile(t, filepath.Join(dir, "dd"))
 	if got := readFile(t, filepath.Join(dir, "dd")); got != "dd=137\n" {
 		t.Errorf("dd of 64M under a 32M limit: %q, want it killed (137)", got)
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(readFile(t, ev.out.Name()), `"type":"oom"`) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no oom event: %q", readFile(t, ev.out.Name()))
