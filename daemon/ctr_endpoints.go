@@ -286,19 +286,10 @@ func attach(pid int, n cnetwork.Network, ep cnetwork.Endpoint, defaultRoute bool
 // that is not running. It goes by the store, so it also finds what a
 // crash left.
 func (s *Containers) releaseEndpoints(id string) {
-	for _, n := range s.nets.store.List() {
-		ep, ok := n.Endpoints[id]
-		if !ok {
-			continue
-		}
-		if ep.HostLink != "" {
-			if err := cnetwork.Detach(ep.HostLink); err != nil {
-				s.log.Warn("remove endpoint's veth", "container", id, "network", n.Name, "err", err)
-			}
-		}
-		if _, _, err := s.nets.store.Release(n.ID, id); err != nil {
-			s.log.Warn("release endpoint", "container", id, "network", n.Name, "err", err)
-		}
+	eps := s.heldEndpoints(id)
+	s.detachHeld(id, eps)
+	for _, ep := range eps {
+		s.releaseHeld(id, ep)
 	}
 }
 

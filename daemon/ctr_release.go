@@ -111,20 +111,26 @@ func (s *Containers) releaseEndpointsLater(id string) {
 	go func() {
 		defer s.wg.Done()
 		defer done()
-		for _, ep := range eps {
-			if ep.hostLink == "" {
-				continue
-			}
-			if err := cnetwork.Detach(ep.hostLink); err != nil {
-				s.log.Warn("remove endpoint's veth", "container", id, "network", ep.name, "err", err)
-			}
-		}
+		s.detachHeld(id, eps)
 		s.netMu.Lock()
 		defer s.netMu.Unlock()
 		for _, ep := range eps {
 			s.releaseHeld(id, ep)
 		}
 	}()
+}
+
+// detachHeld deletes the host links (veths) of container id's endpoints
+// eps; their links in the container go with them.
+func (s *Containers) detachHeld(id string, eps []heldEndpoint) {
+	for _, ep := range eps {
+		if ep.hostLink == "" {
+			continue
+		}
+		if err := cnetwork.Detach(ep.hostLink); err != nil {
+			s.log.Warn("remove endpoint's veth", "container", id, "network", ep.name, "err", err)
+		}
+	}
 }
 
 // releaseHeld releases endpoint ep of container id unless the container
