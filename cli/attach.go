@@ -55,7 +55,7 @@ func (c *cli) attach(ctx context.Context, name string, o attachOptions) error {
 	to := attachTo{stdin: !o.noStdin && info.Config != nil && info.Config.OpenStdin, stdout: true, stderr: true,
 		detachKeys: o.detachKeys, out: out, err: errOut}
 	if o.proxy && !tty {
-		stop := c.proxySignals(context.WithoutCancel(ctx), ra, name)
+		stop := catchSignals().forward(context.WithoutCancel(ctx), ra, name)
 		defer stop()
 	}
 	resp, err := ra.ContainerAttach(ctx, name, to.options())
@@ -168,7 +168,7 @@ func (c *cli) start(ctx context.Context, names []string, o startOptions) error {
 		cfg = &container.Config{}
 	}
 	if !cfg.Tty {
-		stop := c.proxySignals(context.WithoutCancel(ctx), ra, info.ID)
+		stop := catchSignals().forward(context.WithoutCancel(ctx), ra, info.ID)
 		defer stop()
 	}
 	autoRemove := info.HostConfig != nil && info.HostConfig.AutoRemove

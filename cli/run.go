@@ -332,6 +332,13 @@ func (c *cli) run(ctx context.Context, fs *pflag.FlagSet, f *containerFlags, arg
 		}
 		cfg.AttachStdin, cfg.AttachStdout, cfg.AttachStderr, cfg.StdinOnce = false, false, false, false
 	}
+	// A detached run returns once the container started: there is nothing
+	// to forward signals to. Otherwise the signals are caught while the
+	// container is created.
+	var proxy *sigProxy
+	if o.sigProxy && !o.detach {
+		proxy = catchSignals()
+	}
 	ra, err := c.runAPI(ctx)
 	if err != nil {
 		return c.runStatusError(ctx, err)
@@ -340,10 +347,8 @@ func (c *cli) run(ctx context.Context, fs *pflag.FlagSet, f *containerFlags, arg
 	if err != nil {
 		return c.runStatusError(ctx, err)
 	}
-	// A detached run returns once the container started: there is nothing
-	// to forward signals to, and catching every signal costs a millisecond.
-	if o.sigProxy && !o.detach {
-		stop := c.proxySignals(context.WithoutCancel(ctx), ra, id)
+	if proxy != nil {
+		stop := proxy.forward(context.WithoutCancel(ctx), ra, id)
 		defer stop()
 	}
 	return c.runCreated(ctx, ra, id, cfg, opts.HostConfig.AutoRemove, o.detachKeys)

@@ -7,13 +7,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
-	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"github.com/corral-dev/corral/api"
@@ -129,40 +127,6 @@ func (c *cli) retryResize(ctx context.Context, resize resizeFunc, errOut io.Writ
 		}
 	}
 	fmt.Fprintln(errOut, "failed to resize tty, using default size")
-}
-
-// proxySignals forwards every signal the command line gets to the
-// container (as kill?signal=NAME) until stop; SIGCHLD, SIGPIPE and the Go
-// runtime's SIGURG stay here.
-func (c *cli) proxySignals(ctx context.Context, ra ContainerRunAPI, id string) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	sigc := make(chan os.Signal, 128)
-	signal.Notify(sigc)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for s := range sigc {
-			if name := signalName(s); name != "" {
-				_ = ra.ContainerKill(ctx, id, name)
-			}
-		}
-	}()
-	return func() {
-		signal.Stop(sigc)
-		close(sigc)
-		cancel() // a kill still under way
-		<-done
-	}
-}
-
-// signalName is the name the daemon knows a signal by ("TERM"), "" for
-// those not forwarded.
-func signalName(s os.Signal) string {
-	sig, ok := s.(syscall.Signal)
-	if !ok || sig == unix.SIGCHLD || sig == unix.SIGPIPE || sig == unix.SIGURG {
-		return ""
-	}
-	return strings.TrimPrefix(unix.SignalName(sig), "SIG")
 }
 
 // waitExitOrRemoved waits (the daemon has answered when it returns) for

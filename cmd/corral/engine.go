@@ -51,7 +51,9 @@ func (e signalError) Error() string { return "terminated by " + e.sig.String() }
 func (e signalError) ExitCode() int { return 128 + int(e.sig) }
 
 // signalContext ends on SIGINT or SIGTERM, so that an interrupted pull or
-// load stops cleanly (its temporary lease released) before the exit.
+// load stops cleanly (its temporary lease released) before the exit. Its
+// release does not let the signals go: the command exits right after, and
+// signal.Stop would cost a handshake with the runtime's signal thread.
 func signalContext() (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	ch := make(chan os.Signal, 1)
@@ -63,8 +65,5 @@ func signalContext() (context.Context, func()) {
 		case <-ctx.Done():
 		}
 	}()
-	return ctx, func() {
-		signal.Stop(ch)
-		cancel(nil)
-	}
+	return ctx, func() { cancel(nil) }
 }
