@@ -79,7 +79,7 @@ prepare_vm() {
 build_corral() {
 	log "building $PREFIX/bin/corral with $(go version)"
 	command -v gcc >/dev/null || die "gcc not found: cgo needs build-essential"
-	go build -buildvcs=false -o "$PREFIX/bin/corral.new" ./cmd/corral
+	go build -buildvcs=false "${CORRAL_BUILD_FLAGS[@]}" -o "$PREFIX/bin/corral.new" ./cmd/corral
 	mv -f "$PREFIX/bin/corral.new" "$PREFIX/bin/corral"
 	# The runtime on its own, with runc's command line, for dockerd and
 	# containerd (which look runtimes up by name): without the engine's

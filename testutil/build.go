@@ -29,15 +29,21 @@ var build struct {
 	engineErr  error
 }
 
+// CorralBuildFlags are go build's flags for cmd/corral, the same as
+// CORRAL_BUILD_FLAGS in scripts/lib.sh (cmd/corral's tests compare them): a
+// static binary with the pure Go user and name lookups.
+var CorralBuildFlags = []string{"-tags", "osusergo,netgo", "-ldflags=-extldflags=-static"}
+
 // CorralBinary returns the path of the corral binary: $CORRAL_BINARY when
-// set, otherwise ./cmd/corral built once per test process (with cgo).
+// set, otherwise ./cmd/corral built once per test process (with cgo and
+// CorralBuildFlags).
 func CorralBinary(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("CORRAL_BINARY"); p != "" {
 		return p
 	}
 	build.corralOnce.Do(func() {
-		build.corral, build.corralErr = buildPackage("./cmd/corral", "corral", true)
+		build.corral, build.corralErr = buildPackage("./cmd/corral", "corral", true, CorralBuildFlags...)
 	})
 	if build.corralErr != nil {
 		t.Fatalf("build corral: %v", build.corralErr)
@@ -107,9 +113,9 @@ func TestProgram(t testing.TB) string {
 	return build.prog
 }
 
-// buildPackage runs go build on pkg, relative to the module root, into the
-// shared build directory.
-func buildPackage(pkg, name string, cgo bool) (string, error) {
+// buildPackage runs go build with flags on pkg, relative to the module
+// root, into the shared build directory.
+func buildPackage(pkg, name string, cgo bool, flags ...string) (string, error) {
 	dir, err := buildDir()
 	if err != nil {
 		return "", err
@@ -119,7 +125,8 @@ func buildPackage(pkg, name string, cgo bool) (string, error) {
 		return "", err
 	}
 	out := filepath.Join(dir, name)
-	cmd := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
+	args := append(append([]string{"build", "-trimpath"}, flags...), "-o", out, pkg)
+	cmd := exec.Command("go", args...)
 	cmd.Dir = root
 	cgoEnabled := "CGO_ENABLED=0"
 	if cgo {

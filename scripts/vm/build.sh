@@ -91,12 +91,12 @@ vm_busybox() {
 	done < <(/bin/busybox --list-full)
 }
 
-# vm_go_binaries builds corral (cgo, as install.sh does), test2json and the
-# prebuilt helpers (CGO_ENABLED=0, as testutil builds them).
+# vm_go_binaries builds corral (cgo and static, as install.sh does),
+# test2json and the prebuilt helpers (CGO_ENABLED=0, as testutil builds them).
 vm_go_binaries() {
 	local root=$1 pkg
 	log "building corral, test2json and ${VM_PREBUILT}"
-	go build -buildvcs=false -trimpath -o "$root/bin/corral" ./cmd/corral
+	go build -buildvcs=false -trimpath "${CORRAL_BUILD_FLAGS[@]}" -o "$root/bin/corral" ./cmd/corral
 	ln -sfn /bin/corral "$root/opt/corral-vm/prebuilt/corral"
 	CGO_ENABLED=0 go build -trimpath -o "$root/bin/test2json" cmd/test2json
 	for pkg in $VM_PREBUILT; do

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"debug/elf"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/corral-dev/corral/testutil"
+)
+
+// nssSymbols are the C library's lookups through NSS, which a static glibc
+// would make by loading shared modules, crashing if they do not match it.
+var nssSymbols = []string{"getpwnam", "getpwuid", "getgrnam", "getgrgid", "getpwnam_r", "getpwuid_r",
+	"getgrnam_r", "getgrgid_r", "getgrouplist", "getaddrinfo", "getnameinfo", "gethostbyname"}
+
+// TestBuildFlagsAgree: scripts/lib.sh's CORRAL_BUILD_FLAGS (install.sh and
+// test.sh build corral with them) are testutil's CorralBuildFlags.
+func TestBuildFlagsAgree(t *testing.T) {
+	lib, err := os.ReadFile("../../scripts/lib.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^CORRAL_BUILD_FLAGS=\((.*)\)$`).FindSubmatch(lib)
+	if m == nil {
+		t.Fatal("scripts/lib.sh sets no CORRAL_BUILD_FLAGS=(...)")
+	}
+	if got := strings.Fields(string(m[1])); !slices.Equal(got, testutil.CorralBuildFlags) {
+		t.Errorf("scripts/lib.sh builds corral with %q, testutil with %q", got, testutil.CorralBuildFlags)
+	}
+}
+
+// TestStaticBinary builds corral with CorralBuildFlags (and checks
+// $CORRAL_BINARY too when set): no program interpreter, so no dynamic
+// loader at each start, and none of the C library's NSS lookups linked in.
+func TestStaticBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds corral")
+	}
+	bin := filepath.Join(t.TempDir(), "corral")
+	args := append(append([]string{"build"}, testutil.CorralBuildFlags...), "-o", bin, ".")
+	cmd := exec.Command("go", args...)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	checkStatic(t, bin)
+	if p := os.Getenv("CORRAL_BINARY"); p != "" {
+		checkStatic(t, p)
+	}
+}
+
+func checkStatic(t *testing.T, bin string) {
+	t.Helper()
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
+			t.Errorf("%s is dynamically linked (%v)", bin, p.Type)
+		}
+	}
+	syms, err := f.Symbols()
+	if err != nil {
+		t.Fatalf("%s: symbols: %v", bin, err)
+	}
+	for _, s := range syms {
+		if slices.Contains(nssSymbols, s.Name) {
+			t.Errorf("%s links %s: an NSS lookup a static binary cannot make", bin, s.Name)
+		}
+	}
+}
