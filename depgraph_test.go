@@ -324,6 +324,31 @@ func TestDependencyDirection(t *testing.T) {
 	}
 }
 
+// banned lists outside packages no package of the module may import
+// (tests excepted), by importing package pattern ("*": every package).
+var banned = []struct {
+	pkg, imp, why string
+}{
+	{"*", "github.com/distribution/reference",
+		"its init compiles a dozen regexps (~0.5 ms) in every process; use internal/reference"},
+	{"internal/reference", "regexp", "it scans by hand so that it has no init work"},
+}
+
+// TestBannedImports fails for every build import that banned forbids.
+func TestBannedImports(t *testing.T) {
+	mod, own := ownPackages(t)
+	for _, p := range own {
+		from := rel(mod, p.ImportPath)
+		for _, imp := range p.Imports {
+			for _, b := range banned {
+				if match(b.pkg, from) && imp == b.imp {
+					t.Errorf("%s imports %s: %s", from, imp, b.why)
+				}
+			}
+		}
+	}
+}
+
 // TestPackageComments fails for every package without a package comment;
 // library packages need one that starts "Package <name> ".
 func TestPackageComments(t *testing.T) {

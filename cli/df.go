@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/distribution/reference"
 	units "github.com/docker/go-units"
 	"github.com/moby/moby/api/types/build"
 	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/volume"
 	"github.com/spf13/cobra"
+
+	"github.com/corral-dev/corral/internal/reference"
 )
 
 const (

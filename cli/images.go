@@ -9,12 +9,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/distribution/reference"
 	units "github.com/docker/go-units"
 	"github.com/moby/moby/api/types/image"
 	"github.com/spf13/cobra"
 
 	"github.com/corral-dev/corral/api"
+	"github.com/corral-dev/corral/internal/reference"
 )
 
 const (

@@ -12,13 +12,13 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/distribution/reference"
 	units "github.com/docker/go-units"
 	"github.com/moby/moby/api/types/container"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/corral-dev/corral/api"
+	"github.com/corral-dev/corral/internal/reference"
 )
 
 const psTable = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"

@@ -8,11 +8,11 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/distribution/reference"
 	"github.com/moby/moby/api/types/registry"
 	"github.com/spf13/cobra"
 
 	"github.com/corral-dev/corral/api"
+	"github.com/corral-dev/corral/internal/reference"
 )
 
 // dockerHubServer is how docker names Docker Hub in credentials and in

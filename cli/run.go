@@ -9,7 +9,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/distribution/reference"
 	"github.com/moby/moby/api/types/container"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -17,6 +16,7 @@ import (
 	"github.com/corral-dev/corral/api"
 	"github.com/corral-dev/corral/client"
 	"github.com/corral-dev/corral/errdefs"
+	"github.com/corral-dev/corral/internal/reference"
 )
 
 // ContainerRunAPI is the engine's calls that create containers, run

@@ -11,11 +11,11 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/distribution/reference"
 	"github.com/moby/moby/api/types/container"
 
 	"github.com/corral-dev/corral/api"
 	"github.com/corral-dev/corral/errdefs"
+	"github.com/corral-dev/corral/internal/reference"
 )
 
 // The calls on a container's filesystem: cp (stat, get and put archive),

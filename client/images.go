@@ -9,11 +9,11 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/distribution/reference"
 	"github.com/moby/moby/api/types/image"
 
 	"github.com/corral-dev/corral/api"
 	"github.com/corral-dev/corral/errdefs"
+	"github.com/corral-dev/corral/internal/reference"
 )
 
 // imagePath is /images/<ref><suffix>: names keep their slashes, as the

@@ -7,13 +7,13 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/distribution/reference"
 	"github.com/moby/moby/api/types/events"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/corral-dev/corral/build"
 	"github.com/corral-dev/corral/errdefs"
 	cimage "github.com/corral-dev/corral/image"
+	"github.com/corral-dev/corral/internal/reference"
 	"github.com/corral-dev/corral/snapshot"
 )
 

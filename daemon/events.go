@@ -6,11 +6,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/distribution/reference"
 	"github.com/moby/moby/api/types/events"
 
 	"github.com/corral-dev/corral/api"
 	"github.com/corral-dev/corral/errdefs"
+	"github.com/corral-dev/corral/internal/reference"
 )
 
 // Sizes of the event bus.

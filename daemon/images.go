@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/distribution/reference"
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/storage"
@@ -18,6 +17,7 @@ import (
 	"github.com/corral-dev/corral/api"
 	"github.com/corral-dev/corral/errdefs"
 	cimage "github.com/corral-dev/corral/image"
+	"github.com/corral-dev/corral/internal/reference"
 )
 
 // ImagesOptions configure Images.

@@ -5,12 +5,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/distribution/reference"
 	"github.com/moby/moby/api/types/image"
 
 	"github.com/corral-dev/corral/api"
 	"github.com/corral-dev/corral/errdefs"
 	cimage "github.com/corral-dev/corral/image"
+	"github.com/corral-dev/corral/internal/reference"
 )
 
 // listFilter is the parsed filters of GET /images/json.

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/distribution/reference"
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/jsonstream"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -17,6 +16,7 @@ import (
 	"github.com/corral-dev/corral/api"
 	"github.com/corral-dev/corral/errdefs"
 	cimage "github.com/corral-dev/corral/image"
+	"github.com/corral-dev/corral/internal/reference"
 	cregistry "github.com/corral-dev/corral/registry"
 )
 

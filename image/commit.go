@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	bolt "go.etcd.io/bbolt"
@@ -18,6 +17,7 @@ import (
 	"github.com/corral-dev/corral/archive"
 	"github.com/corral-dev/corral/content"
 	"github.com/corral-dev/corral/errdefs"
+	"github.com/corral-dev/corral/internal/reference"
 	"github.com/corral-dev/corral/snapshot"
 )
 

@@ -13,12 +13,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/corral-dev/corral/content"
 	"github.com/corral-dev/corral/errdefs"
+	"github.com/corral-dev/corral/internal/reference"
 	"github.com/corral-dev/corral/registry"
 	"github.com/corral-dev/corral/snapshot"
 )

@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/distribution/reference"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/corral-dev/corral/errdefs"
+	"github.com/corral-dev/corral/internal/reference"
 	"github.com/corral-dev/corral/registry"
 	"github.com/corral-dev/corral/registry/registrytest"
 )

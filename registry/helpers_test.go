@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/corral-dev/corral/internal/reference"
 	"github.com/corral-dev/corral/registry"
 	"github.com/corral-dev/corral/registry/registrytest"
 )

@@ -10,11 +10,11 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/corral-dev/corral/errdefs"
+	"github.com/corral-dev/corral/internal/reference"
 )
 
 // PushStatus says how PushBlob got a blob into a repository.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # lint.sh: corral's lint gate: gofmt, go vet, staticcheck, shellcheck (when
-# installed), and the dependency-direction and package-comment tests.
+# installed), and the dependency-direction, banned-import and package-comment
+# tests.
 #
 # Every check runs even when an earlier one fails; the exit status is
 # non-zero when any failed.
@@ -68,7 +69,7 @@ check_shellcheck() {
 }
 
 check_depgraph() {
-	go test -count=1 -run '^(TestDependencyDirection|TestPackageComments)$' .
+	go test -count=1 -run '^(TestDependencyDirection|TestPackageComments|TestBannedImports)$' .
 }
 
 run_check gofmt check_gofmt
