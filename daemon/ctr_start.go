@@ -75,18 +75,16 @@ func (s *Containers) start(ctx context.Context, c *ccontainer.Container) (err er
 	if err != nil {
 		return err
 	}
-	// The init's pid, for the network and the record: it is the same
-	// once the process runs.
-	st, err := m.Status(ctx)
+	pid, err := initPid(ctx, m)
 	if err != nil {
 		_ = m.Signal(ctx, 9, true)
 		return fmt.Errorf("start container: %w", err)
 	}
-	if err := s.setupNetwork(c, st.Pid); err != nil {
+	if err := s.setupNetwork(c, pid); err != nil {
 		_ = m.Signal(ctx, 9, true)
 		return err
 	}
-	if err := s.startDNS(c, st.Pid); err != nil {
+	if err := s.startDNS(c, pid); err != nil {
 		_ = m.Signal(ctx, 9, true)
 		return err
 	}
@@ -100,7 +98,7 @@ func (s *Containers) start(ctx context.Context, c *ccontainer.Container) (err er
 		return fmt.Errorf("start container: %w", err)
 	}
 	if _, err := s.update(c.ID, func(c *ccontainer.Container) error {
-		c.State.SetRunning(st.Pid, time.Now())
+		c.State.SetRunning(pid, time.Now())
 		c.HasBeenStartedBefore = true
 		resetHealth(c)
 		return nil
@@ -112,6 +110,20 @@ func (s *Containers) start(ctx context.Context, c *ccontainer.Container) (err er
 	s.startHealth(c.ID)
 	s.publish(c, events.ActionStart, nil)
 	return nil
+}
+
+// initPid is the pid of the init of the container m created, for the
+// network and the record (it is the same once the process runs): as the
+// monitor reported it at its start, else from its status.
+func initPid(ctx context.Context, m *monitor.Client) (int, error) {
+	if pid := m.InitPid(); pid > 0 {
+		return pid, nil
+	}
+	st, err := m.Status(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return st.Pid, nil
 }
 
 // launch mounts the container's root filesystem, writes its bundle and

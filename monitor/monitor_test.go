@@ -18,15 +18,18 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// TestPipes: a client attached before start gets stdout and stderr apart
-// from the first byte; the exit code is recorded; the log has both
-// streams; the monitor then exits.
+// TestPipes: Start's client knows the init's pid; a client attached
+// before start gets stdout and stderr apart from the first byte; the exit
+// code is recorded; the log has both streams; the monitor then exits.
 func TestPipes(t *testing.T) {
 	ct := newContainer(t, sh("echo first; echo oops >&2; echo second; exit 3"), nil)
 	s := ct.attach(false)
 	st, err := ct.c.Status(ctx(t))
 	if err != nil || st.State != monitor.StateCreated || st.Pid <= 0 {
 		t.Fatalf("status before start = %+v, %v", st, err)
+	}
+	if got := ct.c.InitPid(); got != st.Pid {
+		t.Errorf("InitPid from the monitor's report = %d, status says %d", got, st.Pid)
 	}
 	ct.start()
 	stdout, stderr := demux(t, s)

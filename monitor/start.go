@@ -22,6 +22,7 @@ const envReady = "_CORRAL_MONITOR_READY"
 // created (or could not be).
 type readyMsg struct {
 	Pid   int    `json:"pid"`
+	Init  int    `json:"init,omitempty"` // the container's init
 	Error string `json:"error,omitempty"`
 	Class string `json:"class,omitempty"`
 }
@@ -73,7 +74,7 @@ func Start(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.pid = msg.Pid
+	c.pid, c.initPid = msg.Pid, msg.Init
 	return c, nil
 }
 

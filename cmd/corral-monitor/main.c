@@ -2,9 +2,9 @@
  * main.c: corral-monitor monitor [--fork] DIR, as monitor.Start runs it
  * (start.go, server.go): read DIR/monitor.json, become a child subreaper,
  * listen on monitor.sock, create the container through the runtime with
- * stdio the monitor holds, report {"pid":N} (or the error) on fd 3 when
- * _CORRAL_MONITOR_READY=3, then serve until the container exited and every
- * client has what it waits for.
+ * stdio the monitor holds, report {"pid":N,"init":INIT} (or the error) on
+ * fd 3 when _CORRAL_MONITOR_READY=3, then serve until the container exited
+ * and every client has what it waits for.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -25,13 +25,17 @@
 
 struct server S = {.master = -1, .lsn = {.fd = -1}, .sig = {.fd = -1}};
 
-/* report tells Start how the start went, then lets go of its pipe. */
+/* report tells Start how the start went, then lets go of its pipe. With
+ * the container created it names the init too, which saves the caller a
+ * status request before it sets up the network and starts it. */
 static void report(int ready, const struct err *e)
 {
 	struct buf b = {0};
 	if (ready < 0)
 		return;
 	buf_addf(&b, "{\"pid\":%d", getpid());
+	if (!e && S.pid > 0)
+		buf_addf(&b, ",\"init\":%d", S.pid);
 	if (e) {
 		buf_adds(&b, ",\"error\":");
 		buf_jstr(&b, e->msg, strlen(e->msg));
