@@ -85,7 +85,7 @@ func (s *Containers) handleExit(id string, st *monitor.ExitStatus) {
 	})
 	s.releaseEndpointsLater(id)
 	s.netMu.Unlock()
-	if ferr := s.nets.applyFirewall(); ferr != nil {
+	if ferr := s.applyFirewallFor(c); ferr != nil {
 		s.log.Warn("remove a stopped container's firewall rules", "container", id, "err", ferr)
 	}
 	if err != nil {

@@ -88,7 +88,7 @@ func (s *Containers) start(ctx context.Context, c *ccontainer.Container) (err er
 		_ = m.Signal(ctx, 9, true)
 		return err
 	}
-	if err := s.nets.applyFirewall(); err != nil {
+	if err := s.applyFirewallFor(c); err != nil {
 		_ = m.Signal(ctx, 9, true)
 		return fmt.Errorf("start container: %w", err)
 	}
