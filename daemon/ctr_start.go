@@ -128,30 +128,38 @@ func initPid(ctx context.Context, m *monitor.Client) (int, error) {
 
 // launch mounts the container's root filesystem, writes its bundle and
 // starts its monitor, which creates the container (its process waits for
-// Start).
+// Start). The monitor's process is started first, so that its fork and
+// exec overlap the mount and the writing.
 func (s *Containers) launch(ctx context.Context, c *ccontainer.Container) (*monitor.Client, error) {
-	rootfs, err := s.mountRootfs(ctx, c)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.writeEtcFiles(c); err != nil {
-		return nil, err
-	}
-	sp, err := s.buildSpec(c, rootfs)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.addSecrets(c, sp); err != nil {
-		return nil, err
-	}
-	if err := writeJSON(filepath.Join(c.BundlePath, "config.json"), sp); err != nil {
-		return nil, err
-	}
 	cfg, err := s.monitorConfig(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	return monitor.Start(ctx, cfg)
+	spawned := monitor.Spawn(cfg)
+	if err := s.writeBundle(ctx, c); err != nil {
+		spawned.Abort()
+		return nil, err
+	}
+	return spawned.Create(ctx)
+}
+
+// writeBundle mounts c's root filesystem and writes its bundle's config.
+func (s *Containers) writeBundle(ctx context.Context, c *ccontainer.Container) error {
+	rootfs, err := s.mountRootfs(ctx, c)
+	if err != nil {
+		return err
+	}
+	if err := s.writeEtcFiles(c); err != nil {
+		return err
+	}
+	sp, err := s.buildSpec(c, rootfs)
+	if err != nil {
+		return err
+	}
+	if err := s.addSecrets(c, sp); err != nil {
+		return err
+	}
+	return writeJSON(filepath.Join(c.BundlePath, "config.json"), sp)
 }
 
 // monitorConfig is the monitor's configuration for c.
