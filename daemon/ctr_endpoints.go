@@ -187,7 +187,9 @@ func (s *Containers) allocateEndpointsNow(c *ccontainer.Container) (*ccontainer.
 	s.netMu.Lock()
 	defer s.netMu.Unlock()
 	nets, err := s.bridgeNetworks(c)
-	if err != nil {
+	if err != nil || len(nets) == 0 {
+		// No bridge network: no endpoint and no published port, so
+		// the record stays as it is (a write saved on every start).
 		return c, err
 	}
 	for i, n := range nets {

@@ -50,14 +50,7 @@ func (s *Containers) watch(id string, m *monitor.Client) {
 func (s *Containers) handleExit(id string, st *monitor.ExitStatus) {
 	s.stopHealth(id)
 	s.dns.Stop(id)
-	// The monitor left the container in the runtime (NoDelete); it goes
-	// before the record says exited, so a restart or start finds its ID
-	// free.
-	if err := monitor.DeleteFromRuntime(s.ctx, s.paths.runtime, id); err != nil {
-		s.log.Warn("delete exited container from the runtime", "container", id, "err", err)
-	}
-	s.unmountRootfs(id)
-	s.releaseSecrets(id)
+	s.releaseExited(id)
 	exit := ccontainer.Exit{Code: st.ExitCode, OOMKilled: st.OOMKilled, At: st.ExitedAt}
 	var restart bool
 	var delay time.Duration
@@ -85,7 +78,7 @@ func (s *Containers) handleExit(id string, st *monitor.ExitStatus) {
 	})
 	s.releaseEndpointsLater(id)
 	s.netMu.Unlock()
-	if ferr := s.nets.applyFirewall(); ferr != nil {
+	if ferr := s.applyFirewallFor(c); ferr != nil {
 		s.log.Warn("remove a stopped container's firewall rules", "container", id, "err", ferr)
 	}
 	if err != nil {
@@ -107,6 +100,24 @@ func (s *Containers) handleExit(id string, st *monitor.ExitStatus) {
 	case c.HostConfig.AutoRemove:
 		s.autoRemove(id)
 	}
+}
+
+// releaseExited frees what exited container id holds outside its record.
+// The monitor left it in the runtime (NoDelete); it goes before the record
+// says exited, so a restart or start finds its ID free. The delete (its
+// cgroups: a dozen rmdirs on cgroup v1, 0.7 ms) and the unmounts touch
+// different things, so they run side by side.
+func (s *Containers) releaseExited(id string) {
+	deleted := make(chan struct{})
+	go func() {
+		defer close(deleted)
+		if err := monitor.DeleteFromRuntime(s.ctx, s.paths.runtime, id); err != nil {
+			s.log.Warn("delete exited container from the runtime", "container", id, "err", err)
+		}
+	}()
+	s.unmountRootfs(id)
+	s.releaseSecrets(id)
+	<-deleted
 }
 
 // autoRemove removes container id in the background (--rm), once the verb

@@ -283,3 +283,26 @@ func TestMounted(t *testing.T) {
 		t.Error("a tmpfs is not reported as mounted")
 	}
 }
+
+// TestAllocateEndpointsNoNetwork: a container on no bridge network gets no
+// endpoint at its start, and its record is not written again for it.
+func TestAllocateEndpointsNoNetwork(t *testing.T) {
+	e := newCtrEnv(t)
+	id := e.create("", nil, "true")
+	c, err := e.s.store.Get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	record := filepath.Join(e.s.store.Dir(id), "container.json")
+	before, err := os.Stat(record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.s.allocateEndpoints(c)
+	if err != nil || got != c {
+		t.Fatalf("allocateEndpoints on none = %p, %v; want the record itself (%p)", got, err, c)
+	}
+	if after, err := os.Stat(record); err != nil || !os.SameFile(before, after) {
+		t.Errorf("the record was rewritten (%v)", err)
+	}
+}

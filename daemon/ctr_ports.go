@@ -59,6 +59,21 @@ func (s *Networks) applyFirewall() error {
 	return nil
 }
 
+// applyFirewallFor brings the firewall up to date for the start or the
+// exit of c. Only a container on a bridge network can change its state
+// (its endpoint's published ports, its network's bridge), so one on none,
+// the host's or another container's network skips the work: a netlink
+// query per bridge network and a pass over every container's ports. A nil
+// c (its record unknown) applies it.
+func (s *Containers) applyFirewallFor(c *ccontainer.Container) error {
+	if c != nil && c.NetworkSettings != nil {
+		if nets, err := s.bridgeNetworks(c); err == nil && len(nets) == 0 {
+			return nil
+		}
+	}
+	return s.nets.applyFirewall()
+}
+
 // firewallBridges are the bridge networks as the firewall sees them.
 func (s *Networks) firewallBridges() []nat.Bridge {
 	var out []nat.Bridge

@@ -7,8 +7,10 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 
+	ccontainer "github.com/corral-dev/corral/container"
 	cnetwork "github.com/corral-dev/corral/network"
 	"github.com/corral-dev/corral/network/nat"
 	"github.com/corral-dev/corral/testutil"
@@ -75,5 +77,48 @@ func TestApplyFirewallOnlyOnChange(t *testing.T) {
 	s.applied = nil
 	if err := s.applyFirewall(); err != nil || !exists() {
 		t.Fatalf("apply after a reset: %v, table there: %v", err, exists())
+	}
+}
+
+// TestApplyFirewallForSkipsUnnetworked: the start or exit of a container
+// on no bridge network (none here) leaves the firewall alone; one on a
+// bridge network, or an unknown record, brings it up to date.
+func TestApplyFirewallForSkipsUnnetworked(t *testing.T) {
+	testutil.RequireRoot(t)
+	st, err := cnetwork.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []cnetwork.CreateOptions{{Name: "none", Driver: cnetwork.DriverNull, Predefined: true},
+		{Name: "br", Driver: cnetwork.DriverBridge}} {
+		if _, err := st.Create(o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := &Containers{nets: &Networks{store: st, fw: nat.New(nat.Options{Table: "corral_forctr"})}}
+	t.Cleanup(func() { _ = s.nets.fw.Flush(context.Background()) })
+	exists := func() bool {
+		ok, err := s.nets.fw.Exists()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	on := func(name string) *ccontainer.Container {
+		return &ccontainer.Container{HostConfig: &container.HostConfig{NetworkMode: container.NetworkMode(name)},
+			NetworkSettings: &container.NetworkSettings{Networks: map[string]*network.EndpointSettings{name: {}}}}
+	}
+	if err := s.applyFirewallFor(on("none")); err != nil || exists() {
+		t.Fatalf("a container on none: %v, table there: %v", err, exists())
+	}
+	if err := s.applyFirewallFor(on("br")); err != nil || !exists() {
+		t.Fatalf("a container on a bridge network: %v, table there: %v", err, exists())
+	}
+	if err := s.nets.fw.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s.nets.applied = nil
+	if err := s.applyFirewallFor(nil); err != nil || !exists() {
+		t.Fatalf("an unknown record: %v, table there: %v", err, exists())
 	}
 }

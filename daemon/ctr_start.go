@@ -75,22 +75,20 @@ func (s *Containers) start(ctx context.Context, c *ccontainer.Container) (err er
 	if err != nil {
 		return err
 	}
-	// The init's pid, for the network and the record: it is the same
-	// once the process runs.
-	st, err := m.Status(ctx)
+	pid, err := initPid(ctx, m)
 	if err != nil {
 		_ = m.Signal(ctx, 9, true)
 		return fmt.Errorf("start container: %w", err)
 	}
-	if err := s.setupNetwork(c, st.Pid); err != nil {
+	if err := s.setupNetwork(c, pid); err != nil {
 		_ = m.Signal(ctx, 9, true)
 		return err
 	}
-	if err := s.startDNS(c, st.Pid); err != nil {
+	if err := s.startDNS(c, pid); err != nil {
 		_ = m.Signal(ctx, 9, true)
 		return err
 	}
-	if err := s.nets.applyFirewall(); err != nil {
+	if err := s.applyFirewallFor(c); err != nil {
 		_ = m.Signal(ctx, 9, true)
 		return fmt.Errorf("start container: %w", err)
 	}
@@ -100,7 +98,7 @@ func (s *Containers) start(ctx context.Context, c *ccontainer.Container) (err er
 		return fmt.Errorf("start container: %w", err)
 	}
 	if _, err := s.update(c.ID, func(c *ccontainer.Container) error {
-		c.State.SetRunning(st.Pid, time.Now())
+		c.State.SetRunning(pid, time.Now())
 		c.HasBeenStartedBefore = true
 		resetHealth(c)
 		return nil
@@ -114,32 +112,54 @@ func (s *Containers) start(ctx context.Context, c *ccontainer.Container) (err er
 	return nil
 }
 
+// initPid is the pid of the init of the container m created, for the
+// network and the record (it is the same once the process runs): as the
+// monitor reported it at its start, else from its status.
+func initPid(ctx context.Context, m *monitor.Client) (int, error) {
+	if pid := m.InitPid(); pid > 0 {
+		return pid, nil
+	}
+	st, err := m.Status(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return st.Pid, nil
+}
+
 // launch mounts the container's root filesystem, writes its bundle and
 // starts its monitor, which creates the container (its process waits for
-// Start).
+// Start). The monitor's process is started first, so that its fork and
+// exec overlap the mount and the writing.
 func (s *Containers) launch(ctx context.Context, c *ccontainer.Container) (*monitor.Client, error) {
-	rootfs, err := s.mountRootfs(ctx, c)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.writeEtcFiles(c); err != nil {
-		return nil, err
-	}
-	sp, err := s.buildSpec(c, rootfs)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.addSecrets(c, sp); err != nil {
-		return nil, err
-	}
-	if err := writeJSON(filepath.Join(c.BundlePath, "config.json"), sp); err != nil {
-		return nil, err
-	}
 	cfg, err := s.monitorConfig(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	return monitor.Start(ctx, cfg)
+	spawned := monitor.Spawn(cfg)
+	if err := s.writeBundle(ctx, c); err != nil {
+		spawned.Abort()
+		return nil, err
+	}
+	return spawned.Create(ctx)
+}
+
+// writeBundle mounts c's root filesystem and writes its bundle's config.
+func (s *Containers) writeBundle(ctx context.Context, c *ccontainer.Container) error {
+	rootfs, err := s.mountRootfs(ctx, c)
+	if err != nil {
+		return err
+	}
+	if err := s.writeEtcFiles(c); err != nil {
+		return err
+	}
+	sp, err := s.buildSpec(c, rootfs)
+	if err != nil {
+		return err
+	}
+	if err := s.addSecrets(c, sp); err != nil {
+		return err
+	}
+	return writeJSON(filepath.Join(c.BundlePath, "config.json"), sp)
 }
 
 // monitorConfig is the monitor's configuration for c.

@@ -29,9 +29,10 @@ var ErrMonitorDead = errors.New("the container's monitor died")
 // as good as the one Start returned. Once the monitor has exited, Status
 // and Wait answer from the exit file it left.
 type Client struct {
-	ID  string
-	dir string
-	pid int
+	ID      string
+	dir     string
+	pid     int
+	initPid int // the created container's init, as Start learnt it
 }
 
 // Connect returns a client for the monitor of container id under stateDir
@@ -59,6 +60,11 @@ func (c *Client) Dir() string { return c.dir }
 
 // Pid is the monitor's pid (0 when unknown).
 func (c *Client) Pid() int { return c.pid }
+
+// InitPid is the pid of the container's init as the monitor reported it
+// once it had created the container, so Start's caller needs no Status
+// request for it; 0 for a client made by Connect.
+func (c *Client) InitPid() int { return c.initPid }
 
 // dial connects to the monitor's socket; ctx bounds the whole exchange.
 func (c *Client) dial(ctx context.Context) (*net.UnixConn, error) {

@@ -3,8 +3,10 @@
 //
 // The monitor itself is a small C program, cmd/corral-monitor (one runs
 // per container, so its memory counts: about 0.1 MiB PSS idle, where a Go
-// program takes 0.8 MiB). The daemon starts one per container with Start,
-// which runs it as `corral-monitor monitor DIR` from beside the corral
+// program takes 0.8 MiB). The daemon starts one per container with Spawn
+// and Create (Start is both at once; Spawn starts the process before the
+// bundle is written, to overlap its exec with the daemon's work), which
+// run it as `corral-monitor monitor DIR` from beside the corral
 // binary, detached from the daemon (new session, stdio on /dev/null,
 // re-parented away from it), so containers outlive the daemon. It drives
 // the OCI runtime through runc's command line, as conmon drives runc:

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,15 +19,18 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// TestPipes: a client attached before start gets stdout and stderr apart
-// from the first byte; the exit code is recorded; the log has both
-// streams; the monitor then exits.
+// TestPipes: Start's client knows the init's pid; a client attached
+// before start gets stdout and stderr apart from the first byte; the exit
+// code is recorded; the log has both streams; the monitor then exits.
 func TestPipes(t *testing.T) {
 	ct := newContainer(t, sh("echo first; echo oops >&2; echo second; exit 3"), nil)
 	s := ct.attach(false)
 	st, err := ct.c.Status(ctx(t))
 	if err != nil || st.State != monitor.StateCreated || st.Pid <= 0 {
 		t.Fatalf("status before start = %+v, %v", st, err)
+	}
+	if got := ct.c.InitPid(); got != st.Pid {
+		t.Errorf("InitPid from the monitor's report = %d, status says %d", got, st.Pid)
 	}
 	ct.start()
 	stdout, stderr := demux(t, s)
@@ -350,4 +354,56 @@ func TestSlowClient(t *testing.T) {
 	if log := logLines(t, ct.cfg); len(log) != size+len("\ndone\n") {
 		t.Errorf("log holds %d bytes, want %d", len(log), size+6)
 	}
+}
+
+// TestSpawnAhead: a monitor spawned before its container's bundle is
+// written creates the container once Create comes, and reports the init;
+// one aborted exits having made nothing, not even its directory.
+func TestSpawnAhead(t *testing.T) {
+	testutil.RequireRoot(t)
+	bundle, spec := testutil.NewBundle(t)
+	spec.Process.Args = sh("exit 7")
+	cfg := monitor.Config{ID: testutil.UniqueName(t), StateDir: stateDir, Bundle: bundle,
+		RuntimeRoot: runtimeRoot, Binary: monitorBinary(t)}
+	aborted := cfg
+	aborted.ID += "-aborted"
+	a, p := monitor.Spawn(aborted), monitor.Spawn(cfg)
+	testutil.WriteSpec(t, bundle, spec)
+	a.Abort()
+	c, err := p.Create(ctx(t))
+	if err != nil {
+		t.Fatalf("create after spawn: %v", err)
+	}
+	ct := &container{t: t, cfg: cfg, c: c}
+	t.Cleanup(ct.cleanup)
+	if c.Pid() <= 0 || c.InitPid() <= 0 {
+		t.Errorf("monitor pid %d, init pid %d", c.Pid(), c.InitPid())
+	}
+	ct.start()
+	if ex := ct.wait(); ex.ExitCode != 7 {
+		t.Errorf("exit = %+v, want code 7", ex)
+	}
+	if _, err := os.Stat(aborted.Dir()); !os.IsNotExist(err) {
+		t.Errorf("the aborted monitor left %s (%v)", aborted.Dir(), err)
+	}
+	deadline := time.Now().Add(testTimeout)
+	for runsWithArg(aborted.Dir()) {
+		if time.Now().After(deadline) {
+			t.Fatal("the aborted monitor still runs")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// runsWithArg reports whether a process runs with arg among its
+// arguments.
+func runsWithArg(arg string) bool {
+	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, f := range cmdlines {
+		data, err := os.ReadFile(f)
+		if err == nil && slices.Contains(strings.Split(string(data), "\x00"), arg) {
+			return true
+		}
+	}
+	return false
 }

@@ -15,20 +15,26 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// envReady names the descriptor on which the monitor reports to Start.
-const envReady = "_CORRAL_MONITOR_READY"
+// envReady names the descriptor on which the monitor reports to Start,
+// envGo the one on which it waits for Create.
+const (
+	envReady = "_CORRAL_MONITOR_READY"
+	envGo    = "_CORRAL_MONITOR_GO"
+)
 
 // readyMsg is what the monitor reports to Start once the container is
 // created (or could not be).
 type readyMsg struct {
 	Pid   int    `json:"pid"`
+	Init  int    `json:"init,omitempty"` // the container's init
 	Error string `json:"error,omitempty"`
 	Class string `json:"class,omitempty"`
 }
 
 // Start starts a monitor for cfg and returns its client once the container
 // is created; its process then waits for Client.Start, so that clients can
-// attach first and see the output from its first byte.
+// attach first and see the output from its first byte. It is Spawn, then
+// Create at once.
 //
 // The monitor, `corral-monitor monitor DIR` (cmd/corral-monitor, found
 // beside cfg.Binary), runs detached from the caller: in a
@@ -38,50 +44,116 @@ type readyMsg struct {
 // itself a child subreaper, so the container's init and exec processes are
 // its children. (`monitor --fork DIR`, the older double fork, still works.)
 func Start(ctx context.Context, cfg Config) (*Client, error) {
-	cfg, err := cfg.withDefaults()
+	return Spawn(cfg).Create(ctx)
+}
+
+// Spawned is a monitor process started ahead of its directory and its
+// container's bundle: starting a process costs its caller about a
+// millisecond (the fork, the exec it waits for), which thus overlaps the
+// caller's own work (mounting the rootfs, writing the bundle). The
+// process waits, having made nothing, for Create or Abort.
+type Spawned struct {
+	cfg   Config
+	done  chan struct{} // closed once the process is started, or failed to
+	err   error
+	ready *os.File // the monitor's report (readyMsg)
+	goW   *os.File // a byte lets the monitor go on; closing it, exit
+}
+
+// Spawn starts a monitor process for cfg in the background; cfg's bundle
+// may be written until Create. The caller must call Create or Abort.
+func Spawn(cfg Config) *Spawned {
+	p := &Spawned{cfg: cfg, done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		p.err = p.start()
+	}()
+	return p
+}
+
+// start runs the monitor process, which waits on its go pipe (fd 4)
+// before it reads its directory (it changes to it itself).
+func (p *Spawned) start() error {
+	cfg, err := p.cfg.withDefaults()
 	if err != nil {
-		return nil, err
+		return err
 	}
+	p.cfg = cfg
 	program, err := monitorProgramOf(cfg.Binary)
 	if err != nil {
-		return nil, err
-	}
-	c := &Client{dir: cfg.Dir(), ID: cfg.ID}
-	if err := prepareDir(ctx, c, &cfg); err != nil {
-		return nil, err
+		return err
 	}
 	r, w, err := os.Pipe()
 	if err != nil {
-		return nil, fmt.Errorf("start monitor: %w", err)
+		return fmt.Errorf("start monitor: %w", err)
 	}
-	defer r.Close()
+	goR, goW, err := os.Pipe()
+	if err != nil {
+		r.Close()
+		w.Close()
+		return fmt.Errorf("start monitor: %w", err)
+	}
 	// The monitor runs in a session of its own, so that nothing sent to the
 	// caller's process group reaches it; the caller reaps it if it is still
 	// there when the monitor exits, else it is re-parented and reaped by the
 	// nearest subreaper.
-	cmd := exec.Command(program, "monitor", c.dir)
-	cmd.ExtraFiles = []*os.File{w}
-	cmd.Env, cmd.Dir = monitorEnv, c.dir
+	cmd := exec.Command(program, "monitor", cfg.Dir())
+	cmd.ExtraFiles = []*os.File{w, goR}
+	cmd.Env = monitorEnv
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	err = cmd.Start()
 	w.Close()
+	goR.Close()
 	if err != nil {
-		return nil, fmt.Errorf("start monitor: %w", err)
+		r.Close()
+		goW.Close()
+		return fmt.Errorf("start monitor: %w", err)
 	}
 	go func() { _ = cmd.Wait() }()
-	msg, err := awaitReady(ctx, r)
+	p.ready, p.goW = r, goW
+	return nil
+}
+
+// Create prepares the monitor's directory and lets the monitor create the
+// container from its bundle, which must be written by now; it returns the
+// client once the container is created, as Start does.
+func (p *Spawned) Create(ctx context.Context) (*Client, error) {
+	<-p.done
+	if p.err != nil {
+		return nil, p.err
+	}
+	defer p.ready.Close()
+	defer p.goW.Close()
+	c := &Client{dir: p.cfg.Dir(), ID: p.cfg.ID}
+	if err := prepareDir(ctx, c, &p.cfg); err != nil {
+		return nil, err
+	}
+	if _, err := p.goW.Write([]byte{1}); err != nil {
+		return nil, fmt.Errorf("start monitor: %w", err)
+	}
+	msg, err := awaitReady(ctx, p.ready)
 	if err != nil {
 		return nil, err
 	}
-	c.pid = msg.Pid
+	c.pid, c.initPid = msg.Pid, msg.Init
 	return c, nil
 }
 
+// Abort lets a spawned monitor go without creating anything: it exits.
+func (p *Spawned) Abort() {
+	<-p.done
+	if p.err == nil {
+		p.goW.Close()
+		p.ready.Close()
+	}
+}
+
 // monitorEnv is the whole environment of a monitor: a PATH for what it
-// runs, and the descriptor it reports on.
+// runs, the descriptor it reports on and the one it waits on.
 var monitorEnv = []string{
 	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 	envReady + "=3",
+	envGo + "=4",
 }
 
 // monitorProgramOf is the monitor program for the corral binary: binary

@@ -175,7 +175,12 @@ void buf_time(struct buf *b, const struct timespec *t)
 		struct tm tm;
 		time_t sec = t->tv_sec;
 		gmtime_r(&sec, &tm);
-		n = strftime(s, sizeof s, "%Y-%m-%dT%H:%M:%S", &tm);
+		/* Not strftime: glibc's calls tzset, which reads /etc/localtime
+		 * the first time, on the exit's path (exit.json) when the
+		 * container wrote no log entry before. */
+		int w = snprintf(s, sizeof s, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+				 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		n = w > 0 ? (size_t)w : 0;
 		last = sec;
 	}
 	buf_add(b, s, n);

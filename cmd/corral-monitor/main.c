@@ -2,8 +2,9 @@
  * main.c: corral-monitor monitor [--fork] DIR, as monitor.Start runs it
  * (start.go, server.go): read DIR/monitor.json, become a child subreaper,
  * listen on monitor.sock, create the container through the runtime with
- * stdio the monitor holds, report {"pid":N} (or the error) on fd 3 when
- * _CORRAL_MONITOR_READY=3, then serve until the container exited and every
+ * stdio the monitor holds, report {"pid":N,"init":INIT} (or the error) on
+ * fd 3 when _CORRAL_MONITOR_READY=3 (first waiting for a byte on fd 4 when
+ * _CORRAL_MONITOR_GO=4), then serve until the container exited and every
  * client has what it waits for.
  */
 #define _GNU_SOURCE
@@ -25,13 +26,17 @@
 
 struct server S = {.master = -1, .lsn = {.fd = -1}, .sig = {.fd = -1}};
 
-/* report tells Start how the start went, then lets go of its pipe. */
+/* report tells Start how the start went, then lets go of its pipe. With
+ * the container created it names the init too, which saves the caller a
+ * status request before it sets up the network and starts it. */
 static void report(int ready, const struct err *e)
 {
 	struct buf b = {0};
 	if (ready < 0)
 		return;
 	buf_addf(&b, "{\"pid\":%d", getpid());
+	if (!e && S.pid > 0)
+		buf_addf(&b, ",\"init\":%d", S.pid);
 	if (e) {
 		buf_adds(&b, ",\"error\":");
 		buf_jstr(&b, e->msg, strlen(e->msg));
@@ -241,6 +246,26 @@ static int serve(int ready)
 	return 0;
 }
 
+/* await_go: with _CORRAL_MONITOR_GO=4, Spawn ran the monitor before its
+ * directory and the container's bundle were ready, so that its exec
+ * overlaps the caller's mounting and writing: it waits for one byte on fd
+ * 4 before it touches either. End of file there means the caller gave up:
+ * the monitor exits, having made nothing. */
+static int await_go(void)
+{
+	const char *v = getenv("_CORRAL_MONITOR_GO");
+	char c;
+	ssize_t n;
+	if (!v || strcmp(v, "4") != 0)
+		return 0;
+	unsetenv("_CORRAL_MONITOR_GO");
+	do
+		n = read(4, &c, 1);
+	while (n < 0 && errno == EINTR);
+	close(4);
+	return n == 1 ? 0 : -1;
+}
+
 static int ready_fd(void)
 {
 	const char *v = getenv("_CORRAL_MONITOR_READY");
@@ -298,6 +323,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	ready = ready_fd();
+	if (await_go() < 0)
+		return 0;
 	if (arg == 3 && fork_monitor() != 0)
 		return 1;
 	if (chdir(argv[arg]) < 0) {
