@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/corral-dev/corral/internal/openat2"
 )
 
 // ChangeKind is what happened to a path, numbered as the Engine API's
@@ -337,7 +339,7 @@ func candidates(paths []string) []string {
 
 // leftover reports whether p is a leftover, those deeper being known.
 func leftover(top int, lows []int, p string, known map[string]bool) (bool, error) {
-	fd, err := unix.Openat2(top, p[1:], &unix.OpenHow{Flags: unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+	fd, err := openat2.Open(top, p[1:], &unix.OpenHow{Flags: unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS})
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {

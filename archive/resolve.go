@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/corral-dev/corral/internal/openat2"
 )
 
 // maxCachedDirs bounds the directory descriptors a root keeps open.
@@ -130,17 +132,11 @@ func (r *root) open(rel string, flags int) (int, error) {
 		Flags:   uint64(flags | unix.O_CLOEXEC),
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
 	}
-	for range 16 {
-		fd, err := unix.Openat2(r.fd, rel, &how)
-		if err == unix.EAGAIN || err == unix.EINTR {
-			continue // a concurrent rename or mount; openat2 asks for a retry
-		}
-		if err != nil {
-			return -1, err
-		}
-		return fd, nil
+	fd, err := openat2.Open(r.fd, rel, &how)
+	if errors.Is(err, unix.EAGAIN) {
+		return -1, fmt.Errorf("openat2 %s: %w", rel, err)
 	}
-	return -1, fmt.Errorf("openat2 %s: %w", rel, unix.EAGAIN)
+	return fd, err
 }
 
 // mkdirAll returns a descriptor of the directory rel as dir does, creating

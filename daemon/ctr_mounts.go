@@ -17,6 +17,8 @@ import (
 	"github.com/moby/moby/api/types/mount"
 	"golang.org/x/sys/unix"
 
+	"github.com/corral-dev/corral/internal/openat2"
+
 	"github.com/corral-dev/corral/archive"
 	ccontainer "github.com/corral-dev/corral/container"
 	"github.com/corral-dev/corral/errdefs"
@@ -308,7 +310,8 @@ func copyImageContent(ctx context.Context, rootfs, dest, dir string) error {
 }
 
 // statDirInRoot stats the directory dest of rootfs, resolved inside it
-// (openat2 RESOLVE_IN_ROOT: a symlink leads nowhere outside).
+// (openat2 RESOLVE_IN_ROOT: a symlink leads nowhere outside; retried when
+// a rename or mount elsewhere raced with the lookup).
 func statDirInRoot(rootfs, dest string) (unix.Stat_t, error) {
 	var st unix.Stat_t
 	root, err := unix.Open(rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -316,7 +319,7 @@ func statDirInRoot(rootfs, dest string) (unix.Stat_t, error) {
 		return st, fmt.Errorf("open rootfs: %w", err)
 	}
 	defer unix.Close(root)
-	fd, err := unix.Openat2(root, strings.TrimPrefix(dest, "/"), &unix.OpenHow{
+	fd, err := openat2.Open(root, strings.TrimPrefix(dest, "/"), &unix.OpenHow{
 		Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS})
 	if err != nil {
 		return st, &fs.PathError{Op: "open", Path: dest, Err: err}
