@@ -42,6 +42,8 @@ type Containers struct {
 	dns *resolver.Server
 	// logDefaults are the daemon's log-driver and log-opts.
 	logDefaults LogConfig
+	// spares keeps a monitor process spawned ahead of the next start.
+	spares *monitor.Spares
 
 	// ctx lives as long as the service: exit watchers and restart timers
 	// end with it (the containers do not).
@@ -129,7 +131,8 @@ func NewContainers(ctx context.Context, opts ContainersOptions) (*Containers, er
 	s := &Containers{store: store, images: opts.Images, events: opts.Events, log: opts.Log,
 		paths: newExecPaths(opts.ExecRoot), settings: opts.Settings, host: hostFacts(), binary: opts.Binary,
 		secrets: opts.Secrets, logDefaults: opts.LogConfig, watching: map[string]bool{}, waiters: map[string][]*waiter{},
-		attaches: map[string][]*pendingAttach{}, execs: map[string]*execRecord{}}
+		attaches: map[string][]*pendingAttach{}, execs: map[string]*execRecord{},
+		spares: monitor.NewSpares(opts.Binary)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -160,12 +163,14 @@ func NewContainers(ctx context.Context, opts ContainersOptions) (*Containers, er
 	if err := s.nets.applyFirewall(); err != nil {
 		s.log.Warn("rebuild firewall rules", "err", err)
 	}
+	s.spares.Refill()
 	return s, nil
 }
 
 // Close stops watching the containers, which go on running under their
 // monitors, and closes the store.
 func (s *Containers) Close() error {
+	s.spares.Close()
 	s.cancel()
 	s.wg.Wait()
 	return s.store.Close()

@@ -42,6 +42,9 @@ func (s *Containers) ContainerStart(ctx context.Context, name string) error {
 // 127 or 128, as dockerd sets them) and leaves nothing mounted or running.
 func (s *Containers) start(ctx context.Context, c *ccontainer.Container) (err error) {
 	ctx = context.WithoutCancel(ctx)
+	// The next start's monitor is spawned once this one is done with the
+	// CPU (launch took the spare).
+	defer s.spares.Refill()
 	defer func() {
 		if err != nil {
 			code := startFailureCode(err)
@@ -128,14 +131,14 @@ func initPid(ctx context.Context, m *monitor.Client) (int, error) {
 
 // launch mounts the container's root filesystem, writes its bundle and
 // starts its monitor, which creates the container (its process waits for
-// Start). The monitor's process is started first, so that its fork and
-// exec overlap the mount and the writing.
+// Start). The monitor's process is the spare spawned ahead, else started
+// first, so that its fork and exec overlap the mount and the writing.
 func (s *Containers) launch(ctx context.Context, c *ccontainer.Container) (*monitor.Client, error) {
 	cfg, err := s.monitorConfig(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	spawned := monitor.Spawn(cfg)
+	spawned := s.spares.Spawn(cfg)
 	if err := s.writeBundle(ctx, c); err != nil {
 		spawned.Abort()
 		return nil, err

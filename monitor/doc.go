@@ -7,7 +7,10 @@
 // and Create (Start is both at once; Spawn starts the process before the
 // bundle is written, to overlap its exec with the daemon's work), which
 // run it as `corral-monitor monitor DIR` from beside the corral
-// binary, detached from the daemon (new session, stdio on /dev/null,
+// binary; Spares keeps one spawned ahead of the next start, as
+// `corral-monitor monitor -`, which reads DIR from its go pipe at Create
+// (its command line keeps the "-": its directory is its working
+// directory). Either runs detached from the daemon (new session, stdio on /dev/null,
 // re-parented away from it), so containers outlive the daemon. It drives
 // the OCI runtime through runc's command line, as conmon drives runc:
 // corral-runc beside the corral binary, else `corral runtime`. As a child

@@ -57,32 +57,51 @@ type Spawned struct {
 	done  chan struct{} // closed once the process is started, or failed to
 	err   error
 	ready *os.File // the monitor's report (readyMsg)
-	goW   *os.File // a byte lets the monitor go on; closing it, exit
+	goW   *os.File // the go message lets the monitor go on; closing it, exit
+	// exited is closed once the process has exited (and was reaped).
+	exited chan struct{}
+	pid    int
+	// spare: the process was spawned ahead of any container (Spares), as
+	// `monitor -`; the go message names its directory.
+	spare   bool
+	program string // what runs (spares: to check it still is what would)
+	// file is the program's file when it was spawned (spares: a program
+	// replaced since, as by an upgrade, is not taken).
+	file os.FileInfo
 }
 
 // Spawn starts a monitor process for cfg in the background; cfg's bundle
 // may be written until Create. The caller must call Create or Abort.
 func Spawn(cfg Config) *Spawned {
-	p := &Spawned{cfg: cfg, done: make(chan struct{})}
+	p := newSpawned(cfg)
 	go func() {
 		defer close(p.done)
-		p.err = p.start()
+		p.err = p.startFor()
 	}()
 	return p
 }
 
-// start runs the monitor process, which waits on its go pipe (fd 4)
-// before it reads its directory (it changes to it itself).
-func (p *Spawned) start() error {
+func newSpawned(cfg Config) *Spawned {
+	return &Spawned{cfg: cfg, done: make(chan struct{}), exited: make(chan struct{})}
+}
+
+// startFor checks the config and runs the monitor process for it.
+func (p *Spawned) startFor() error {
 	cfg, err := p.cfg.withDefaults()
 	if err != nil {
 		return err
 	}
 	p.cfg = cfg
-	program, err := monitorProgramOf(cfg.Binary)
-	if err != nil {
+	if p.program, err = monitorProgramOf(cfg.Binary); err != nil {
 		return err
 	}
+	return p.start(cfg.Dir())
+}
+
+// start runs the monitor process, which waits on its go pipe (fd 4)
+// before it reads its directory dir ("-": the go message names it), which
+// it changes to itself.
+func (p *Spawned) start(dir string) error {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return fmt.Errorf("start monitor: %w", err)
@@ -97,7 +116,7 @@ func (p *Spawned) start() error {
 	// caller's process group reaches it; the caller reaps it if it is still
 	// there when the monitor exits, else it is re-parented and reaped by the
 	// nearest subreaper.
-	cmd := exec.Command(program, "monitor", cfg.Dir())
+	cmd := exec.Command(p.program, "monitor", dir)
 	cmd.ExtraFiles = []*os.File{w, goR}
 	cmd.Env = monitorEnv
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -109,7 +128,11 @@ func (p *Spawned) start() error {
 		goW.Close()
 		return fmt.Errorf("start monitor: %w", err)
 	}
-	go func() { _ = cmd.Wait() }()
+	p.pid = cmd.Process.Pid
+	go func() {
+		_ = cmd.Wait()
+		close(p.exited)
+	}()
 	p.ready, p.goW = r, goW
 	return nil
 }
@@ -118,25 +141,60 @@ func (p *Spawned) start() error {
 // container from its bundle, which must be written by now; it returns the
 // client once the container is created, as Start does.
 func (p *Spawned) Create(ctx context.Context) (*Client, error) {
-	<-p.done
+	if <-p.done; p.err != nil && p.spare {
+		p = Spawn(p.cfg) // the spare could not be started: try as a start would
+		<-p.done
+	}
 	if p.err != nil {
 		return nil, p.err
 	}
-	defer p.ready.Close()
-	defer p.goW.Close()
 	c := &Client{dir: p.cfg.Dir(), ID: p.cfg.ID}
 	if err := prepareDir(ctx, c, &p.cfg); err != nil {
+		p.Abort()
 		return nil, err
 	}
-	if _, err := p.goW.Write([]byte{1}); err != nil {
-		return nil, fmt.Errorf("start monitor: %w", err)
+	p, err := p.letGo()
+	if err != nil {
+		return nil, err
 	}
+	defer p.ready.Close()
 	msg, err := awaitReady(ctx, p.ready)
 	if err != nil {
 		return nil, err
 	}
 	c.pid, c.initPid = msg.Pid, msg.Init
 	return c, nil
+}
+
+// letGo sends the go message and returns the process that got it: p, or,
+// when p was a spare that died before it was needed, a new process.
+func (p *Spawned) letGo() (*Spawned, error) {
+	err := p.send()
+	if err != nil && p.spare && errors.Is(err, syscall.EPIPE) {
+		p.ready.Close()
+		p = Spawn(p.cfg)
+		if <-p.done; p.err != nil {
+			return nil, p.err
+		}
+		err = p.send()
+	}
+	if err != nil {
+		p.ready.Close()
+		return nil, fmt.Errorf("start monitor: %w", err)
+	}
+	return p, nil
+}
+
+// send writes the go message (a spare's names its directory) and closes
+// the go pipe.
+func (p *Spawned) send() error {
+	msg := []byte{1}
+	if p.spare {
+		msg = []byte(p.cfg.Dir() + "\n")
+	}
+	_, err := p.goW.Write(msg)
+	p.goW.Close()
+	return err
 }
 
 // Abort lets a spawned monitor go without creating anything: it exits.

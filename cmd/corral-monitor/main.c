@@ -1,5 +1,6 @@
 /*
- * main.c: corral-monitor monitor [--fork] DIR, as monitor.Start runs it
+ * main.c: corral-monitor monitor [--fork] DIR, as monitor.Start runs it (or
+ * DIR "-" for a spare, which reads DIR from fd 4: monitor/spare.go)
  * (start.go, server.go): read DIR/monitor.json, become a child subreaper,
  * listen on monitor.sock, create the container through the runtime with
  * stdio the monitor holds, report {"pid":N,"init":INIT} (or the error) on
@@ -10,6 +11,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,24 +248,59 @@ static int serve(int ready)
 	return 0;
 }
 
+/* read_dir reads a spare's go message, "DIR\n", and returns DIR (malloc'd),
+ * NULL on EOF or a message of PATH_MAX or more. The buffer grows from a
+ * small one: a page of stack or of static memory would stay with the
+ * monitor for its life. */
+static char *read_dir(int fd)
+{
+	size_t len = 0, size = 0;
+	char *msg = NULL;
+	ssize_t n;
+	do {
+		if (len == size) {
+			char *p = size < PATH_MAX ? realloc(msg, size = size ? 2 * size : 256) : NULL;
+			if (!p)
+				break;
+			msg = p;
+		}
+		n = read(fd, msg + len, size - len);
+		if (n > 0)
+			len += (size_t)n;
+	} while ((n < 0 && errno == EINTR) || (n > 0 && msg[len - 1] != '\n'));
+	if (len == 0 || msg[len - 1] != '\n') {
+		free(msg);
+		return NULL;
+	}
+	msg[len - 1] = 0;
+	return msg;
+}
+
 /* await_go: with _CORRAL_MONITOR_GO=4, Spawn ran the monitor before its
  * directory and the container's bundle were ready, so that its exec
- * overlaps the caller's mounting and writing: it waits for one byte on fd
+ * overlaps the caller's mounting and writing: it waits for a message on fd
  * 4 before it touches either. End of file there means the caller gave up:
- * the monitor exits, having made nothing. */
-static int await_go(void)
+ * the monitor exits, having made nothing. A spare (DIR "-", spawned ahead
+ * of any container) learns its directory from the message, "DIR\n";
+ * otherwise the message is one byte. Returns the directory, NULL on EOF. */
+static const char *await_go(const char *dir)
 {
 	const char *v = getenv("_CORRAL_MONITOR_GO");
 	char c;
 	ssize_t n;
 	if (!v || strcmp(v, "4") != 0)
-		return 0;
+		return dir;
 	unsetenv("_CORRAL_MONITOR_GO");
+	if (strcmp(dir, "-") == 0) {
+		dir = read_dir(4);
+		close(4);
+		return dir;
+	}
 	do
 		n = read(4, &c, 1);
 	while (n < 0 && errno == EINTR);
 	close(4);
-	return n == 1 ? 0 : -1;
+	return n == 1 ? dir : NULL;
 }
 
 static int ready_fd(void)
@@ -310,10 +347,11 @@ static int fork_monitor(void)
 int main(int argc, char **argv)
 {
 	struct err e;
+	const char *dir, *go;
 	int ready;
 	int arg = 2;
 	if (argc < 3 || strcmp(argv[1], "monitor") != 0) {
-		fprintf(stderr, "usage: corral-monitor monitor [--fork] DIR (monitor.Start runs it)\n");
+		fprintf(stderr, "usage: corral-monitor monitor [--fork] DIR|- (monitor.Start runs it)\n");
 		return 2;
 	}
 	if (strcmp(argv[2], "--fork") == 0)
@@ -322,17 +360,23 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: corral monitor DIR (the daemon starts it)\n");
 		return 2;
 	}
+	go = getenv("_CORRAL_MONITOR_GO");
+	if (strcmp(argv[arg], "-") == 0 && (!go || strcmp(go, "4") != 0)) {
+		fprintf(stderr, "corral monitor: DIR \"-\" is for a spare, which reads DIR from fd 4\n");
+		return 2;
+	}
 	ready = ready_fd();
-	if (await_go() < 0)
+	dir = await_go(argv[arg]);
+	if (!dir)
 		return 0;
 	if (arg == 3 && fork_monitor() != 0)
 		return 1;
-	if (chdir(argv[arg]) < 0) {
-		err_set(&e, NULL, "monitor dir: chdir %s: %s", argv[arg], strerror(errno));
+	if (chdir(dir) < 0) {
+		err_set(&e, NULL, "monitor dir: chdir %s: %s", dir, strerror(errno));
 		report(ready, &e);
 		return 1;
 	}
-	if (config_load(argv[arg], &S.cfg, &e) < 0) {
+	if (config_load(dir, &S.cfg, &e) < 0) {
 		report(ready, &e);
 		fprintf(stderr, "corral monitor: %s\n", e.msg);
 		return 1;
