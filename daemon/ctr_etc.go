@@ -29,53 +29,44 @@ const etcHosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopbac
 	"fe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
 
 // writeEtcFiles writes the hostname, hosts and resolv.conf files that are
-// bind-mounted into c, in its directory, and records their paths. A
-// container joining another's network namespace shares that one's files
-// and hostname, as in Docker.
-func (s *Containers) writeEtcFiles(c *ccontainer.Container) error {
+// bind-mounted into c, in its directory, records their paths and returns
+// the record that holds them (c, a record others may be reading, is left
+// as it is). A container joining another's network namespace shares that
+// one's files and hostname, as in Docker.
+func (s *Containers) writeEtcFiles(c *ccontainer.Container) (*ccontainer.Container, error) {
 	if c.HostConfig.NetworkMode.IsContainer() {
 		return s.shareEtcFiles(c)
 	}
 	dir := s.store.Dir(c.ID)
 	hosts, err := s.hostsFile(c)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	files := map[string]string{"hostname": c.Config.Hostname + "\n", "hosts": hosts,
 		"resolv.conf": resolvConf(c.HostConfig, s.embeddedDNS(c.HostConfig))}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			return fmt.Errorf("write %s: %w", name, err)
+			return nil, fmt.Errorf("write %s: %w", name, err)
 		}
 	}
-	return s.setEtcPaths(c, filepath.Join(dir, "hostname"), filepath.Join(dir, "hosts"), filepath.Join(dir, "resolv.conf"))
+	return s.update(c.ID, func(r *ccontainer.Container) error {
+		r.HostnamePath, r.HostsPath, r.ResolvConfPath = filepath.Join(dir, "hostname"), filepath.Join(dir, "hosts"), filepath.Join(dir, "resolv.conf")
+		return nil
+	})
 }
 
 // shareEtcFiles gives c, with --network container:ID, that container's
-// files, hostname and domain name.
-func (s *Containers) shareEtcFiles(c *ccontainer.Container) error {
+// files, hostname and domain name, and returns the record that holds them.
+func (s *Containers) shareEtcFiles(c *ccontainer.Container) (*ccontainer.Container, error) {
 	other, err := s.get(c.HostConfig.NetworkMode.ConnectedContainer())
 	if err != nil {
-		return errdefs.InvalidArgument(fmt.Errorf("cannot join network namespace of container: %w", err))
+		return nil, errdefs.InvalidArgument(fmt.Errorf("cannot join network namespace of container: %w", err))
 	}
-	c.Config.Hostname, c.Config.Domainname = other.Config.Hostname, other.Config.Domainname
-	if _, err := s.update(c.ID, func(r *ccontainer.Container) error {
+	return s.update(c.ID, func(r *ccontainer.Container) error {
 		r.Config.Hostname, r.Config.Domainname = other.Config.Hostname, other.Config.Domainname
-		return nil
-	}); err != nil {
-		return err
-	}
-	return s.setEtcPaths(c, other.HostnamePath, other.HostsPath, other.ResolvConfPath)
-}
-
-// setEtcPaths records the paths of c's files, in its record and in c.
-func (s *Containers) setEtcPaths(c *ccontainer.Container, hostname, hosts, resolv string) error {
-	c.HostnamePath, c.HostsPath, c.ResolvConfPath = hostname, hosts, resolv
-	_, err := s.update(c.ID, func(r *ccontainer.Container) error {
-		r.HostnamePath, r.HostsPath, r.ResolvConfPath = hostname, hosts, resolv
+		r.HostnamePath, r.HostsPath, r.ResolvConfPath = other.HostnamePath, other.HostsPath, other.ResolvConfPath
 		return nil
 	})
-	return err
 }
 
 // rewriteHosts writes a running container's hosts file again after a

@@ -152,7 +152,7 @@ func (s *Containers) writeBundle(ctx context.Context, c *ccontainer.Container) e
 	if err != nil {
 		return err
 	}
-	if err := s.writeEtcFiles(c); err != nil {
+	if c, err = s.writeEtcFiles(c); err != nil {
 		return err
 	}
 	sp, err := s.buildSpec(c, rootfs)
