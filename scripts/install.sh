@@ -79,6 +79,10 @@ prepare_vm() {
 build_corral() {
 	log "building $PREFIX/bin/corral with $(go version)"
 	command -v gcc >/dev/null || die "gcc not found: cgo needs build-essential"
+	# The engine (daemon, runtime, init) first: corral hands those over to
+	# the corrald beside it.
+	go build -buildvcs=false "${CORRAL_BUILD_FLAGS[@]}" -o "$PREFIX/bin/corrald.new" ./cmd/corrald
+	mv -f "$PREFIX/bin/corrald.new" "$PREFIX/bin/corrald"
 	go build -buildvcs=false "${CORRAL_BUILD_FLAGS[@]}" -o "$PREFIX/bin/corral.new" ./cmd/corral
 	mv -f "$PREFIX/bin/corral.new" "$PREFIX/bin/corral"
 	# The runtime on its own, with runc's command line, for dockerd and

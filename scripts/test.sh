@@ -166,6 +166,7 @@ vm_tests() {
 # test the tree and not whatever is installed.
 build_tree() {
 	BUILD=$(mktemp -d -t corral-test-bin.XXXXXX)
+	go build -buildvcs=false "${CORRAL_BUILD_FLAGS[@]}" -o "$BUILD/corrald" ./cmd/corrald
 	go build -buildvcs=false "${CORRAL_BUILD_FLAGS[@]}" -o "$BUILD/corral" ./cmd/corral
 	go build -buildvcs=false -o "$BUILD/corral-runc" ./cmd/corral-runc
 	CORRAL_RUNC=$BUILD/corral-runc

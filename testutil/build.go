@@ -29,21 +29,24 @@ var build struct {
 	engineErr  error
 }
 
-// CorralBuildFlags are go build's flags for cmd/corral, the same as
+// CorralBuildFlags are go build's flags for cmd/corral and cmd/corrald, the same as
 // CORRAL_BUILD_FLAGS in scripts/lib.sh (cmd/corral's tests compare them): a
 // static binary with the pure Go user and name lookups.
 var CorralBuildFlags = []string{"-tags", "osusergo,netgo", "-ldflags=-extldflags=-static"}
 
 // CorralBinary returns the path of the corral binary: $CORRAL_BINARY when
-// set, otherwise ./cmd/corral built once per test process (with cgo and
-// CorralBuildFlags).
+// set (with corrald beside it), otherwise ./cmd/corral built once per test
+// process (with cgo and CorralBuildFlags), and ./cmd/corrald beside it.
 func CorralBinary(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("CORRAL_BINARY"); p != "" {
 		return p
 	}
 	build.corralOnce.Do(func() {
-		build.corral, build.corralErr = buildPackage("./cmd/corral", "corral", true, CorralBuildFlags...)
+		// corral hands daemon, runtime and init over to corrald beside it.
+		if _, build.corralErr = buildPackage("./cmd/corrald", "corrald", true, CorralBuildFlags...); build.corralErr == nil {
+			build.corral, build.corralErr = buildPackage("./cmd/corral", "corral", true, CorralBuildFlags...)
+		}
 	})
 	if build.corralErr != nil {
 		t.Fatalf("build corral: %v", build.corralErr)

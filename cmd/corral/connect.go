@@ -133,11 +133,11 @@ func lockFile(path string) (func(), error) {
 	return func() { _ = f.Close() }, nil
 }
 
-// spawnDaemon starts this binary with args in a session of its own, with
-// no terminal and its output appended to logPath. It is not a child to
-// wait for: the channel only reports an exit during start-up.
+// spawnDaemon starts corrald with args in a session of its own, with no
+// terminal and its output appended to logPath. It is not a child to wait
+// for: the channel only reports an exit during start-up.
 func spawnDaemon(args []string, logPath string) (<-chan error, error) {
-	exe, err := os.Executable()
+	exe, err := enginePath()
 	if err != nil {
 		return nil, fmt.Errorf("start the corral daemon: %w", err)
 	}

@@ -34,23 +34,46 @@ func TestBuildFlagsAgree(t *testing.T) {
 	}
 }
 
-// TestStaticBinary builds corral with CorralBuildFlags (and checks
-// $CORRAL_BINARY too when set): no program interpreter, so no dynamic
-// loader at each start, and none of the C library's NSS lookups linked in.
+// TestStaticBinary builds corral and corrald with CorralBuildFlags (and
+// checks $CORRAL_BINARY too when set): no program interpreter, so no
+// dynamic loader at each start, and none of the C library's NSS lookups
+// linked in.
 func TestStaticBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds corral")
 	}
-	bin := filepath.Join(t.TempDir(), "corral")
-	args := append(append([]string{"build"}, testutil.CorralBuildFlags...), "-o", bin, ".")
-	cmd := exec.Command("go", args...)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	for name, pkg := range map[string]string{"corral": ".", "corrald": "../corrald"} {
+		bin := filepath.Join(t.TempDir(), name)
+		args := append(append([]string{"build"}, testutil.CorralBuildFlags...), "-o", bin, pkg)
+		cmd := exec.Command("go", args...)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+		}
+		checkStatic(t, bin)
 	}
-	checkStatic(t, bin)
 	if p := os.Getenv("CORRAL_BINARY"); p != "" {
 		checkStatic(t, p)
+		checkStatic(t, filepath.Join(filepath.Dir(p), "corrald"))
+	}
+}
+
+// TestEngineApart: the command line links none of the engine's packages
+// (their start-up would be paid by every command); corrald has them.
+func TestEngineApart(t *testing.T) {
+	engine := []string{"github.com/corral-dev/corral/daemon", "github.com/corral-dev/corral/runtime/runcli",
+		"github.com/corral-dev/corral/build", "github.com/moby/buildkit/frontend/dockerfile/parser"}
+	for dir, want := range map[string]bool{".": false, "../corrald": true} {
+		out, err := exec.Command("go", "list", "-deps", dir).Output()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v", dir, err)
+		}
+		deps := strings.Fields(string(out))
+		for _, pkg := range engine {
+			if slices.Contains(deps, pkg) != want {
+				t.Errorf("%s imports %s: %v, want %v", dir, pkg, !want, want)
+			}
+		}
 	}
 }
 

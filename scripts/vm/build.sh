@@ -96,6 +96,7 @@ vm_busybox() {
 vm_go_binaries() {
 	local root=$1 pkg
 	log "building corral, test2json and ${VM_PREBUILT}"
+	go build -buildvcs=false -trimpath "${CORRAL_BUILD_FLAGS[@]}" -o "$root/bin/corrald" ./cmd/corrald
 	go build -buildvcs=false -trimpath "${CORRAL_BUILD_FLAGS[@]}" -o "$root/bin/corral" ./cmd/corral
 	ln -sfn /bin/corral "$root/opt/corral-vm/prebuilt/corral"
 	CGO_ENABLED=0 go build -trimpath -o "$root/bin/test2json" cmd/test2json

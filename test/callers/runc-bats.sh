@@ -6,7 +6,7 @@
 #
 # Usage: test/callers/runc-bats.sh [CORRAL]
 #
-#   CORRAL  the runtime under test: the corral binary (a corral-runc link to
+#   CORRAL  the runtime under test: the corrald binary (a corral-runc link to
 #           it is made) or a runc-compatible link to it. Default: $CORRAL,
 #           else a corral built from this repository for the run.
 #
@@ -190,8 +190,8 @@ corral_link() {
 	local bin=${1:-} dir=$2
 	if [[ -z $bin ]]; then
 		log "building corral from $REPO"
-		(cd "$REPO" && CGO_ENABLED=1 go build -o "$dir/corral" ./cmd/corral) || die "cannot build corral"
-		bin=$dir/corral
+		(cd "$REPO" && CGO_ENABLED=1 go build -o "$dir/corrald" ./cmd/corrald) || die "cannot build corrald"
+		bin=$dir/corrald
 	fi
 	[[ -x $bin ]] || die "runtime under test $bin is not executable"
 	bin=$(realpath "$bin")

@@ -27,13 +27,13 @@ var (
 )
 
 // runtimeBinary returns the runtime under test: $OCI_RUNTIME, or a symlink
-// named corral-runc to the corral binary.
+// named corral-runc to corrald, the engine's binary beside corral.
 func runtimeBinary(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("OCI_RUNTIME"); p != "" {
 		return p
 	}
-	corral := testutil.CorralBinary(t)
+	corral := filepath.Join(filepath.Dir(testutil.CorralBinary(t)), "corrald")
 	runtimeOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "oci-runtime-")
 		if err != nil {

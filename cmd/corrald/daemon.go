@@ -14,6 +14,7 @@ import (
 	"github.com/corral-dev/corral/api"
 	"github.com/corral-dev/corral/apiserver"
 	"github.com/corral-dev/corral/daemon"
+	"github.com/corral-dev/corral/internal/sigctx"
 )
 
 // daemonFlags are `corral daemon`'s flags.
@@ -149,7 +150,7 @@ func runDaemon(cfg daemon.Config) (err error) {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	ctx, stop := signalContext()
+	ctx, stop := sigctx.New()
 	defer stop()
 	d, err := daemon.New(ctx, cfg)
 	if err != nil {
@@ -169,9 +170,9 @@ func runDaemon(cfg daemon.Config) (err error) {
 	})
 	log.Info("corral daemon started", "version", version, "pid", os.Getpid(), "data-root", d.Root(), "hosts", cfg.Hosts)
 	err = serveAll(ctx, srv, listeners)
-	var sig signalError
+	var sig sigctx.Error
 	if errors.As(context.Cause(ctx), &sig) {
-		log.Info("corral daemon stopping", "signal", sig.sig.String())
+		log.Info("corral daemon stopping", "signal", sig.Signal.String())
 	}
 	return err
 }
