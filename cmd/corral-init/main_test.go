@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"debug/elf"
 	"io"
 	"os"
 	"os/exec"
@@ -107,16 +106,7 @@ func adopted(t *testing.T) int {
 
 func TestBinaryStaticAndSmall(t *testing.T) {
 	bin := initBinary(t)
-	f, err := elf.Open(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
-			t.Errorf("corral-init is dynamically linked (program header %v)", p.Type)
-		}
-	}
+	testutil.RequireStatic(t, bin)
 	st, err := os.Stat(bin)
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"debug/elf"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -79,17 +78,7 @@ func TestEngineApart(t *testing.T) {
 
 func checkStatic(t *testing.T, bin string) {
 	t.Helper()
-	f, err := elf.Open(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
-			t.Errorf("%s is dynamically linked (%v)", bin, p.Type)
-		}
-	}
-	syms, err := f.Symbols()
+	syms, err := testutil.RequireStatic(t, bin).Symbols()
 	if err != nil {
 		t.Fatalf("%s: symbols: %v", bin, err)
 	}
