@@ -273,7 +273,7 @@ func TestFreezerStopsCPU(t *testing.T) {
 	if err := m.Freeze(); err != nil {
 		t.Fatal(err)
 	}
-	before := usage()
+	before := settledUsage(t, usage)
 	time.Sleep(200 * time.Millisecond)
 	if after := usage(); after != before {
 		t.Errorf("frozen cgroup used %d ns of CPU", after-before)
@@ -285,6 +285,25 @@ func TestFreezerStopsCPU(t *testing.T) {
 	if usage() == before {
 		t.Error("thawed cgroup used no CPU")
 	}
+}
+
+// settledUsage returns the usage once two reads 20 ms apart agree: the
+// CPU a task used just before it froze can reach the counter late (seen in
+// the emulated cgroup v2 VM, one tick's worth), and that is not CPU used
+// while frozen. It fails the test if the usage never settles within 2 s.
+func settledUsage(t *testing.T, usage func() uint64) uint64 {
+	t.Helper()
+	last := usage()
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		now := usage()
+		if now == last {
+			return now
+		}
+		last = now
+	}
+	t.Fatalf("CPU usage of the frozen cgroup still rising after 2 s (last %d ns)", last)
+	return 0
 }
 
 // TestMemorySwapOrder raises and lowers memory and memory+swap together;
