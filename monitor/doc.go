@@ -10,7 +10,9 @@
 // binary; Spares keeps one spawned ahead of the next start, as
 // `corral-monitor monitor -`, which reads DIR from its go pipe at Create
 // (its command line keeps the "-": its directory is its working
-// directory). Either runs detached from the daemon (new session, stdio on /dev/null,
+// directory). A spare also starts the runtime ahead, as `corral-runc
+// standby`, and sends it the container's create instead of spawning a
+// runtime then (cmd/corral-monitor/standby.c). Either runs detached from the daemon (new session, stdio on /dev/null,
 // re-parented away from it), so containers outlive the daemon. It drives
 // the OCI runtime through runc's command line, as conmon drives runc:
 // corral-runc beside the corral binary, else `corral runtime`. As a child

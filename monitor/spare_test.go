@@ -1,9 +1,12 @@
 package monitor_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -151,15 +154,16 @@ func TestSpareNotShared(t *testing.T) {
 	}
 }
 
-// TestSpareClosed: closing Spares ends the spare, which leaves nothing in
-// the state directory; none is spawned after.
+// TestSpareClosed: closing Spares ends the spare and its standby runtime,
+// which leave nothing in the state directory; none is spawned after.
 func TestSpareClosed(t *testing.T) {
 	cfg := spareConfig(t)
 	before, _ := os.ReadDir(stateDir)
 	s, pid := newSpares(t, cfg.Binary)
+	standby := standbyOf(t, pid)
 	s.Close()
-	if !gone(pid) {
-		t.Errorf("spare %d still runs after Close", pid)
+	if !gone(pid) || !gone(standby) {
+		t.Errorf("spare %d or its standby runtime %d still runs after Close", pid, standby)
 	}
 	if after, _ := os.ReadDir(stateDir); len(after) != len(before) {
 		t.Errorf("the state directory went from %d to %d entries", len(before), len(after))
@@ -174,15 +178,11 @@ func TestSpareClosed(t *testing.T) {
 // it is let go.
 func TestSpareOtherProgram(t *testing.T) {
 	cfg := spareConfig(t)
-	dir := t.TempDir()
+	other := programCopy(t)
 	prog, err := filepath.EvalSymlinks(testutil.MonitorBinary(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"corral-monitor", "corral-runc"} {
-		copyFile(t, filepath.Join(filepath.Dir(prog), name), filepath.Join(dir, name))
-	}
-	other := filepath.Join(dir, "corral-monitor")
 	t.Run("other binary", func(t *testing.T) {
 		s, pid := newSpares(t, other)
 		if got := createAndRun(t, cfg, s.Spawn(cfg)); got == pid {
@@ -216,4 +216,80 @@ func copyFile(t *testing.T, from, to string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// standbyOf returns the pid of the standby runtime spare started
+// (cmd/corral-monitor/standby.c), waiting for it to appear.
+func standbyOf(t *testing.T, spare int) int {
+	t.Helper()
+	for i := 0; i < 500; i++ {
+		data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", spare, spare))
+		for _, f := range strings.Fields(string(data)) {
+			cmd, _ := os.ReadFile("/proc/" + f + "/cmdline")
+			if strings.HasSuffix(string(cmd), "/corral-runc\x00standby\x00") {
+				pid, _ := strconv.Atoi(f)
+				return pid
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("spare %d started no standby runtime", spare)
+	return 0
+}
+
+// TestSpareStandby: a spare's create goes to the runtime it started
+// ahead, which is gone once the container exists. A standby that died, or
+// whose program file was replaced since (an upgrade), is passed over and
+// the create spawns a runtime as usual. The monitor's debug log says
+// which.
+func TestSpareStandby(t *testing.T) {
+	for _, what := range []string{"used", "killed", "replaced"} {
+		t.Run(what, func(t *testing.T) {
+			cfg := spareConfig(t)
+			if what == "replaced" {
+				cfg.Binary = programCopy(t)
+			}
+			cfg.Debug = filepath.Join(t.TempDir(), "debug.log")
+			s, pid := newSpares(t, cfg.Binary)
+			standby := standbyOf(t, pid)
+			want := fmt.Sprintf("create sent to the standby runtime %d\n", standby)
+			switch what {
+			case "killed":
+				if err := syscall.Kill(standby, syscall.SIGKILL); err != nil || !gone(standby) {
+					t.Fatalf("kill the standby: %v", err)
+				}
+				// Why depends on whether it had said it was ready.
+				want = fmt.Sprintf("standby runtime %d not used: ", standby)
+			case "replaced":
+				runc := filepath.Join(filepath.Dir(cfg.Binary), "corral-runc")
+				copyFile(t, runc, runc+".new")
+				if err := os.Rename(runc+".new", runc); err != nil {
+					t.Fatal(err)
+				}
+				want = fmt.Sprintf("standby runtime %d not used: its program file was replaced\n", standby)
+			}
+			createAndRun(t, cfg, s.Spawn(cfg))
+			if got, _ := os.ReadFile(cfg.Debug); !strings.Contains(string(got), want) {
+				t.Errorf("debug log %q, want %q", got, want)
+			}
+			if !gone(standby) {
+				t.Errorf("standby %d still runs", standby)
+			}
+		})
+	}
+}
+
+// programCopy copies the tests' corral-monitor and corral-runc into a
+// directory of the test's and returns the monitor there.
+func programCopy(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	prog, err := filepath.EvalSymlinks(testutil.MonitorBinary(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"corral-monitor", "corral-runc"} {
+		copyFile(t, filepath.Join(filepath.Dir(prog), name), filepath.Join(dir, name))
+	}
+	return filepath.Join(dir, "corral-monitor")
 }

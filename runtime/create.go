@@ -93,6 +93,9 @@ func (o *CreateOpts) bundle() (*loadedBundle, error) {
 // reading of the bundle and the making of the cgroup.
 func (o *CreateOpts) sealAhead() {
 	if o.seal == nil {
+		o.seal = takeStandbySeal()
+	}
+	if o.seal == nil {
 		o.seal = sealAhead()
 	}
 }

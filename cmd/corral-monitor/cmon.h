@@ -109,6 +109,12 @@ int rt_run(const struct rt_stdio *io, struct err *e, const char *const *args);
 int rt_output(const char *input, size_t n, struct buf *out, struct err *e, const char *const *args);
 int rt_start(const char *id, int poststart, struct err *e);
 int read_pid_file(const char *name, int *pid, struct err *e);
+int rt_spawn_program(const char *const *argv, const struct rt_stdio *io, int extra, pid_t *pid);
+
+/* ---- a spare's runtime started ahead (standby.c) ---- */
+void standby_spawn(void);
+int standby_take(const char *const *argv, const struct rt_stdio *io, pid_t *pid);
+void standby_drop(void);
 int console_listen(const char *name, struct err *e);
 int console_receive(int lfd, int *master, struct err *e);
 int set_winsize(int fd, unsigned short h, unsigned short w, struct err *e);

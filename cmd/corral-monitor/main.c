@@ -292,8 +292,12 @@ static const char *await_go(const char *dir)
 		return dir;
 	unsetenv("_CORRAL_MONITOR_GO");
 	if (strcmp(dir, "-") == 0) {
+		fcntl(4, F_SETFD, FD_CLOEXEC);
+		standby_spawn();
 		dir = read_dir(4);
 		close(4);
+		if (!dir)
+			standby_drop();
 		return dir;
 	}
 	do

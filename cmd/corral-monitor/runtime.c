@@ -88,18 +88,19 @@ static int build_argv(const char **argv, const char *const *args)
 	return n;
 }
 
-/* spawn starts the runtime with stdio io; its signals as a new program's. */
-static int spawn(const struct rt_stdio *io, const char *const *args, pid_t *pid)
+/* rt_spawn_program starts argv with stdio io, and extra (when not -1) as
+ * its descriptor 3; its signals as a new program's. */
+int rt_spawn_program(const char *const *argv, const struct rt_stdio *io, int extra, pid_t *pid)
 {
-	const char *argv[MAX_ARGS];
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	sigset_t none, def;
-	build_argv(argv, args);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, io->in, 0);
 	posix_spawn_file_actions_adddup2(&fa, io->out, 1);
 	posix_spawn_file_actions_adddup2(&fa, io->err, 2);
+	if (extra >= 0)
+		posix_spawn_file_actions_adddup2(&fa, extra, 3);
 	posix_spawnattr_init(&at);
 	sigemptyset(&none);
 	sigemptyset(&def);
@@ -114,6 +115,20 @@ static int spawn(const struct rt_stdio *io, const char *const *args, pid_t *pid)
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	return rc;
+}
+
+/* spawn starts the runtime for args with stdio io: a create goes to the
+ * spare's standby runtime when it has one (standby.c). */
+static int spawn(const struct rt_stdio *io, const char *const *args, pid_t *pid)
+{
+	const char *argv[MAX_ARGS];
+	build_argv(argv, args);
+	if (strcmp(args[0], "create") == 0) {
+		if (R.nargv == 1 && standby_take(argv, io, pid) == 0)
+			return 0;
+		standby_drop(); /* `corral runtime` has no standby */
+	}
+	return rt_spawn_program(argv, io, -1, pid);
 }
 
 static long long log_size(void)

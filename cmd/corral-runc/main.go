@@ -8,7 +8,9 @@
 // binary starts 2.5 ms of package init instead of 0.6 ms, which cost run,
 // exec, pause and resume their lead over crun (bench/runtime-ops.sh).
 // dockerd, containerd and the runc bats tests call this binary; `corral
-// runtime` in the full binary answers the same commands.
+// runtime` in the full binary answers the same commands. `corral-runc
+// standby` is the runtime a spare monitor starts ahead of a create
+// (runcli.Standby).
 package main
 
 import (
@@ -34,6 +36,9 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		nsinit.Main()
 		return
+	}
+	if len(os.Args) == 2 && os.Args[1] == "standby" {
+		os.Exit(runcli.Standby())
 	}
 	os.Exit(runcli.Main(os.Args[1:]))
 }

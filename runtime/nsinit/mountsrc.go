@@ -74,7 +74,7 @@ func recvMountSource(sock int) (*os.File, error) {
 		if n == 0 {
 			return nil, io.ErrUnexpectedEOF
 		}
-		fds, err := rightsOf(oob[:oobn])
+		fds, err := Rights(oob[:oobn])
 		if err != nil {
 			return nil, err
 		}
@@ -91,8 +91,10 @@ func recvMountSource(sock int) (*os.File, error) {
 	}
 }
 
-// rightsOf returns the descriptors of the SCM_RIGHTS messages in oob.
-func rightsOf(oob []byte) ([]int, error) {
+// Rights returns the descriptors of the SCM_RIGHTS messages in oob, the
+// control data of one recvmsg; other control messages are passed over.
+// The runtime's standby (runcli) reads its request's stdio with it too.
+func Rights(oob []byte) ([]int, error) {
 	msgs, err := unix.ParseSocketControlMessage(oob)
 	if err != nil {
 		return nil, fmt.Errorf("parse control message: %w", err)

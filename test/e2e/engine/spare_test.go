@@ -46,13 +46,19 @@ func TestMonitorSpare(t *testing.T) {
 		t.Errorf("monitor %d after the spare %d was killed", m, next)
 	}
 	next = e.spare(t, monitors, next)
+	standby := standbyOf(t, next)
 
 	e.d.stop(t)
-	eventually(t, 10*time.Second, "the spare to exit with the daemon", func() bool { return !alive(next) })
+	eventually(t, 10*time.Second, "the spare and its standby runtime to exit with the daemon", func() bool {
+		return !alive(next) && !alive(standby)
+	})
 	e.restart(t)
 	next = e.spare(t, monitors, next)
+	standby = standbyOf(t, next)
 	e.kill9(t)
-	eventually(t, 10*time.Second, "the spare to exit with the killed daemon", func() bool { return !alive(next) })
+	eventually(t, 10*time.Second, "the spare and its standby runtime to exit with the killed daemon", func() bool {
+		return !alive(next) && !alive(standby)
+	})
 	ents, err := os.ReadDir(monitors)
 	if err != nil {
 		t.Fatal(err)
@@ -85,6 +91,18 @@ func (e *engine) spare(t *testing.T, monitors string, not int) int {
 		return len(spares) == 1 && spares[0] != not && alive(spares[0])
 	})
 	return spares[0]
+}
+
+// standbyOf waits for the standby runtime of spare monitor spare
+// (cmd/corral-monitor/standby.c) and returns its pid.
+func standbyOf(t *testing.T, spare int) int {
+	t.Helper()
+	var pids []int
+	eventually(t, 10*time.Second, "the spare's standby runtime", func() bool {
+		pids = childrenRunning(spare, "/corral-runc\x00standby\x00")
+		return len(pids) == 1
+	})
+	return pids[0]
 }
 
 // childrenRunning are the children of ppid whose command line ends in

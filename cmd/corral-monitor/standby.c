@@ -1,0 +1,204 @@
+/*
+ * standby.c: a spare monitor's runtime, started ahead.
+ *
+ * A spare monitor (DIR "-") waits for its container before it knows it.
+ * Meanwhile it starts `corral-runc standby` beside its own program: that
+ * runtime pays its Go start-up, builds its JSON codecs and seals its binary
+ * for init, then says 'R' and waits. The container's create is then sent
+ * to it (runtime/runcli/standby.go) instead of starting a runtime: the
+ * working directory and the arguments, each ended by a NUL, with stdin,
+ * stdout and stderr attached. It is this monitor's child like a runtime
+ * spawned for the create, and it is waited for the same way.
+ *
+ * It is only a shortcut: a standby that is not ready in time, died, runs
+ * another program than the create would, or cannot be sent to, is killed
+ * and the create spawns its runtime as usual. When the monitor exits
+ * without a container, the standby reads end of file and exits.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cmon.h"
+
+/* How long a create waits for a standby still starting: one that is not
+ * ready by then is taken for stuck and replaced by a fresh runtime. */
+#define STANDBY_READY_MS 2000
+#define STANDBY_MAX_REQUEST (64 << 10)
+
+static struct {
+	pid_t pid;
+	int sock;
+	char *program;
+	struct stat file; /* the program's, when the standby started */
+} SB = {.sock = -1};
+
+/* runtime_beside_self is corral-runc in this program's directory, when it
+ * is an executable file (its stat in st), else NULL. */
+static char *runtime_beside_self(struct stat *st)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n <= 0)
+		return NULL;
+	self[n] = 0;
+	char *slash = strrchr(self, '/');
+	if (!slash)
+		return NULL;
+	*slash = 0;
+	char *p = NULL;
+	if (asprintf(&p, "%s/corral-runc", self) < 0)
+		return NULL;
+	if (stat(p, st) == 0 && S_ISREG(st->st_mode) && (st->st_mode & 0111))
+		return p;
+	free(p);
+	return NULL;
+}
+
+void standby_spawn(void)
+{
+	int sv[2];
+	struct stat file;
+	char *program = runtime_beside_self(&file);
+	if (!program)
+		return;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		free(program);
+		return;
+	}
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	const char *argv[] = {program, "standby", NULL};
+	struct rt_stdio io = {devnull, devnull, devnull};
+	pid_t pid;
+	int rc = devnull < 0 ? -1 : rt_spawn_program(argv, &io, sv[1], &pid);
+	if (devnull >= 0)
+		close(devnull);
+	close(sv[1]);
+	if (rc != 0) {
+		close(sv[0]);
+		free(program);
+		return;
+	}
+	SB.pid = pid;
+	SB.sock = sv[0];
+	SB.program = program;
+	SB.file = file;
+}
+
+/* replaced reports whether the standby's program file is no longer the
+ * one it runs (an upgrade): the create then runs the new one. */
+static int replaced(void)
+{
+	struct stat now;
+	return stat(SB.program, &now) < 0 || now.st_dev != SB.file.st_dev || now.st_ino != SB.file.st_ino ||
+	       now.st_mtim.tv_sec != SB.file.st_mtim.tv_sec || now.st_mtim.tv_nsec != SB.file.st_mtim.tv_nsec;
+}
+
+void standby_drop(void)
+{
+	if (SB.pid > 0) {
+		kill(SB.pid, SIGKILL);
+		while (waitpid(SB.pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (SB.sock >= 0)
+		close(SB.sock);
+	free(SB.program);
+	SB.pid = 0;
+	SB.sock = -1;
+	SB.program = NULL;
+}
+
+/* await_ready waits for the standby's 'R'. */
+static int await_ready(void)
+{
+	struct pollfd p = {.fd = SB.sock, .events = POLLIN};
+	int64_t deadline = now_ms() + STANDBY_READY_MS;
+	for (;;) {
+		int64_t left = deadline - now_ms();
+		int n = poll(&p, 1, left > 0 ? (int)left : 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		char c;
+		ssize_t r = recv(SB.sock, &c, 1, MSG_DONTWAIT);
+		if (r < 0 && errno == EINTR)
+			continue;
+		return r == 1 && c == 'R' ? 0 : -1;
+	}
+}
+
+/* send_request sends the working directory, argv[1...] and io. */
+static int send_request(const char *const *argv, const struct rt_stdio *io)
+{
+	struct buf b = {0};
+	char cwd[PATH_MAX];
+	if (!getcwd(cwd, sizeof cwd))
+		return -1;
+	buf_add(&b, cwd, strlen(cwd) + 1);
+	for (int i = 1; argv[i]; i++)
+		buf_add(&b, argv[i], strlen(argv[i]) + 1);
+	int fds[3] = {io->in, io->out, io->err};
+	union {
+		char buf[CMSG_SPACE(sizeof fds)];
+		struct cmsghdr align;
+	} u;
+	memset(&u, 0, sizeof u);
+	struct iovec iov = {.iov_base = b.p, .iov_len = b.len};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof fds);
+	memcpy(CMSG_DATA(c), fds, sizeof fds);
+	ssize_t n = -1;
+	if (b.len <= STANDBY_MAX_REQUEST)
+		do
+			n = sendmsg(SB.sock, &m, MSG_NOSIGNAL);
+		while (n < 0 && errno == EINTR);
+	int rc = n == (ssize_t)b.len ? 0 : -1;
+	buf_free(&b);
+	return rc;
+}
+
+/* standby_take hands the create of argv to the standby: 0 and its pid,
+ * else -1 (there is none, or it is dropped now). It says which on stderr,
+ * the monitor's debug log. */
+int standby_take(const char *const *argv, const struct rt_stdio *io, pid_t *pid)
+{
+	const char *why = NULL;
+	if (SB.pid <= 0)
+		return -1;
+	if (strcmp(argv[0], SB.program) != 0)
+		why = "the create runs another program";
+	else if (replaced())
+		why = "its program file was replaced";
+	else if (await_ready() < 0)
+		why = "it is gone, or was not ready in time";
+	else if (send_request(argv, io) < 0)
+		why = "the request could not be sent";
+	if (why) {
+		fprintf(stderr, "corral monitor: standby runtime %d not used: %s\n", (int)SB.pid, why);
+		standby_drop();
+		return -1;
+	}
+	fprintf(stderr, "corral monitor: create sent to the standby runtime %d\n", (int)SB.pid);
+	*pid = SB.pid;
+	close(SB.sock);
+	free(SB.program);
+	SB.pid = 0;
+	SB.sock = -1;
+	SB.program = NULL;
+	return 0;
+}
