@@ -276,21 +276,20 @@ static char *read_dir(int fd)
 	return msg;
 }
 
-/* await_go: with _CORRAL_MONITOR_GO=4, Spawn ran the monitor before its
- * directory and the container's bundle were ready, so that its exec
- * overlaps the caller's mounting and writing: it waits for a message on fd
- * 4 before it touches either. End of file there means the caller gave up:
- * the monitor exits, having made nothing. A spare (DIR "-", spawned ahead
- * of any container) learns its directory from the message, "DIR\n";
+/* await_go: when go (main found _CORRAL_MONITOR_GO=4), Spawn ran the
+ * monitor before its directory and the container's bundle were ready, so
+ * that its exec overlaps the caller's mounting and writing: it waits for a
+ * message on fd 4 before it touches either. End of file there means the
+ * caller gave up: the monitor exits, having made nothing. A spare (DIR
+ * "-", spawned ahead of any container) learns its directory from the
+ * message, "DIR\n", and starts its standby runtime first (standby.c);
  * otherwise the message is one byte. Returns the directory, NULL on EOF. */
-static const char *await_go(const char *dir)
+static const char *await_go(const char *dir, int go)
 {
-	const char *v = getenv("_CORRAL_MONITOR_GO");
 	char c;
 	ssize_t n;
-	if (!v || strcmp(v, "4") != 0)
+	if (!go)
 		return dir;
-	unsetenv("_CORRAL_MONITOR_GO");
 	if (strcmp(dir, "-") == 0) {
 		fcntl(4, F_SETFD, FD_CLOEXEC);
 		standby_spawn();
@@ -352,7 +351,7 @@ int main(int argc, char **argv)
 {
 	struct err e;
 	const char *dir, *go;
-	int ready;
+	int ready, go_pipe;
 	int arg = 2;
 	if (argc < 3 || strcmp(argv[1], "monitor") != 0) {
 		fprintf(stderr, "usage: corral-monitor monitor [--fork] DIR|- (monitor.Start runs it)\n");
@@ -365,12 +364,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	go = getenv("_CORRAL_MONITOR_GO");
-	if (strcmp(argv[arg], "-") == 0 && (!go || strcmp(go, "4") != 0)) {
+	go_pipe = go && strcmp(go, "4") == 0;
+	unsetenv("_CORRAL_MONITOR_GO");
+	if (strcmp(argv[arg], "-") == 0 && !go_pipe) {
 		fprintf(stderr, "corral monitor: DIR \"-\" is for a spare, which reads DIR from fd 4\n");
 		return 2;
 	}
 	ready = ready_fd();
-	dir = await_go(argv[arg]);
+	dir = await_go(argv[arg], go_pipe);
 	if (!dir)
 		return 0;
 	if (arg == 3 && fork_monitor() != 0)
