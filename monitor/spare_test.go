@@ -293,3 +293,39 @@ func programCopy(t *testing.T) string {
 	}
 	return filepath.Join(dir, "corral-monitor")
 }
+
+// TestSpareStandbySealedInit: a container the standby runtime created
+// runs init from the sealed view of the runtime's binary, as one a fresh
+// runtime creates (runtime/exeguard.go): until start, the init's
+// /proc/PID/exe is not the host's file and cannot be opened for writing.
+func TestSpareStandbySealedInit(t *testing.T) {
+	cfg := spareConfig(t)
+	cfg.Debug = filepath.Join(t.TempDir(), "debug.log")
+	s, pid := newSpares(t, cfg.Binary)
+	standby := standbyOf(t, pid)
+	c, err := s.Spawn(cfg).Create(ctx(t))
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	ct := &container{t: t, cfg: cfg, c: c}
+	t.Cleanup(ct.cleanup)
+	if got, _ := os.ReadFile(cfg.Debug); !strings.Contains(string(got), fmt.Sprintf("create sent to the standby runtime %d\n", standby)) {
+		t.Fatalf("the standby did not create the container: debug log %q", got)
+	}
+	exe := fmt.Sprintf("/proc/%d/exe", c.InitPid())
+	host, err := os.Stat(filepath.Join(filepath.Dir(cfg.Binary), "corral-runc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.Stat(exe); err != nil || os.SameFile(got, host) {
+		t.Errorf("init's exe is the host's corral-runc (stat err %v)", err)
+	}
+	if f, err := os.OpenFile(exe, os.O_WRONLY, 0); err == nil {
+		f.Close()
+		t.Error("init's exe opened for writing")
+	}
+	ct.start()
+	if ex := ct.wait(); ex.ExitCode != 7 {
+		t.Errorf("exit = %+v, want code 7", ex)
+	}
+}
