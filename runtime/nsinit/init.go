@@ -29,8 +29,8 @@ func Main() {
 	os.Unsetenv(EnvSyncFD)
 	unix.CloseOnExec(fd)
 	sync := newSyncConn(os.NewFile(uintptr(fd), "sync"))
-	var cfg Config
-	if err := sync.dec.Decode(&cfg); err != nil {
+	cfg, err := readConfig(sync.dec)
+	if err != nil {
 		sync.fail(fmt.Errorf("read init config: %w", err))
 	}
 	switch cfg.Mode {
