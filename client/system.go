@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/moby/moby/api/types/build"
@@ -76,6 +77,36 @@ func (c *Client) negotiate(ctx context.Context) (string, error) {
 	return v, nil
 }
 
+// settledVersion answers the negotiated version, or api.APIVersion and
+// false before one is settled.
+func (c *Client) settledVersion() (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.version != "" {
+		return c.version, true
+	}
+	return api.APIVersion, false
+}
+
+// settle fixes v, which the daemon accepted, as the version of the
+// requests that follow, unless one is settled already.
+func (c *Client) settle(v string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.version == "" {
+		c.version = v
+	}
+}
+
+// isTooNew reports whether err is a daemon's refusal of the request's API
+// version as newer than its own, as dockerd and corrald word it: 400,
+// "client version 1.47 is too new. Maximum supported API version is 1.43".
+func isTooNew(err error) bool {
+	var re *ResponseError
+	return errors.As(err, &re) && re.StatusCode == http.StatusBadRequest &&
+		strings.HasPrefix(re.Message, "client version ") && strings.Contains(re.Message, " is too new")
+}
+
 // NegotiateAPIVersion pings the daemon, if no request has yet, and fixes
 // the API version of the requests that follow.
 func (c *Client) NegotiateAPIVersion(ctx context.Context) error {
@@ -128,6 +159,12 @@ func (c *Client) getJSON(ctx context.Context, path string, query url.Values, out
 // callJSON sends req and decodes the answer into out (if not nil).
 func (c *Client) callJSON(ctx context.Context, req request, out any) error {
 	resp, err := c.do(ctx, req)
+	return decodeAnswer(resp, err, req.method+" "+req.path, out)
+}
+
+// decodeAnswer decodes the answer resp of the call what into out (if not
+// nil) and closes it; err is the call's error, returned as it is.
+func decodeAnswer(resp *http.Response, err error, what string, out any) error {
 	if err != nil {
 		return err
 	}
@@ -137,7 +174,7 @@ func (c *Client) callJSON(ctx context.Context, req request, out any) error {
 		return nil
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("decode answer of %s %s: %w", req.method, req.path, err)
+		return fmt.Errorf("decode answer of %s: %w", what, err)
 	}
 	return nil
 }
