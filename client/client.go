@@ -27,9 +27,11 @@ import (
 
 // Client talks to one daemon. It is safe for concurrent use.
 type Client struct {
-	host string
-	base url.URL // scheme and host of every request's URL
-	http *http.Client
+	host  string
+	base  url.URL // scheme and host of every request's URL
+	http  *http.Client
+	dial  func(context.Context) (net.Conn, error) // to the daemon's address
+	early early                                   // see Connect
 
 	// mu guards version: "" until negotiated.
 	mu      sync.Mutex
@@ -49,7 +51,8 @@ func ResolveHost(flag string, getenv func(string) string, def string) (host stri
 }
 
 // New returns a client of the daemon at host: unix:///path/to/socket or
-// tcp://host[:port] (port 2375 if absent). It connects lazily.
+// tcp://host[:port] (port 2375 if absent). It connects lazily, or at
+// Connect.
 func New(host string) (*Client, error) {
 	network, addr, err := parseHost(host)
 	if err != nil {
@@ -57,10 +60,11 @@ func New(host string) (*Client, error) {
 	}
 	c := &Client{host: host, base: url.URL{Scheme: "http", Host: addr}}
 	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	c.dial = func(ctx context.Context) (net.Conn, error) {
+		return dialer.DialContext(ctx, network, addr)
+	}
 	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return dialer.DialContext(ctx, network, addr)
-		},
+		DialContext:        c.dialContext,
 		IdleConnTimeout:    30 * time.Second,
 		DisableCompression: true,
 	}
@@ -91,6 +95,9 @@ func (c *Client) Host() string { return c.host }
 
 // Close closes idle connections.
 func (c *Client) Close() error {
+	if conn := c.early.take(); conn != nil {
+		_ = conn.Close()
+	}
 	c.http.CloseIdleConnections()
 	return nil
 }

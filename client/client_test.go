@@ -277,3 +277,56 @@ func TestVersionFallback(t *testing.T) {
 		t.Errorf("load: requests %s with body %q, want %s with the stream", got, rec.bodies[1], want)
 	}
 }
+
+// TestConnect: an early dial tells an absent daemon, and a present
+// daemon's connection serves the first request, with no ping before it.
+func TestConnect(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	absent, err := New("unix://" + filepath.Join(dir, "none.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := absent.Connect(ctx); !IsDaemonAbsent(err) {
+		t.Errorf("Connect to no socket: %v, want a daemon-absent error", err)
+	}
+
+	sock := filepath.Join(dir, "s.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{version: api.APIVersion}
+	var mu sync.Mutex
+	conns := 0
+	srv := &http.Server{Handler: rec, ConnState: func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			conns++
+			mu.Unlock()
+		}
+	}}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	c, err := New("unix://" + sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Info(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Info(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := "GET /v" + api.APIVersion + "/info,GET /v" + api.APIVersion + "/info"
+	if got := strings.Join(rec.paths, ","); conns != 1 || got != want {
+		t.Errorf("after Connect: %d connections, requests %s; want 1 connection, requests %s", conns, got, want)
+	}
+	_ = c.Close()
+}
