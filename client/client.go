@@ -145,7 +145,7 @@ func (c *Client) doAt(ctx context.Context, build func(v string) (request, error)
 	case settled:
 		return resp, err
 	case err == nil:
-		c.settle(v)
+		c.settle(v, resp.Header)
 		return resp, nil
 	case !isTooNew(err):
 		return nil, err

@@ -69,10 +69,12 @@ func TestParseHost(t *testing.T) {
 
 // recorder is a daemon that advertises version (none if "") and notes the
 // requests it is asked for, with their bodies; it refuses HEAD /_ping when
-// headFails and, as dockerd does, paths of a version newer than its own.
+// headFails and, as dockerd does, paths of a version newer than its own,
+// unless lenient (as podman, which serves any).
 type recorder struct {
 	version   string
 	headFails bool
+	lenient   bool
 	mu        sync.Mutex
 	paths     []string
 	bodies    []string
@@ -92,7 +94,7 @@ func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/v"), "/")
-	if rec.version != "" && r.URL.Path != "/_ping" && compareVersions(v, rec.version) > 0 {
+	if rec.version != "" && !rec.lenient && r.URL.Path != "/_ping" && compareVersions(v, rec.version) > 0 {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusBadRequest)
 		_, _ = fmt.Fprintf(w, `{"message":"client version %s is too new. Maximum supported API version is %s"}`, v, rec.version)
@@ -124,17 +126,20 @@ func TestVersionNegotiation(t *testing.T) {
 	tests := []struct {
 		advertised string
 		headFails  bool
+		lenient    bool
 		want       []string
 	}{
 		// An older daemon refuses the client's version: ping, then its own.
-		{"1.40", false, []string{"GET /v" + api.APIVersion + "/info", "HEAD /_ping", "GET /v1.40/info", "GET /v1.40/info"}},
+		{"1.40", false, false, []string{"GET /v" + api.APIVersion + "/info", "HEAD /_ping", "GET /v1.40/info", "GET /v1.40/info"}},
 		// A newer one, or one that names none, takes it: no ping at all.
-		{"1.99", false, []string{"GET /v" + api.APIVersion + "/info", "GET /v" + api.APIVersion + "/info"}},
-		{"", false, []string{"GET /v" + api.APIVersion + "/info", "GET /v" + api.APIVersion + "/info"}},
-		{"1.44", true, []string{"GET /v" + api.APIVersion + "/info", "HEAD /_ping", "GET /_ping", "GET /v1.44/info", "GET /v1.44/info"}},
+		{"1.99", false, false, []string{"GET /v" + api.APIVersion + "/info", "GET /v" + api.APIVersion + "/info"}},
+		{"", false, false, []string{"GET /v" + api.APIVersion + "/info", "GET /v" + api.APIVersion + "/info"}},
+		{"1.44", true, false, []string{"GET /v" + api.APIVersion + "/info", "HEAD /_ping", "GET /_ping", "GET /v1.44/info", "GET /v1.44/info"}},
+		// One that takes any version is then spoken to at the one it names.
+		{"1.41", false, true, []string{"GET /v" + api.APIVersion + "/info", "GET /v1.41/info"}},
 	}
 	for _, tt := range tests {
-		rec := &recorder{version: tt.advertised, headFails: tt.headFails}
+		rec := &recorder{version: tt.advertised, headFails: tt.headFails, lenient: tt.lenient}
 		c := serveHandler(t, rec)
 		for range 2 {
 			if _, err := c.Info(context.Background()); err != nil {

@@ -66,15 +66,20 @@ func (c *Client) negotiate(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	v := p.APIVersion
-	switch {
-	case v == "":
-		v = "1.24"
-	case compareVersions(v, api.APIVersion) > 0:
-		v = api.APIVersion
+	v := "1.24" // what a daemon that names no version speaks
+	if p.APIVersion != "" {
+		v = lowerVersion(p.APIVersion)
 	}
 	c.version = v
 	return v, nil
+}
+
+// lowerVersion is the lower of the daemon's version and api.APIVersion.
+func lowerVersion(daemon string) string {
+	if compareVersions(daemon, api.APIVersion) > 0 {
+		return api.APIVersion
+	}
+	return daemon
 }
 
 // settledVersion answers the negotiated version, or api.APIVersion and
@@ -88,9 +93,16 @@ func (c *Client) settledVersion() (string, bool) {
 	return api.APIVersion, false
 }
 
-// settle fixes v, which the daemon accepted, as the version of the
-// requests that follow, unless one is settled already.
-func (c *Client) settle(v string) {
+// settle fixes the version of the requests that follow, unless one is
+// settled already, after the daemon answered a request sent at v: the
+// lower of v and the version its answer names (Api-Version, which dockerd,
+// corrald and podman send with every answer), as negotiation would have
+// chosen. A daemon that accepts any version (podman) is so spoken to at
+// its own from the second request on.
+func (c *Client) settle(v string, h http.Header) {
+	if dv := h.Get("Api-Version"); dv != "" && compareVersions(dv, v) < 0 {
+		v = dv
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.version == "" {
