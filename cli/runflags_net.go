@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"net/netip"
 	"reflect"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
@@ -227,10 +225,26 @@ type networkAttachment struct {
 	gwPriority int
 }
 
-var longNetworkSyntax = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\w+=\w+(,\w+=\w+)*`) })
+// isLongNetworkSyntax reports whether v is the long form: whether it holds
+// a pair word=word, which is all docker's unanchored `\w+=\w+(,\w+=\w+)*`
+// asks. Checked by hand: compiling that regexp was a cost of every
+// `run --network`.
+func isLongNetworkSyntax(v string) bool {
+	for i := 1; i+1 < len(v); i++ {
+		if v[i] == '=' && isWordByte(v[i-1]) && isWordByte(v[i+1]) {
+			return true
+		}
+	}
+	return false
+}
+
+// isWordByte is regexp's \w: an ASCII letter, digit or underscore.
+func isWordByte(c byte) bool {
+	return c == '_' || isDigit(c) || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+}
 
 func (n *networkValue) Set(v string) error {
-	if !longNetworkSyntax().MatchString(v) {
+	if !isLongNetworkSyntax(v) {
 		n.values = append(n.values, networkAttachment{target: v})
 		return nil
 	}

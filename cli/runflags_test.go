@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -263,5 +264,21 @@ func TestRunFlagFiles(t *testing.T) {
 	}
 	if calls := f.callList(); calls != "" {
 		t.Errorf("a bad env file made calls: %s", calls)
+	}
+}
+
+// TestLongNetworkSyntax holds the hand check to docker's regexp on the
+// forms --network sees and on edge cases of \w and of the pair.
+func TestLongNetworkSyntax(t *testing.T) {
+	t.Parallel()
+	re := regexp.MustCompile(`\w+=\w+(,\w+=\w+)*`)
+	for _, v := range []string{
+		"", "=", "a=", "=b", "a=b", "none", "host", "container:web", "container:a=b",
+		"name=front,alias=web,ip=10.1.0.5", "driver-opt=com.x=1", "-=-", "_=_", "9=z",
+		"a =b", "a= b", "é=é", "xé=éy", "a==b", "name=n,", ",a=b", "net-1",
+	} {
+		if got, want := isLongNetworkSyntax(v), re.MatchString(v); got != want {
+			t.Errorf("isLongNetworkSyntax(%q) = %v, the regexp says %v", v, got, want)
+		}
 	}
 }

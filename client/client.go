@@ -1,12 +1,14 @@
 // Package client is the Go client of the Docker Engine API as corral's
 // daemon serves it (and dockerd too): HTTP over a unix socket (unix://PATH)
-// or TCP (tcp://HOST:PORT), the API version negotiated with the daemon's
-// /_ping, errors decoded into errdefs classes with the docker client's
-// wording ("Error response from daemon: ..."), and one method per API
-// operation, named as the docker client names them.
+// or TCP (tcp://HOST:PORT), requests at the client's own API version until
+// the daemon refuses it, then at the version negotiated with its /_ping,
+// errors decoded into errdefs classes with the docker client's wording
+// ("Error response from daemon: ..."), and one method per API operation,
+// named as the docker client names them.
 package client
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -25,9 +27,11 @@ import (
 
 // Client talks to one daemon. It is safe for concurrent use.
 type Client struct {
-	host string
-	base url.URL // scheme and host of every request's URL
-	http *http.Client
+	host  string
+	base  url.URL // scheme and host of every request's URL
+	http  *http.Client
+	dial  func(context.Context) (net.Conn, error) // to the daemon's address
+	early early                                   // see Connect
 
 	// mu guards version: "" until negotiated.
 	mu      sync.Mutex
@@ -47,7 +51,8 @@ func ResolveHost(flag string, getenv func(string) string, def string) (host stri
 }
 
 // New returns a client of the daemon at host: unix:///path/to/socket or
-// tcp://host[:port] (port 2375 if absent). It connects lazily.
+// tcp://host[:port] (port 2375 if absent). It connects lazily, or at
+// Connect.
 func New(host string) (*Client, error) {
 	network, addr, err := parseHost(host)
 	if err != nil {
@@ -55,10 +60,11 @@ func New(host string) (*Client, error) {
 	}
 	c := &Client{host: host, base: url.URL{Scheme: "http", Host: addr}}
 	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	c.dial = func(ctx context.Context) (net.Conn, error) {
+		return dialer.DialContext(ctx, network, addr)
+	}
 	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return dialer.DialContext(ctx, network, addr)
-		},
+		DialContext:        c.dialContext,
 		IdleConnTimeout:    30 * time.Second,
 		DisableCompression: true,
 	}
@@ -89,6 +95,9 @@ func (c *Client) Host() string { return c.host }
 
 // Close closes idle connections.
 func (c *Client) Close() error {
+	if conn := c.early.take(); conn != nil {
+		_ = conn.Close()
+	}
 	c.http.CloseIdleConnections()
 	return nil
 }
@@ -102,14 +111,72 @@ type request struct {
 	body   io.Reader
 }
 
-// do sends req at the negotiated API version. A status >= 400 (or 304) is
+// do sends req at the API version (see doAt). A status >= 400 (or 304) is
 // the decoded error, with the response closed.
 func (c *Client) do(ctx context.Context, req request) (*http.Response, error) {
-	v, err := c.negotiate(ctx)
+	if !replayable(req.body) {
+		// A body read once cannot be sent again after a refusal: settle the
+		// version first.
+		v, err := c.negotiate(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return c.send(ctx, "/v"+v+req.path, req)
+	}
+	return c.doAt(ctx, func(string) (request, error) {
+		return req, rewind(req.body)
+	})
+}
+
+// doAt sends the request build makes for an API version. Until a version
+// is settled it sends at api.APIVersion without pinging first: that is what
+// negotiation picks with any daemon as new as the client, and it spares
+// each command line a round trip before its first call. A daemon that
+// refuses the version as too new is pinged, and build's request for the
+// negotiated version sent; build is then called twice.
+func (c *Client) doAt(ctx context.Context, build func(v string) (request, error)) (*http.Response, error) {
+	v, settled := c.settledVersion()
+	req, err := build(v)
 	if err != nil {
 		return nil, err
 	}
+	resp, err := c.send(ctx, "/v"+v+req.path, req)
+	switch {
+	case settled:
+		return resp, err
+	case err == nil:
+		c.settle(v, resp.Header)
+		return resp, nil
+	case !isTooNew(err):
+		return nil, err
+	}
+	if v, err = c.negotiate(ctx); err != nil {
+		return nil, err
+	}
+	if req, err = build(v); err != nil {
+		return nil, err
+	}
 	return c.send(ctx, "/v"+v+req.path, req)
+}
+
+// replayable reports whether a request body can be sent again: none, or
+// one that rewind rewinds (the readers http.NewRequest also replays).
+func replayable(body io.Reader) bool {
+	switch body.(type) {
+	case nil, *bytes.Reader, *strings.Reader:
+		return true
+	}
+	return false
+}
+
+// rewind puts a replayable body back at its start.
+func rewind(body io.Reader) error {
+	if s, ok := body.(io.Seeker); ok {
+		if _, err := s.Seek(0, io.SeekStart); err != nil {
+			return fmt.Errorf("rewind request body: %w", err)
+		}
+	}
+	return nil
 }
 
 // send sends req at path as it is.

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +13,9 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 
 	"github.com/corral-dev/corral/api"
 	"github.com/corral-dev/corral/errdefs"
@@ -64,23 +68,36 @@ func TestParseHost(t *testing.T) {
 }
 
 // recorder is a daemon that advertises version (none if "") and notes the
-// paths it is asked for; it refuses HEAD /_ping when headFails.
+// requests it is asked for, with their bodies; it refuses HEAD /_ping when
+// headFails and, as dockerd does, paths of a version newer than its own,
+// unless lenient (as podman, which serves any).
 type recorder struct {
 	version   string
 	headFails bool
+	lenient   bool
 	mu        sync.Mutex
 	paths     []string
+	bodies    []string
 }
 
 func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
 	rec.mu.Lock()
 	rec.paths = append(rec.paths, r.Method+" "+r.URL.Path)
+	rec.bodies = append(rec.bodies, string(body))
 	rec.mu.Unlock()
 	if rec.version != "" {
 		w.Header().Set("Api-Version", rec.version)
 	}
 	if r.URL.Path == "/_ping" && r.Method == http.MethodHead && rec.headFails {
 		w.WriteHeader(http.StatusMethodNotAllowed)
+		return
+	}
+	v, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/v"), "/")
+	if rec.version != "" && !rec.lenient && r.URL.Path != "/_ping" && compareVersions(v, rec.version) > 0 {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = fmt.Fprintf(w, `{"message":"client version %s is too new. Maximum supported API version is %s"}`, v, rec.version)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -109,15 +126,20 @@ func TestVersionNegotiation(t *testing.T) {
 	tests := []struct {
 		advertised string
 		headFails  bool
+		lenient    bool
 		want       []string
 	}{
-		{"1.40", false, []string{"HEAD /_ping", "GET /v1.40/info", "GET /v1.40/info"}},
-		{"1.99", false, []string{"HEAD /_ping", "GET /v" + api.APIVersion + "/info", "GET /v" + api.APIVersion + "/info"}},
-		{"", false, []string{"HEAD /_ping", "GET /v1.24/info", "GET /v1.24/info"}},
-		{"1.44", true, []string{"HEAD /_ping", "GET /_ping", "GET /v1.44/info", "GET /v1.44/info"}},
+		// An older daemon refuses the client's version: ping, then its own.
+		{"1.40", false, false, []string{"GET /v" + api.APIVersion + "/info", "HEAD /_ping", "GET /v1.40/info", "GET /v1.40/info"}},
+		// A newer one, or one that names none, takes it: no ping at all.
+		{"1.99", false, false, []string{"GET /v" + api.APIVersion + "/info", "GET /v" + api.APIVersion + "/info"}},
+		{"", false, false, []string{"GET /v" + api.APIVersion + "/info", "GET /v" + api.APIVersion + "/info"}},
+		{"1.44", true, false, []string{"GET /v" + api.APIVersion + "/info", "HEAD /_ping", "GET /_ping", "GET /v1.44/info", "GET /v1.44/info"}},
+		// One that takes any version is then spoken to at the one it names.
+		{"1.41", false, true, []string{"GET /v" + api.APIVersion + "/info", "GET /v1.41/info"}},
 	}
 	for _, tt := range tests {
-		rec := &recorder{version: tt.advertised, headFails: tt.headFails}
+		rec := &recorder{version: tt.advertised, headFails: tt.headFails, lenient: tt.lenient}
 		c := serveHandler(t, rec)
 		for range 2 {
 			if _, err := c.Info(context.Background()); err != nil {
@@ -209,4 +231,107 @@ func TestConnectErrorPermission(t *testing.T) {
 	if err.Error() != want || IsDaemonAbsent(err) {
 		t.Errorf("got %q (absent %v), want %q", err, IsDaemonAbsent(err), want)
 	}
+}
+
+// TestVersionFallback is a first request at the client's version refused by
+// an older daemon: the request is made again for the version negotiated
+// (its body too), and a body that cannot be sent twice waits for the ping.
+func TestVersionFallback(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	apiV := "/v" + api.APIVersion
+
+	rec := &recorder{version: "1.24"}
+	c := serveHandler(t, rec)
+	opts := api.ContainerCreateOptions{Config: &container.Config{Image: "busybox"}, HostConfig: &container.HostConfig{AutoRemove: true}}
+	if _, err := c.ContainerCreate(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	want := "POST " + apiV + "/containers/create,HEAD /_ping,POST /v1.24/containers/create"
+	if got := strings.Join(rec.paths, ","); got != want {
+		t.Errorf("create: requests %s, want %s", got, want)
+	}
+	if first, last := rec.bodies[0], rec.bodies[2]; !strings.Contains(first, `"AutoRemove":true`) || !strings.Contains(last, `"AutoRemove":false`) {
+		t.Errorf("create bodies: %s then %s, want AutoRemove left out at 1.24", first, last)
+	}
+
+	rec = &recorder{version: "1.40"}
+	c = serveHandler(t, rec)
+	opts.Platform = "linux/amd64"
+	_, err := c.ContainerCreate(ctx, opts)
+	if err == nil || !strings.Contains(err.Error(), "requires API version 1.41, but the daemon API version is 1.40") {
+		t.Errorf("create with a platform at 1.40: %v", err)
+	}
+	if _, err := c.NetworkCreate(ctx, network.CreateRequest{Name: "n1"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rec.bodies[len(rec.bodies)-1], `"Name":"n1"`; !strings.Contains(got, want) {
+		t.Errorf("network create body sent at 1.40: %q, want it whole again", got)
+	}
+
+	rec = &recorder{version: "1.40"}
+	c = serveHandler(t, rec)
+	pr, pw := io.Pipe()
+	go func() { _, _ = io.WriteString(pw, "tar"); _ = pw.Close() }()
+	rc, err := c.ImageLoad(ctx, pr, api.ImageLoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = rc.Close()
+	if got, want := strings.Join(rec.paths, ","), "HEAD /_ping,POST /v1.40/images/load"; got != want || rec.bodies[1] != "tar" {
+		t.Errorf("load: requests %s with body %q, want %s with the stream", got, rec.bodies[1], want)
+	}
+}
+
+// TestConnect: an early dial tells an absent daemon, and a present
+// daemon's connection serves the first request, with no ping before it.
+func TestConnect(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	absent, err := New("unix://" + filepath.Join(dir, "none.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := absent.Connect(ctx); !IsDaemonAbsent(err) {
+		t.Errorf("Connect to no socket: %v, want a daemon-absent error", err)
+	}
+
+	sock := filepath.Join(dir, "s.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{version: api.APIVersion}
+	var mu sync.Mutex
+	conns := 0
+	srv := &http.Server{Handler: rec, ConnState: func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			conns++
+			mu.Unlock()
+		}
+	}}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	c, err := New("unix://" + sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Info(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Info(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := "GET /v" + api.APIVersion + "/info,GET /v" + api.APIVersion + "/info"
+	if got := strings.Join(rec.paths, ","); conns != 1 || got != want {
+		t.Errorf("after Connect: %d connections, requests %s; want 1 connection, requests %s", conns, got, want)
+	}
+	_ = c.Close()
 }

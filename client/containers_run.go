@@ -26,17 +26,21 @@ import (
 // are sent in their canonical form (CAP_X, sorted, once each), as the
 // docker client sends them; the platform needs API 1.41.
 func (c *Client) ContainerCreate(ctx context.Context, opts api.ContainerCreateOptions) (container.CreateResponse, error) {
-	v, err := c.negotiate(ctx)
-	if err != nil {
-		return container.CreateResponse{}, err
-	}
+	resp, err := c.doAt(ctx, func(v string) (request, error) { return createRequest(v, opts) })
+	var out container.CreateResponse
+	err = decodeAnswer(resp, err, "POST /containers/create", &out)
+	return out, err
+}
+
+// createRequest is the request of ContainerCreate at API version v.
+func createRequest(v string, opts api.ContainerCreateOptions) (request, error) {
 	q := url.Values{}
 	if opts.Name != "" {
 		q.Set("name", opts.Name)
 	}
 	if opts.Platform != "" {
 		if compareVersions(v, "1.41") < 0 {
-			return container.CreateResponse{}, fmt.Errorf(`"specify container image platform" requires API version 1.41, but the daemon API version is %s`, v)
+			return request{}, fmt.Errorf(`"specify container image platform" requires API version 1.41, but the daemon API version is %s`, v)
 		}
 		q.Set("platform", opts.Platform)
 	}
@@ -52,11 +56,9 @@ func (c *Client) ContainerCreate(ctx context.Context, opts api.ContainerCreateOp
 	}
 	body, h, err := jsonBody(req)
 	if err != nil {
-		return container.CreateResponse{}, err
+		return request{}, err
 	}
-	var out container.CreateResponse
-	err = c.callJSON(ctx, request{method: http.MethodPost, path: "/containers/create", query: q, body: body, header: h}, &out)
-	return out, err
+	return request{method: http.MethodPost, path: "/containers/create", query: q, body: body, header: h}, nil
 }
 
 // normalizeCapabilities is caps upper-cased with a CAP_ prefix (but ALL),
@@ -179,19 +181,16 @@ func (c *Client) ContainerLogs(ctx context.Context, name string, opts api.Contai
 // ExecCreate is POST /containers/{name}/exec; the console size needs API
 // 1.42 and is left out before it.
 func (c *Client) ExecCreate(ctx context.Context, name string, req container.ExecCreateRequest) (container.ExecCreateResponse, error) {
-	v, err := c.negotiate(ctx)
-	if err != nil {
-		return container.ExecCreateResponse{}, err
-	}
-	if compareVersions(v, "1.42") < 0 {
-		req.ConsoleSize = nil
-	}
-	body, h, err := jsonBody(req)
-	if err != nil {
-		return container.ExecCreateResponse{}, err
-	}
+	resp, err := c.doAt(ctx, func(v string) (request, error) {
+		r := req
+		if compareVersions(v, "1.42") < 0 {
+			r.ConsoleSize = nil
+		}
+		body, h, err := jsonBody(r)
+		return request{method: http.MethodPost, path: "/containers/" + name + "/exec", body: body, header: h}, err
+	})
 	var out container.ExecCreateResponse
-	err = c.callJSON(ctx, request{method: http.MethodPost, path: "/containers/" + name + "/exec", body: body, header: h}, &out)
+	err = decodeAnswer(resp, err, "POST /containers/"+name+"/exec", &out)
 	return out, err
 }
 

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/moby/moby/api/types/build"
@@ -65,15 +66,57 @@ func (c *Client) negotiate(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	v := p.APIVersion
-	switch {
-	case v == "":
-		v = "1.24"
-	case compareVersions(v, api.APIVersion) > 0:
-		v = api.APIVersion
+	v := "1.24" // what a daemon that names no version speaks
+	if p.APIVersion != "" {
+		v = lowerVersion(p.APIVersion)
 	}
 	c.version = v
 	return v, nil
+}
+
+// lowerVersion is the lower of the daemon's version and api.APIVersion.
+func lowerVersion(daemon string) string {
+	if compareVersions(daemon, api.APIVersion) > 0 {
+		return api.APIVersion
+	}
+	return daemon
+}
+
+// settledVersion answers the negotiated version, or api.APIVersion and
+// false before one is settled.
+func (c *Client) settledVersion() (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.version != "" {
+		return c.version, true
+	}
+	return api.APIVersion, false
+}
+
+// settle fixes the version of the requests that follow, unless one is
+// settled already, after the daemon answered a request sent at v: the
+// lower of v and the version its answer names (Api-Version, which dockerd,
+// corrald and podman send with every answer), as negotiation would have
+// chosen. A daemon that accepts any version (podman) is so spoken to at
+// its own from the second request on.
+func (c *Client) settle(v string, h http.Header) {
+	if dv := h.Get("Api-Version"); dv != "" && compareVersions(dv, v) < 0 {
+		v = dv
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.version == "" {
+		c.version = v
+	}
+}
+
+// isTooNew reports whether err is a daemon's refusal of the request's API
+// version as newer than its own, as dockerd and corrald word it: 400,
+// "client version 1.47 is too new. Maximum supported API version is 1.43".
+func isTooNew(err error) bool {
+	var re *ResponseError
+	return errors.As(err, &re) && re.StatusCode == http.StatusBadRequest &&
+		strings.HasPrefix(re.Message, "client version ") && strings.Contains(re.Message, " is too new")
 }
 
 // NegotiateAPIVersion pings the daemon, if no request has yet, and fixes
@@ -128,6 +171,12 @@ func (c *Client) getJSON(ctx context.Context, path string, query url.Values, out
 // callJSON sends req and decodes the answer into out (if not nil).
 func (c *Client) callJSON(ctx context.Context, req request, out any) error {
 	resp, err := c.do(ctx, req)
+	return decodeAnswer(resp, err, req.method+" "+req.path, out)
+}
+
+// decodeAnswer decodes the answer resp of the call what into out (if not
+// nil) and closes it; err is the call's error, returned as it is.
+func decodeAnswer(resp *http.Response, err error, what string, out any) error {
 	if err != nil {
 		return err
 	}
@@ -137,7 +186,7 @@ func (c *Client) callJSON(ctx context.Context, req request, out any) error {
 		return nil
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("decode answer of %s %s: %w", req.method, req.path, err)
+		return fmt.Errorf("decode answer of %s: %w", what, err)
 	}
 	return nil
 }

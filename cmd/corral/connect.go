@@ -75,7 +75,9 @@ func connect(ctx context.Context, g cli.Globals) (*client.Client, error) {
 	if t.explicit {
 		return c, nil // a failure to connect is the first call's error
 	}
-	if err := c.NegotiateAPIVersion(ctx); err == nil || !client.IsDaemonAbsent(err) || os.Geteuid() != 0 {
+	// A dial tells an absent daemon without a round trip, and its
+	// connection serves the first call.
+	if err := c.Connect(ctx); err == nil || !client.IsDaemonAbsent(err) || os.Geteuid() != 0 {
 		return c, nil // a failure to connect is the first call's error
 	}
 	if err := t.start(ctx, c); err != nil {
