@@ -147,7 +147,7 @@ func (c *Client) doAt(ctx context.Context, build func(v string) (request, error)
 	case err == nil:
 		c.settle(v, resp.Header)
 		return resp, nil
-	case !isTooNew(err):
+	case !isTooNew(err, v):
 		return nil, err
 	}
 	if v, err = c.negotiate(ctx); err != nil {

@@ -75,9 +75,12 @@ type recorder struct {
 	version   string
 	headFails bool
 	lenient   bool
-	mu        sync.Mutex
-	paths     []string
-	bodies    []string
+	// oldWording refuses a too new version as dockerd before 17.06 did,
+	// naming no Api-Version.
+	oldWording bool
+	mu         sync.Mutex
+	paths      []string
+	bodies     []string
 }
 
 func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -86,7 +89,7 @@ func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec.paths = append(rec.paths, r.Method+" "+r.URL.Path)
 	rec.bodies = append(rec.bodies, string(body))
 	rec.mu.Unlock()
-	if rec.version != "" {
+	if rec.version != "" && !rec.oldWording {
 		w.Header().Set("Api-Version", rec.version)
 	}
 	if r.URL.Path == "/_ping" && r.Method == http.MethodHead && rec.headFails {
@@ -97,6 +100,10 @@ func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rec.version != "" && !rec.lenient && r.URL.Path != "/_ping" && compareVersions(v, rec.version) > 0 {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusBadRequest)
+		if rec.oldWording {
+			_, _ = fmt.Fprintf(w, `{"message":"client is newer than server (client API version: %s, server API version: %s)"}`, v, rec.version)
+			return
+		}
 		_, _ = fmt.Fprintf(w, `{"message":"client version %s is too new. Maximum supported API version is %s"}`, v, rec.version)
 		return
 	}
@@ -280,6 +287,26 @@ func TestVersionFallback(t *testing.T) {
 	_ = rc.Close()
 	if got, want := strings.Join(rec.paths, ","), "HEAD /_ping,POST /v1.40/images/load"; got != want || rec.bodies[1] != "tar" {
 		t.Errorf("load: requests %s with body %q, want %s with the stream", got, rec.bodies[1], want)
+	}
+
+	// The answer to a HEAD has no body to say why: its Api-Version, older
+	// than the one sent, does.
+	rec = &recorder{version: "1.41"}
+	c = serveHandler(t, rec)
+	_, err = c.ContainerStatPath(ctx, "abc", "/x")
+	want = "HEAD " + apiV + "/containers/abc/archive,HEAD /_ping,HEAD /v1.41/containers/abc/archive"
+	if got := strings.Join(rec.paths, ","); got != want || errdefs.IsInvalidArgument(err) {
+		t.Errorf("stat path: requests %s (%v), want %s", got, err, want)
+	}
+
+	// dockerd before 17.06 worded its refusal otherwise.
+	rec = &recorder{version: "1.24", oldWording: true}
+	c = serveHandler(t, rec)
+	if _, err := c.NetworkCreate(ctx, network.CreateRequest{Name: "n1"}); err != nil {
+		t.Fatalf("network create against an old daemon: %v", err)
+	}
+	if got, want := rec.paths[len(rec.paths)-1], "POST /v1.24/networks/create"; got != want {
+		t.Errorf("requests %v, want the last %s", rec.paths, want)
 	}
 }
 

@@ -15,6 +15,9 @@ import (
 type ResponseError struct {
 	StatusCode int
 	Message    string
+	// APIVersion is the daemon's own API version as its answer named it
+	// (Api-Version), "" when it named none.
+	APIVersion string
 }
 
 func (e *ResponseError) Error() string { return "Error response from daemon: " + e.Message }
@@ -52,7 +55,7 @@ func decodeError(resp *http.Response) error {
 	if msg == "" {
 		msg = http.StatusText(resp.StatusCode)
 	}
-	err := error(&ResponseError{StatusCode: resp.StatusCode, Message: msg})
+	err := error(&ResponseError{StatusCode: resp.StatusCode, Message: msg, APIVersion: resp.Header.Get("Api-Version")})
 	if class, ok := statusClasses[resp.StatusCode]; ok {
 		err = errdefs.Wrap(class, err)
 	}

@@ -110,13 +110,22 @@ func (c *Client) settle(v string, h http.Header) {
 	}
 }
 
-// isTooNew reports whether err is a daemon's refusal of the request's API
-// version as newer than its own, as dockerd and corrald word it: 400,
-// "client version 1.47 is too new. Maximum supported API version is 1.43".
-func isTooNew(err error) bool {
+// isTooNew reports whether err, the answer to a request sent at API
+// version sent, may be the daemon's refusal of that version as newer than
+// its own: a 400 that says so (dockerd and corrald: "client version 1.47
+// is too new. Maximum supported API version is 1.43"; dockerd before
+// 17.06: "client is newer than server"), or any 400 from a daemon whose
+// Api-Version is older than sent, since the answer to a HEAD request has
+// no body to say it. Retrying such a request at the negotiated version is
+// what pinging first would have sent.
+func isTooNew(err error, sent string) bool {
 	var re *ResponseError
-	return errors.As(err, &re) && re.StatusCode == http.StatusBadRequest &&
-		strings.HasPrefix(re.Message, "client version ") && strings.Contains(re.Message, " is too new")
+	if !errors.As(err, &re) || re.StatusCode != http.StatusBadRequest {
+		return false
+	}
+	return strings.HasPrefix(re.Message, "client version ") && strings.Contains(re.Message, " is too new") ||
+		strings.HasPrefix(re.Message, "client is newer than server") ||
+		re.APIVersion != "" && compareVersions(re.APIVersion, sent) < 0
 }
 
 // NegotiateAPIVersion pings the daemon, if no request has yet, and fixes
