@@ -12,8 +12,9 @@
 // (its command line keeps the "-": its directory is its working
 // directory). A spare also starts the runtime ahead, as `corral-runc
 // standby`, and sends it the container's create instead of spawning a
-// runtime then (cmd/corral-monitor/standby.c). Either runs detached from the daemon (new session, stdio on /dev/null,
-// re-parented away from it), so containers outlive the daemon. It drives
+// runtime then (cmd/corral-monitor/standby.c). Either runs detached from
+// the daemon (new session, stdio on /dev/null, re-parented away from it),
+// so containers outlive the daemon. It drives
 // the OCI runtime through runc's command line, as conmon drives runc:
 // corral-runc beside the corral binary, else `corral runtime`. As a child
 // subreaper it inherits the container's init and exec processes when the

@@ -275,21 +275,7 @@ func gone(pid int) bool {
 // TestNoLeakedFDs: the container's process and an exec's see only their
 // stdio: none of the monitor's descriptors (socket, log, pipes).
 func TestNoLeakedFDs(t *testing.T) {
-	check := func(what, out string) {
-		t.Helper()
-		var fds []struct {
-			FD     int    `json:"fd"`
-			Target string `json:"target"`
-		}
-		if err := json.Unmarshal([]byte(out), &fds); err != nil {
-			t.Fatalf("%s: %q: %v", what, out, err)
-		}
-		for _, fd := range fds {
-			if fd.FD > 2 {
-				t.Errorf("%s: descriptor %d (%s) leaked in", what, fd.FD, fd.Target)
-			}
-		}
-	}
+	check := func(what, out string) { t.Helper(); checkOnlyStdio(t, what, out) }
 	ct := newContainer(t, []string{"/bin/testprog", "fds"}, func(_ *specs.Spec, c *monitor.Config) { c.OpenStdin = true })
 	s := ct.attach(true)
 	ct.start()
@@ -304,4 +290,22 @@ func TestNoLeakedFDs(t *testing.T) {
 	}
 	stdout, stderr = demux(t, e)
 	check("exec", stdout+stderr)
+}
+
+// checkOnlyStdio fails the test unless out, the output of `testprog fds`,
+// lists no descriptor above 2.
+func checkOnlyStdio(t *testing.T, what, out string) {
+	t.Helper()
+	var fds []struct {
+		FD     int    `json:"fd"`
+		Target string `json:"target"`
+	}
+	if err := json.Unmarshal([]byte(out), &fds); err != nil {
+		t.Fatalf("%s: %q: %v", what, out, err)
+	}
+	for _, fd := range fds {
+		if fd.FD > 2 {
+			t.Errorf("%s: descriptor %d (%s) leaked in", what, fd.FD, fd.Target)
+		}
+	}
 }

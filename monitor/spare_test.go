@@ -1,8 +1,11 @@
 package monitor_test
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -20,9 +23,15 @@ import (
 // its bundle written.
 func spareConfig(t *testing.T) monitor.Config {
 	t.Helper()
+	return spareConfigOf(t, sh("exit 7"))
+}
+
+// spareConfigOf is the config of a busybox container running args.
+func spareConfigOf(t *testing.T, args []string) monitor.Config {
+	t.Helper()
 	testutil.RequireRoot(t)
 	bundle, spec := testutil.NewBundle(t)
-	spec.Process.Args = sh("exit 7")
+	spec.Process.Args = args
 	testutil.WriteSpec(t, bundle, spec)
 	return monitor.Config{ID: testutil.UniqueName(t), StateDir: stateDir, Bundle: bundle,
 		RuntimeRoot: runtimeRoot, Binary: monitorBinary(t)}
@@ -162,7 +171,7 @@ func TestSpareClosed(t *testing.T) {
 	s, pid := newSpares(t, cfg.Binary)
 	standby := standbyOf(t, pid)
 	s.Close()
-	if !gone(pid) || !gone(standby) {
+	if !gone(pid) || !reaped(standby) {
 		t.Errorf("spare %d or its standby runtime %d still runs after Close", pid, standby)
 	}
 	if after, _ := os.ReadDir(stateDir); len(after) != len(before) {
@@ -266,17 +275,29 @@ func TestSpareStandby(t *testing.T) {
 				if err := os.Rename(runc+".new", runc); err != nil {
 					t.Fatal(err)
 				}
-				want = fmt.Sprintf("standby runtime %d not used: its program file was replaced\n", standby)
+				want = fmt.Sprintf("standby runtime %d not used: the create runs another program, or its file was replaced\n", standby)
 			}
 			createAndRun(t, cfg, s.Spawn(cfg))
 			if got, _ := os.ReadFile(cfg.Debug); !strings.Contains(string(got), want) {
 				t.Errorf("debug log %q, want %q", got, want)
 			}
-			if !gone(standby) {
-				t.Errorf("standby %d still runs", standby)
+			if !reaped(standby) {
+				t.Errorf("standby %d still runs, or was not reaped", standby)
 			}
 		})
 	}
+}
+
+// reaped reports whether pid, not the test's child, is gone and reaped
+// (gone takes a zombie for gone).
+func reaped(pid int) bool {
+	for i := 0; i < 200; i++ {
+		if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); errors.Is(err, fs.ErrNotExist) {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
 }
 
 // programCopy copies the tests' corral-monitor and corral-runc into a
@@ -294,12 +315,10 @@ func programCopy(t *testing.T) string {
 	return filepath.Join(dir, "corral-monitor")
 }
 
-// TestSpareStandbySealedInit: a container the standby runtime created
-// runs init from the sealed view of the runtime's binary, as one a fresh
-// runtime creates (runtime/exeguard.go): until start, the init's
-// /proc/PID/exe is not the host's file and cannot be opened for writing.
-func TestSpareStandbySealedInit(t *testing.T) {
-	cfg := spareConfig(t)
+// createByStandby creates cfg's container through a spare whose standby
+// runtime takes the create (the monitor's debug log says so).
+func createByStandby(t *testing.T, cfg monitor.Config) *container {
+	t.Helper()
 	cfg.Debug = filepath.Join(t.TempDir(), "debug.log")
 	s, pid := newSpares(t, cfg.Binary)
 	standby := standbyOf(t, pid)
@@ -312,7 +331,17 @@ func TestSpareStandbySealedInit(t *testing.T) {
 	if got, _ := os.ReadFile(cfg.Debug); !strings.Contains(string(got), fmt.Sprintf("create sent to the standby runtime %d\n", standby)) {
 		t.Fatalf("the standby did not create the container: debug log %q", got)
 	}
-	exe := fmt.Sprintf("/proc/%d/exe", c.InitPid())
+	return ct
+}
+
+// TestSpareStandbySealedInit: a container the standby runtime created
+// runs init from the sealed view of the runtime's binary, as one a fresh
+// runtime creates (runtime/exeguard.go): until start, the init's
+// /proc/PID/exe is not the host's file and cannot be opened for writing.
+func TestSpareStandbySealedInit(t *testing.T) {
+	cfg := spareConfig(t)
+	ct := createByStandby(t, cfg)
+	exe := fmt.Sprintf("/proc/%d/exe", ct.c.InitPid())
 	host, err := os.Stat(filepath.Join(filepath.Dir(cfg.Binary), "corral-runc"))
 	if err != nil {
 		t.Fatal(err)
@@ -327,5 +356,43 @@ func TestSpareStandbySealedInit(t *testing.T) {
 	ct.start()
 	if ex := ct.wait(); ex.ExitCode != 7 {
 		t.Errorf("exit = %+v, want code 7", ex)
+	}
+}
+
+// TestNoLeakedFDsStandby: a container the standby runtime created sees
+// only its stdio, as one a fresh runtime creates (TestNoLeakedFDs): none
+// of the standby's socket, sealed binary or received descriptors.
+func TestNoLeakedFDsStandby(t *testing.T) {
+	cfg := spareConfigOf(t, []string{"/bin/testprog", "fds"})
+	cfg.OpenStdin = true
+	ct := createByStandby(t, cfg)
+	st := ct.attach(true)
+	ct.start()
+	stdout, stderr := demux(t, st)
+	checkOnlyStdio(t, "container", stdout+stderr)
+	ct.wait()
+}
+
+// TestSpareCommandLine: DIR "-" is refused without the go pipe, and with
+// --fork (a forked spare's standby runtime would not be its child).
+func TestSpareCommandLine(t *testing.T) {
+	prog, err := filepath.EvalSymlinks(testutil.MonitorBinary(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		env  string
+	}{
+		{[]string{"monitor", "-"}, ""},
+		{[]string{"monitor", "--fork", "-"}, "_CORRAL_MONITOR_GO=4"},
+	} {
+		cmd := exec.Command(prog, c.args...)
+		cmd.Env = []string{c.env}
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), `DIR "-" is for a spare`) {
+			t.Errorf("%v with %q: %v, %q; want exit 2 and why", c.args, c.env, err, out)
+		}
 	}
 }

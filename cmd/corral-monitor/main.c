@@ -366,8 +366,8 @@ int main(int argc, char **argv)
 	go = getenv("_CORRAL_MONITOR_GO");
 	go_pipe = go && strcmp(go, "4") == 0;
 	unsetenv("_CORRAL_MONITOR_GO");
-	if (strcmp(argv[arg], "-") == 0 && !go_pipe) {
-		fprintf(stderr, "corral monitor: DIR \"-\" is for a spare, which reads DIR from fd 4\n");
+	if (strcmp(argv[arg], "-") == 0 && (!go_pipe || arg == 3)) {
+		fprintf(stderr, "corral monitor: DIR \"-\" is for a spare, which reads DIR from fd 4 and takes no --fork\n");
 		return 2;
 	}
 	ready = ready_fd();

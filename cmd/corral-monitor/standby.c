@@ -11,9 +11,10 @@
  * spawned for the create, and it is waited for the same way.
  *
  * It is only a shortcut: a standby that is not ready in time, died, runs
- * another program than the create would, or cannot be sent to, is killed
- * and the create spawns its runtime as usual. When the monitor exits
- * without a container, the standby reads end of file and exits.
+ * another file than the create would (another program, or one replaced
+ * since), or cannot be sent to, is killed and the create spawns its
+ * runtime as usual. When the monitor exits without a container, the
+ * standby is killed, or reads end of file and exits.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -39,8 +40,7 @@
 static struct {
 	pid_t pid;
 	int sock;
-	char *program;
-	struct stat file; /* the program's, when the standby started */
+	struct stat file; /* its program's, when the standby started */
 } SB = {.sock = -1};
 
 /* runtime_beside_self is corral-runc in this program's directory, when it
@@ -65,6 +65,9 @@ static char *runtime_beside_self(struct stat *st)
 	return NULL;
 }
 
+/* standby_spawn starts the standby runtime, for a spare: none when there
+ * is no corral-runc beside this program or it cannot be started (the
+ * create then spawns its runtime as usual). */
 void standby_spawn(void)
 {
 	int sv[2];
@@ -84,24 +87,25 @@ void standby_spawn(void)
 	if (devnull >= 0)
 		close(devnull);
 	close(sv[1]);
+	free(program);
 	if (rc != 0) {
 		close(sv[0]);
-		free(program);
 		return;
 	}
 	SB.pid = pid;
 	SB.sock = sv[0];
-	SB.program = program;
 	SB.file = file;
 }
 
-/* replaced reports whether the standby's program file is no longer the
- * one it runs (an upgrade): the create then runs the new one. */
-static int replaced(void)
+/* runs_program reports whether the standby runs the file program names
+ * now: the same file (through any symlinks), unchanged since the standby
+ * started. Another program, or a file replaced since (an upgrade), is
+ * what the create runs instead. */
+static int runs_program(const char *program)
 {
 	struct stat now;
-	return stat(SB.program, &now) < 0 || now.st_dev != SB.file.st_dev || now.st_ino != SB.file.st_ino ||
-	       now.st_mtim.tv_sec != SB.file.st_mtim.tv_sec || now.st_mtim.tv_nsec != SB.file.st_mtim.tv_nsec;
+	return stat(program, &now) == 0 && now.st_dev == SB.file.st_dev && now.st_ino == SB.file.st_ino &&
+	       now.st_mtim.tv_sec == SB.file.st_mtim.tv_sec && now.st_mtim.tv_nsec == SB.file.st_mtim.tv_nsec;
 }
 
 void standby_drop(void)
@@ -113,10 +117,8 @@ void standby_drop(void)
 	}
 	if (SB.sock >= 0)
 		close(SB.sock);
-	free(SB.program);
 	SB.pid = 0;
 	SB.sock = -1;
-	SB.program = NULL;
 }
 
 /* await_ready waits for the standby's 'R'. */
@@ -180,10 +182,8 @@ int standby_take(const char *const *argv, const struct rt_stdio *io, pid_t *pid)
 	const char *why = NULL;
 	if (SB.pid <= 0)
 		return -1;
-	if (strcmp(argv[0], SB.program) != 0)
-		why = "the create runs another program";
-	else if (replaced())
-		why = "its program file was replaced";
+	if (!runs_program(argv[0]))
+		why = "the create runs another program, or its file was replaced";
 	else if (await_ready() < 0)
 		why = "it is gone, or was not ready in time";
 	else if (send_request(argv, io) < 0)
@@ -196,9 +196,7 @@ int standby_take(const char *const *argv, const struct rt_stdio *io, pid_t *pid)
 	fprintf(stderr, "corral monitor: create sent to the standby runtime %d\n", (int)SB.pid);
 	*pid = SB.pid;
 	close(SB.sock);
-	free(SB.program);
 	SB.pid = 0;
 	SB.sock = -1;
-	SB.program = NULL;
 	return 0;
 }

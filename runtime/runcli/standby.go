@@ -42,12 +42,14 @@ func Standby() int {
 	if errors.Is(err, errLetGo) {
 		return 0
 	}
-	if err == nil {
-		err = req.install()
-	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "corral-runc standby: %v\n", err)
 		return 1
+	}
+	if err := req.install(); err != nil {
+		// As the command's own failure: in its --log too, where the
+		// monitor reads the runtime's last error.
+		return (&globals{}).finish(fmt.Errorf("standby runtime: %w", err), req.args)
 	}
 	return Main(req.args)
 }
@@ -115,13 +117,13 @@ func parseRequest(msg []byte, flags int, fds []int) (*standbyRequest, error) {
 // directory the working one, as a runtime spawned for the command has.
 func (r *standbyRequest) install() error {
 	defer closeAll(r.stdio[:])
+	if err := os.Chdir(r.dir); err != nil {
+		return fmt.Errorf("change to the monitor's directory: %w", err)
+	}
 	for i, fd := range r.stdio {
 		if err := unix.Dup3(fd, i, 0); err != nil {
 			return fmt.Errorf("install stdio %d: %w", i, err)
 		}
-	}
-	if err := os.Chdir(r.dir); err != nil {
-		return fmt.Errorf("change to the monitor's directory: %w", err)
 	}
 	return nil
 }

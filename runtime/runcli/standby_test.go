@@ -170,6 +170,19 @@ func TestStandbyRunsCommand(t *testing.T) {
 	if got, err := os.ReadFile(filepath.Join(dir, "runtime.log")); err != nil || !bytes.Contains(got, []byte("nosuch")) {
 		t.Errorf("runtime.log in the sent directory: %q, %v", got, err)
 	}
+
+	// A directory that cannot be entered fails the command, in its log.
+	log := filepath.Join(dir, "abs.log")
+	s = startStandby(t)
+	s.ready()
+	s.send(filepath.Join(dir, "nosuchdir"), []string{"--log", log, "--log-format", "json", "--version"},
+		int(in.Fd()), int(out.Fd()), int(out.Fd()))
+	if code := s.exit(); code != 1 {
+		t.Errorf("a missing directory: exit %d, want 1", code)
+	}
+	if got, err := os.ReadFile(log); err != nil || !bytes.Contains(got, []byte(`"msg":"standby runtime: change to the monitor's directory`)) {
+		t.Errorf("the command's log: %q, %v; want the error", got, err)
+	}
 }
 
 // TestStandbyLetGo: end of file on the socket, before or instead of a
