@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
@@ -361,4 +362,28 @@ func TestConnect(t *testing.T) {
 		t.Errorf("after Connect: %d connections, requests %s; want 1 connection, requests %s", conns, got, want)
 	}
 	_ = c.Close()
+}
+
+// TestEarlyConnectionAge: an early connection older than earlyMaxAge is
+// closed rather than handed to the first request.
+func TestEarlyConnectionAge(t *testing.T) {
+	t.Parallel()
+	for _, age := range []time.Duration{0, earlyMaxAge + time.Second} {
+		ours, theirs := net.Pipe()
+		e := &early{conn: ours, at: time.Now().Add(-age)}
+		got := e.take()
+		if (got != nil) != (age == 0) {
+			t.Errorf("a connection %v old: taken %v", age, got != nil)
+		}
+		if age > 0 {
+			if _, err := theirs.Read(make([]byte, 1)); err == nil {
+				t.Error("the stale connection was not closed")
+			}
+		}
+		if e.take() != nil {
+			t.Errorf("a connection %v old: taken twice", age)
+		}
+		_ = theirs.Close()
+		_ = ours.Close()
+	}
 }

@@ -4,13 +4,21 @@ import (
 	"context"
 	"net"
 	"sync"
+	"time"
 )
+
+// earlyMaxAge is how long an early connection is kept for the first
+// request: a daemon closes a connection that sends nothing for a while
+// (corrald after 30 s, its header timeout), and the transport does not
+// retry a request that fails on a connection it has just been handed.
+const earlyMaxAge = 5 * time.Second
 
 // early is a connection dialed before the first request (Connect).
 type early struct {
-	// mu guards conn: nil once taken, or without Connect.
+	// mu guards conn and at: conn is nil once taken, or without Connect.
 	mu   sync.Mutex
 	conn net.Conn
+	at   time.Time // when conn was dialed
 }
 
 // Connect dials the daemon now rather than at the first request, which
@@ -27,16 +35,21 @@ func (c *Client) Connect(ctx context.Context) error {
 	if c.early.conn != nil {
 		_ = c.early.conn.Close()
 	}
-	c.early.conn = conn
+	c.early.conn, c.early.at = conn, time.Now()
 	return nil
 }
 
-// take answers the early connection, once; nil if there is none.
+// take answers the early connection, once; nil if there is none, or it is
+// older than earlyMaxAge (it is closed then).
 func (e *early) take() net.Conn {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	conn := e.conn
 	e.conn = nil
+	if conn != nil && time.Since(e.at) > earlyMaxAge {
+		_ = conn.Close()
+		return nil
+	}
 	return conn
 }
 
