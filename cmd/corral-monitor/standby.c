@@ -10,11 +10,14 @@
  * stdout and stderr attached. It is this monitor's child like a runtime
  * spawned for the create, and it is waited for the same way.
  *
+ * The standby says 'A' once it has taken the request (its stdio and
+ * directory): from then on the create is its, as a spawned runtime's.
+ *
  * It is only a shortcut: a standby that is not ready in time, died, runs
  * another file than the create would (another program, or one replaced
- * since), or cannot be sent to, is killed and the create spawns its
- * runtime as usual. When the monitor exits without a container, the
- * standby is killed, or reads end of file and exits.
+ * since), cannot be sent to, or does not take the request, is killed and
+ * the create spawns its runtime as usual. When the monitor exits without a
+ * container, the standby is killed, or reads end of file and exits.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -121,14 +124,15 @@ void standby_drop(void)
 	SB.sock = -1;
 }
 
-/* await_ready waits for the standby's 'R'. */
-static int await_ready(void)
+/* await_byte waits for the standby to say want ('R': ready, 'A': it took
+ * the request), within timeout_ms (-1: as long as it lives). */
+static int await_byte(char want, int timeout_ms)
 {
 	struct pollfd p = {.fd = SB.sock, .events = POLLIN};
-	int64_t deadline = now_ms() + STANDBY_READY_MS;
+	int64_t deadline = now_ms() + timeout_ms;
 	for (;;) {
 		int64_t left = deadline - now_ms();
-		int n = poll(&p, 1, left > 0 ? (int)left : 0);
+		int n = poll(&p, 1, timeout_ms < 0 ? -1 : left > 0 ? (int)left : 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -137,7 +141,7 @@ static int await_ready(void)
 		ssize_t r = recv(SB.sock, &c, 1, MSG_DONTWAIT);
 		if (r < 0 && errno == EINTR)
 			continue;
-		return r == 1 && c == 'R' ? 0 : -1;
+		return r == 1 && c == want ? 0 : -1;
 	}
 }
 
@@ -184,10 +188,14 @@ int standby_take(const char *const *argv, const struct rt_stdio *io, pid_t *pid)
 		return -1;
 	if (!runs_program(argv[0]))
 		why = "the create runs another program, or its file was replaced";
-	else if (await_ready() < 0)
+	else if (await_byte('R', STANDBY_READY_MS) < 0)
 		why = "it is gone, or was not ready in time";
 	else if (send_request(argv, io) < 0)
 		why = "the request could not be sent";
+	else if (await_byte('A', -1) < 0)
+		/* between 'R' and taking the request it died, or failed to take
+		 * its stdio or directory (it says why in the runtime's log) */
+		why = "it did not take the request";
 	if (why) {
 		fprintf(stderr, "corral monitor: standby runtime %d not used: %s\n", (int)SB.pid, why);
 		standby_drop();

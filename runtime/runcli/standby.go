@@ -25,8 +25,10 @@ const maxStandbyRequest = 64 << 10
 // of init's binary are done before the create that needs them. It then
 // says 'R' on its socket and waits for one request: the working directory
 // and the arguments of a runtime command line, each ended by a NUL, with
-// the command's stdin, stdout and stderr attached (SCM_RIGHTS). It runs
-// that command as Main would and returns its exit code. End of file on
+// the command's stdin, stdout and stderr attached (SCM_RIGHTS). Once it has
+// taken them it says 'A', and from then on the command is its: it runs it
+// as Main would and returns its exit code. Until 'A' the monitor can still
+// spawn a runtime instead, if the standby dies or fails. End of file on
 // the socket means the monitor let it go: it exits 0, having done nothing.
 func Standby() int {
 	sock := os.NewFile(StandbyFD, "standby")
@@ -38,7 +40,6 @@ func Standby() int {
 		return 1
 	}
 	req, err := receiveRequest(int(sock.Fd()))
-	sock.Close()
 	if errors.Is(err, errLetGo) {
 		return 0
 	}
@@ -47,9 +48,14 @@ func Standby() int {
 		return 1
 	}
 	if err := req.install(); err != nil {
-		// As the command's own failure: in its --log too, where the
-		// monitor reads the runtime's last error.
+		// In the command's --log too; the monitor, told nothing, spawns a
+		// runtime for the command instead.
 		return (&globals{}).finish(fmt.Errorf("standby runtime: %w", err), req.args)
+	}
+	_, err = sock.Write([]byte{'A'})
+	sock.Close()
+	if err != nil {
+		return 1 // the monitor is gone or gave up: the command is not ours
 	}
 	return Main(req.args)
 }

@@ -90,11 +90,20 @@ func startStandby(t *testing.T) *standby {
 // ready reads the standby's 'R'.
 func (s *standby) ready() {
 	s.t.Helper()
+	if got := s.said(); got != "R" {
+		s.t.Fatalf("standby said %q; want R", got)
+	}
+}
+
+// said reads what the standby says next: one byte, "" at end of file.
+func (s *standby) said() string {
+	s.t.Helper()
 	b := make([]byte, 8)
 	n, err := unix.Read(s.sock, b)
-	if err != nil || n != 1 || b[0] != 'R' {
-		s.t.Fatalf("standby said %q, %v; want R", b[:max(n, 0)], err)
+	if err != nil {
+		s.t.Fatalf("read from the standby: %v", err)
 	}
+	return string(b[:n])
 }
 
 // send sends dir and args with stdio stdin /dev/null and stdout and
@@ -150,6 +159,9 @@ func TestStandbyRunsCommand(t *testing.T) {
 	s := startStandby(t)
 	s.ready()
 	s.send("/", []string{"--version"}, int(in.Fd()), int(out.Fd()), int(out.Fd()))
+	if got := s.said(); got != "A" {
+		t.Errorf("after the request the standby said %q, want A", got)
+	}
 	if code := s.exit(); code != 0 {
 		t.Fatalf("exit %d, stderr %q", code, s.stderr.String())
 	}
@@ -171,12 +183,17 @@ func TestStandbyRunsCommand(t *testing.T) {
 		t.Errorf("runtime.log in the sent directory: %q, %v", got, err)
 	}
 
-	// A directory that cannot be entered fails the command, in its log.
+	// A directory that cannot be entered: the standby does not take the
+	// request (the monitor spawns a runtime instead), and says why in the
+	// command's log.
 	log := filepath.Join(dir, "abs.log")
 	s = startStandby(t)
 	s.ready()
 	s.send(filepath.Join(dir, "nosuchdir"), []string{"--log", log, "--log-format", "json", "--version"},
 		int(in.Fd()), int(out.Fd()), int(out.Fd()))
+	if got := s.said(); got != "" {
+		t.Errorf("a request it could not take: the standby said %q, want end of file (no A)", got)
+	}
 	if code := s.exit(); code != 1 {
 		t.Errorf("a missing directory: exit %d, want 1", code)
 	}
