@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -47,6 +48,18 @@ type report struct {
 	Hostname string
 	// Monotonic and Boottime are the helper's clocks, in seconds.
 	Monotonic, Boottime float64
+}
+
+// init keeps a holder's main goroutine on the main thread: it unshares a
+// time namespace, which is the calling thread's (its children's), and the
+// tests join it through /proc/PID/ns/time_for_children, the main
+// thread's. Run on another thread, the unshare left the main thread's
+// entry at the host's namespace, and the join failed with EPERM (seen
+// once in the cgroup v2 VM).
+func init() {
+	if os.Getenv(roleEnv) == "hold" {
+		goruntime.LockOSThread()
+	}
 }
 
 func TestMain(m *testing.M) {
