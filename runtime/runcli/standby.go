@@ -31,12 +31,16 @@ const maxStandbyRequest = 64 << 10
 // spawn a runtime instead, if the standby dies or fails. End of file on
 // the socket means the monitor let it go: it exits 0, having done nothing.
 func Standby() int {
+	if t, err := unix.GetsockoptInt(StandbyFD, unix.SOL_SOCKET, unix.SO_TYPE); err != nil || t != unix.SOCK_SEQPACKET {
+		fmt.Fprintln(os.Stderr, "corral-runc standby: descriptor 3 is not a monitor's SOCK_SEQPACKET socket (a spare monitor runs it)")
+		return 2
+	}
 	sock := os.NewFile(StandbyFD, "standby")
 	runtime.PrepareCreate()
 	if _, err := sock.Write([]byte{'R'}); errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET) {
 		return 0 // the monitor is gone already
 	} else if err != nil {
-		fmt.Fprintf(os.Stderr, "corral-runc standby: %v (it runs with a socket as descriptor 3, from a monitor)\n", err)
+		fmt.Fprintf(os.Stderr, "corral-runc standby: %v\n", err)
 		return 1
 	}
 	req, err := receiveRequest(int(sock.Fd()))

@@ -225,3 +225,26 @@ func TestStandbyBadRequest(t *testing.T) {
 		t.Errorf("exit %d, stderr %q; want 1 and the descriptor count", code, s.stderr.String())
 	}
 }
+
+// TestStandbyNeedsItsSocket: run by hand, with descriptor 3 a file or
+// nothing, the standby writes nothing there and exits 2 saying why.
+func TestStandbyNeedsItsSocket(t *testing.T) {
+	bin := filepath.Join(filepath.Dir(testutil.MonitorBinary(t)), "corral-runc")
+	f, err := os.Create(filepath.Join(t.TempDir(), "fd3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, extra := range [][]*os.File{{f}, nil} {
+		cmd := exec.Command(bin, "standby")
+		cmd.ExtraFiles = extra
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "not a monitor's SOCK_SEQPACKET socket") {
+			t.Errorf("descriptor 3 %v: %v, %q; want exit 2 and why", extra, err, out)
+		}
+	}
+	if st, _ := f.Stat(); st.Size() != 0 {
+		t.Errorf("the standby wrote %d bytes into descriptor 3, a file", st.Size())
+	}
+}
