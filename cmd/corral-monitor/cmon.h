@@ -104,6 +104,8 @@ void syslog_trim(void);
 struct rt_stdio {
 	int in, out, err;
 };
+struct stat;
+char *besides(const char *binary, const char *name, struct stat *st);
 void rt_init(const struct config *c);
 int rt_run(const struct rt_stdio *io, struct err *e, const char *const *args);
 int rt_output(const char *input, size_t n, struct buf *out, struct err *e, const char *const *args);

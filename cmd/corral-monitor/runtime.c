@@ -37,16 +37,15 @@ static struct {
 static char *const rt_env[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL};
 
 /* besides returns name in binary's directory when it is an executable
- * regular file, else NULL. */
-static char *besides(const char *binary, const char *name)
+ * regular file (its stat in st), else NULL. */
+char *besides(const char *binary, const char *name, struct stat *st)
 {
-	struct stat st;
 	char *p = NULL;
 	const char *slash = strrchr(binary, '/');
 	int dirlen = slash ? (int)(slash - binary) : 1;
 	if (asprintf(&p, "%.*s/%s", dirlen, slash ? binary : ".", name) < 0)
 		return NULL;
-	if (stat(p, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111))
+	if (stat(p, st) == 0 && S_ISREG(st->st_mode) && (st->st_mode & 0111))
 		return p;
 	free(p);
 	return NULL;
@@ -54,7 +53,8 @@ static char *besides(const char *binary, const char *name)
 
 void rt_init(const struct config *c)
 {
-	char *p = besides(c->binary, "corral-runc");
+	struct stat st;
+	char *p = besides(c->binary, "corral-runc", &st);
 	if (p) {
 		R.argv[R.nargv++] = p;
 	} else {

@@ -46,28 +46,6 @@ static struct {
 	struct stat file; /* its program's, when the standby started */
 } SB = {.sock = -1};
 
-/* runtime_beside_self is corral-runc in this program's directory, when it
- * is an executable file (its stat in st), else NULL. */
-static char *runtime_beside_self(struct stat *st)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-	if (n <= 0)
-		return NULL;
-	self[n] = 0;
-	char *slash = strrchr(self, '/');
-	if (!slash)
-		return NULL;
-	*slash = 0;
-	char *p = NULL;
-	if (asprintf(&p, "%s/corral-runc", self) < 0)
-		return NULL;
-	if (stat(p, st) == 0 && S_ISREG(st->st_mode) && (st->st_mode & 0111))
-		return p;
-	free(p);
-	return NULL;
-}
-
 /* standby_spawn starts the standby runtime, for a spare: none when there
  * is no corral-runc beside this program or it cannot be started (the
  * create then spawns its runtime as usual). */
@@ -75,7 +53,12 @@ void standby_spawn(void)
 {
 	int sv[2];
 	struct stat file;
-	char *program = runtime_beside_self(&file);
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n <= 0)
+		return;
+	self[n] = 0;
+	char *program = besides(self, "corral-runc", &file);
 	if (!program)
 		return;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
